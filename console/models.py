@@ -1,0 +1,233 @@
+"""The console's own domain: users, organizations, projects, memberships, clusters, API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+from console import ids
+from console.crypto import decrypt_json, encrypt_json
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        if not email:
+            raise ValueError("an email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email address."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Organization(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.org_id, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.project_id, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="unique_project_name")
+        ]
+        ordering = ["organization__name", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in an organization (owner or member)."""
+
+    class Role(models.TextChoices):
+        ORG_OWNER = "ORG_OWNER", "Organization Owner"
+        ORG_MEMBER = "ORG_MEMBER", "Organization Member"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ORG_MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="unique_org_membership")
+        ]
+
+
+class ProjectMembership(models.Model):
+    """A user's role in one project of an organization they belong to."""
+
+    class Role(models.TextChoices):
+        PROJECT_ADMIN = "PROJECT_ADMIN", "Project Admin"
+        PROJECT_READ_WRITE = "PROJECT_READ_WRITE", "Read-Write"
+        PROJECT_READ_ONLY = "PROJECT_READ_ONLY", "Read-Only"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="project_memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="unique_project_membership")
+        ]
+
+
+ROLE_CHOICES = [*Membership.Role.values, *ProjectMembership.Role.values]
+
+
+class Cluster(models.Model):
+    """A Milvus deployment the console can read from and write to.
+
+    Credentials are stored only encrypted (`credentials_enc`); use `credentials` to read them
+    in the engine, and never put them in a template, a log line or an API response.
+    """
+
+    class Plan(models.TextChoices):
+        FREE = "FREE", "Free"
+        SERVERLESS = "SERVERLESS", "Serverless"
+        DEDICATED = "DEDICATED", "Dedicated"
+
+    class Kind(models.TextChoices):
+        LOCAL = "LOCAL", "Local"
+        EXTERNAL = "EXTERNAL", "External"
+
+    class Status(models.TextChoices):
+        CREATING = "CREATING", "Creating"
+        RUNNING = "RUNNING", "Running"
+        STOPPED = "STOPPED", "Stopped"
+        UNREACHABLE = "UNREACHABLE", "Unreachable"
+
+    class Auth(models.TextChoices):
+        NONE = "NONE", "None"
+        API_KEY = "API_KEY", "API Key"
+        USER_PASSWORD = "USER_PASSWORD", "Username and Password"
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.cluster_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="clusters")
+    name = models.CharField(max_length=64)
+    plan = models.CharField(max_length=20, choices=Plan.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    uri = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    auth = models.CharField(max_length=20, choices=Auth.choices, default=Auth.NONE)
+    credentials_enc = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATING)
+    status_message = models.CharField(max_length=500, blank=True)
+    server_version = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_cluster_name")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    @property
+    def credentials(self) -> dict:
+        """{"token": …} or {"username": …, "password": …} or {} — decrypted on demand."""
+        return decrypt_json(self.credentials_enc)
+
+    def set_credentials(self, *, token: str = "", username: str = "", password: str = "") -> None:
+        if token:
+            self.auth, data = self.Auth.API_KEY, {"token": token}
+        elif username:
+            self.auth, data = self.Auth.USER_PASSWORD, {"username": username, "password": password}
+        else:
+            self.auth, data = self.Auth.NONE, {}
+        self.credentials_enc = encrypt_json(data) if data else ""
+
+    @property
+    def token(self) -> str | None:
+        """The pymilvus token for this cluster: API key, "user:password", or None."""
+        creds = self.credentials
+        if creds.get("token"):
+            return creds["token"]
+        if creds.get("username"):
+            return f"{creds['username']}:{creds.get('password', '')}"
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every secret string of this cluster, for redaction."""
+        creds = self.credentials
+        return [v for k, v in creds.items() if k in ("token", "password") and v]
+
+
+class ApiKey(models.Model):
+    """A bearer key for the REST API; it acts with its user's roles. Only a hash is stored."""
+
+    PREFIX = "mmc_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    key_prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @staticmethod
+    def hash_key(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, name: str) -> tuple[ApiKey, str]:
+        """Create a key; returns (row, raw key). The raw key is never retrievable again."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            user=user, name=name, key_prefix=raw[:10], key_hash=cls.hash_key(raw)
+        )
+        return key, raw
+
+    @classmethod
+    def authenticate(cls, raw: str) -> User | None:
+        key = cls.objects.select_related("user").filter(key_hash=cls.hash_key(raw)).first()
+        if key is None or not key.user.is_active:
+            return None
+        cls.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        return key.user

@@ -1,0 +1,342 @@
+"""Open Milvus connections and turn every way that fails into one clear message.
+
+`connect()` checks in the order a person would: is anything listening at host:port, does it
+accept the credentials, does the database exist. pymilvus reports the first two the same way
+("Fail connecting ... illegal connection params or server unavailable"), so the TCP port is
+probed first and the gRPC status underneath pymilvus' exception is read for the rest.
+
+`validate_endpoint()` guards URLs typed by users (design §8) before the server connects to them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from .errors import (
+    AuthenticationFailed,
+    CannotReach,
+    ConnectError,
+    DatabaseNotFound,
+    EndpointRejected,
+    NotMilvus,
+)
+
+DEFAULT_PORT = 19530
+DEFAULT_TLS_PORT = 443
+SCHEMES = ("http", "https", "tcp")
+
+# Cloud instance-metadata services: a request to them from the server can leak its credentials,
+# so they are refused whatever MIGRATION_ALLOW_PRIVATE_ENDPOINTS says.
+METADATA_HOSTS = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.azure.com",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure wire server
+    )
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        """host:port as users write it (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}://{self.address}"
+
+
+def parse_endpoint(uri: str) -> Endpoint:
+    """Split `scheme://host[:port]` (scheme http, https or tcp) or raise EndpointRejected.
+
+    A missing port means 19530 (443 for https). Paths, queries and credentials inside the URL
+    are refused: credentials belong in the token or username/password fields.
+    """
+    text = (uri or "").strip()
+    if not text:
+        raise EndpointRejected("endpoint is empty: give a URL such as http://host:19530")
+    if "://" not in text:
+        raise EndpointRejected(
+            f"endpoint {text!r} has no scheme: write http://, https:// or tcp:// before host:port"
+        )
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise EndpointRejected(
+            f"endpoint scheme {parts.scheme!r} is not allowed: use http, https or tcp"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise EndpointRejected(
+            "endpoint must not contain credentials: give them as API key or username/password"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise EndpointRejected(f"endpoint {text!r} must be scheme://host:port, without a path")
+    host = parts.hostname
+    if not host:
+        raise EndpointRejected(f"endpoint {text!r} has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise EndpointRejected(f"endpoint {text!r} has an invalid port") from None
+    if port is None:
+        port = DEFAULT_TLS_PORT if scheme == "https" else DEFAULT_PORT
+    if port == 0:
+        raise EndpointRejected(f"endpoint {text!r} has an invalid port")
+    return Endpoint(scheme=scheme, host=host.lower(), port=port)
+
+
+def validate_endpoint(uri: str, allow_private: bool) -> str:
+    """Check a user-supplied endpoint and return it normalised as `scheme://host:port`.
+
+    Refused always: other schemes, cloud metadata hosts and addresses, link-local, multicast,
+    unspecified and reserved addresses. Refused unless `allow_private`: loopback and private
+    (non-global) addresses. A host name is resolved and every address it resolves to is checked,
+    so a name pointing at 127.0.0.1 is treated like 127.0.0.1. Raises EndpointRejected.
+    """
+    endpoint = parse_endpoint(uri)
+    if endpoint.host.rstrip(".") in METADATA_HOSTS:
+        raise EndpointRejected(
+            f"endpoint {endpoint.host} is a cloud metadata service and is not allowed"
+        )
+    for address in _resolve(endpoint):
+        _check_address(endpoint, address, allow_private)
+    return endpoint.uri
+
+
+def _resolve(endpoint: Endpoint) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        literal = ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return [literal]
+    try:
+        infos = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise EndpointRejected(f"host {endpoint.host} cannot be resolved") from None
+    addresses = []
+    for info in infos:
+        # Strip an IPv6 zone ("fe80::1%eth0") before parsing.
+        addresses.append(ipaddress.ip_address(info[4][0].split("%")[0]))
+    return addresses
+
+
+def _check_address(endpoint: Endpoint, address: Any, allow_private: bool) -> None:
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    where = endpoint.host if str(address) == endpoint.host else f"{endpoint.host} ({address})"
+    if address in METADATA_ADDRESSES:
+        raise EndpointRejected(f"endpoint {where} is a cloud metadata service and is not allowed")
+    if address.is_link_local:
+        raise EndpointRejected(f"endpoint {where} is a link-local address and is not allowed")
+    if address.is_multicast or address.is_unspecified or address.is_reserved:
+        raise EndpointRejected(f"endpoint {where} is not a usable host address")
+    if not allow_private:
+        if address.is_loopback:
+            raise EndpointRejected(
+                f"endpoint {where} is a loopback address; private endpoints are not allowed here"
+            )
+        if not address.is_global:
+            raise EndpointRejected(
+                f"endpoint {where} is a private address; private endpoints are not allowed here"
+            )
+
+
+# --- connecting ------------------------------------------------------------------------
+
+
+def connect(
+    uri: str,
+    *,
+    token: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    db_name: str = "default",
+    timeout: float = 5.0,
+) -> MilvusClient:
+    """Open a MilvusClient on `db_name`, or raise a ConnectError subclass with a clear message.
+
+    Authentication is `token` (an API key or "user:password") or `user` + `password`.
+    Raises EndpointRejected (malformed URI), CannotReach ("cannot reach host:port"),
+    NotMilvus ("host:port is not a Milvus server"), AuthenticationFailed ("authentication
+    failed"), DatabaseNotFound ("database X does not exist"). No message contains a credential.
+    The caller closes the returned client.
+    """
+    endpoint = parse_endpoint(uri)
+    db_name = db_name or "default"
+    _check_reachable(endpoint, timeout)
+
+    if not token and user:
+        token = f"{user}:{password or ''}"
+    try:
+        client = MilvusClient(uri=endpoint.uri, token=token or "", db_name=db_name, timeout=timeout)
+    except MilvusException as exc:
+        raise _translate_connect_failure(endpoint, exc) from None
+
+    try:
+        _check_database(client, endpoint, db_name)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _check_reachable(endpoint: Endpoint, timeout: float) -> None:
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+            pass
+    except socket.gaierror:
+        raise CannotReach(
+            f"cannot reach {endpoint.address}: host {endpoint.host} cannot be resolved"
+        ) from None
+    except TimeoutError:
+        raise CannotReach(
+            f"cannot reach {endpoint.address}: no answer within {timeout:g}s"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CannotReach(f"cannot reach {endpoint.address}: {reason.lower()}") from None
+
+
+def _translate_connect_failure(endpoint: Endpoint, exc: MilvusException) -> ConnectError:
+    """Read the gRPC status pymilvus hides behind "illegal connection params or unavailable"."""
+    cause = exc.__cause__
+    code = cause.code() if isinstance(cause, grpc.RpcError) else None
+    details = (cause.details() or "") if isinstance(cause, grpc.RpcError) else ""
+    if code == grpc.StatusCode.UNAUTHENTICATED or _mentions_auth(exc.message):
+        return AuthenticationFailed(
+            f"authentication failed on {endpoint.address}: check the API key or the "
+            "username and password"
+        )
+    if "Tls handshake" in details or "SSL" in details:
+        other = "http" if endpoint.scheme == "https" else "https"
+        return NotMilvus(
+            f"{endpoint.address} is not a Milvus server over {endpoint.scheme}: the TLS "
+            f"handshake failed (try {other}://)"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and "refused" in details.lower():
+        return CannotReach(f"cannot reach {endpoint.address}: connection refused")
+    # Reachable over TCP yet no gRPC answer: an HTTP/1 server, a database, a random listener.
+    return NotMilvus(
+        f"{endpoint.address} is not a Milvus server: it accepts connections but does not "
+        "answer the Milvus protocol"
+    )
+
+
+def _mentions_auth(message: str) -> bool:
+    text = (message or "").lower()
+    return "auth" in text or "password" in text or "credential" in text
+
+
+def _check_database(client: MilvusClient, endpoint: Endpoint, db_name: str) -> None:
+    # pymilvus sends the database name with every call and never checks it at connect time:
+    # ask for the collection list in it, which every role that can read the database may do.
+    try:
+        client.list_collections()
+    except MilvusException as exc:
+        text = (exc.message or "").lower()
+        if "database" in text and ("not exist" in text or "not found" in text):
+            raise DatabaseNotFound(
+                f"database {db_name} does not exist on {endpoint.address}"
+            ) from None
+        if _mentions_auth(exc.message) or "permission" in text or "privilege" in text:
+            raise AuthenticationFailed(
+                f"authentication failed on {endpoint.address}: the credentials may not read "
+                f"database {db_name} ({exc.message})"
+            ) from None
+        raise ConnectError(f"{endpoint.address} refused listing database {db_name}: "
+                           f"{exc.message}") from None
+
+
+# --- what a server is --------------------------------------------------------------------
+
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass
+class ServerInfo:
+    """What the console's "Test connection" shows and what `plan` needs to know of a server.
+
+    kind is "milvus_lite" or "milvus"; version_tuple is (major, minor, patch) of the Milvus (or
+    Milvus Lite) release; collection_count counts the collections of the connected database.
+    """
+
+    version: str
+    kind: str
+    version_tuple: tuple[int, int, int]
+    databases: list[str] = field(default_factory=list)
+    db_name: str = "default"
+    collection_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["version_tuple"] = list(self.version_tuple)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServerInfo:
+        return cls(**{**data, "version_tuple": tuple(data["version_tuple"])})
+
+
+def parse_version(version: str) -> tuple[str, tuple[int, int, int]]:
+    """("milvus_lite-3.2.2" → ("milvus_lite", (3, 2, 2)); "v2.3.5-lite" → ("milvus", (2, 3, 5))).
+
+    The `milvus` PyPI standalone calls itself "v2.3.5-lite" yet is a full Milvus 2.3.5 server,
+    so only the "milvus_lite" prefix marks Milvus Lite.
+    """
+    kind = "milvus_lite" if version.lower().startswith("milvus_lite") else "milvus"
+    match = _VERSION.search(version)
+    if not match:
+        return kind, (0, 0, 0)
+    major, minor, patch = match.groups()
+    return kind, (int(major), int(minor), int(patch or 0))
+
+
+def server_info(client: MilvusClient) -> ServerInfo:
+    """Version, kind, databases and collection count of the server `client` is connected to."""
+    version = client.get_server_version()
+    kind, version_tuple = parse_version(version)
+    try:
+        databases = sorted(client.list_databases())
+    except MilvusException:
+        # Roles without the database-listing privilege still know their own database.
+        databases = []
+    db_name = client._config.db_name or "default"
+    return ServerInfo(
+        version=version,
+        kind=kind,
+        version_tuple=version_tuple,
+        databases=databases or [db_name],
+        db_name=db_name,
+        collection_count=len(client.list_collections()),
+    )

@@ -1,0 +1,69 @@
+"""Errors the engine raises: each one carries a `message` a user can read as it is.
+
+Callers (Celery tasks, the web console, the CLI) show `error.message` to people and store it in
+job events, so a message never contains a credential and always names what went wrong and where.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every engine error; `message` is the clear reason shown to users."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- endpoints and connections -------------------------------------------------------------
+
+
+class EndpointRejected(EngineError):
+    """A user-supplied endpoint URL is malformed or points somewhere the server must not connect."""
+
+
+class ConnectError(EngineError):
+    """A Milvus connection could not be opened or used."""
+
+
+class CannotReach(ConnectError):
+    """Nothing accepts TCP connections at host:port (refused, timed out, unknown host)."""
+
+
+class AuthenticationFailed(ConnectError):
+    """The server answered but refused the token or username/password."""
+
+
+class DatabaseNotFound(ConnectError):
+    """The server is reachable and the credentials work, but the database does not exist."""
+
+
+class NotMilvus(ConnectError):
+    """Something listens on host:port but it does not speak the Milvus gRPC protocol."""
+
+
+# --- catalog, plan, create, finalize ----------------------------------------------------
+
+
+class CollectionNotFound(EngineError):
+    """The named collection does not exist in the database."""
+
+
+class PlanError(EngineError):
+    """The plan found problems: nothing may be created. `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} problems: " + "; ".join(self.problems)
+        super().__init__(message)
+
+
+class CreateError(EngineError):
+    """Creating the target collection failed; whatever had been created was dropped again."""
+
+
+class FinalizeError(EngineError):
+    """Flushing, indexing or loading the target collection failed."""
