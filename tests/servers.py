@@ -5,6 +5,7 @@ Plain Python (no Django) so engine tests, Django tests and benchmarks share it.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -58,12 +59,28 @@ class Standalone:
 
 def start_standalone() -> Standalone:
     """Milvus 2.3 standalone (PyPI `milvus`) with authorization on, on free loopback ports."""
-    from milvus import MilvusServer
+    import milvus
+    from milvus import MilvusServer, MilvusServerConfig
 
     base_dir = Path(tempfile.mkdtemp(prefix="milvus-standalone-"))
-    server = MilvusServer()
+    # The packaged template leaves each component's `ip:` empty, which makes Milvus advertise
+    # (and talk to itself over) the machine's first non-loopback address. Pin it to loopback.
+    # Milvus 2.3 still *listens* on all interfaces; no setting of that version changes it.
+    package_data = Path(milvus.__file__).parent / "data"
+    template = re.sub(r"^(\s+)ip: #.*$", r"\1ip: 127.0.0.1",
+                      (package_data / "config.yaml.template").read_text(), flags=re.M)
+    template_path = base_dir / "config.yaml.template"
+    template_path.write_text(template)
+    config = MilvusServerConfig(template=str(template_path))
+    config.glog_conf_file = str(package_data / "glog.conf")
+    server = MilvusServer(config)
     server.set_base_dir(str(base_dir))
     server.config.set("authorization_enabled", True)
     server.listen_port = free_port()
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        shutil.rmtree(base_dir, ignore_errors=True)
+        raise
     return Standalone(port=server.listen_port, server=server, base_dir=base_dir)

@@ -1,1 +1,30 @@
-"""Migration engine."""
+"""The migration engine: plain Python over pymilvus.MilvusClient, no Django.
+
+connect → catalog → plan → create_target → copy → finalize → verify, with `migrate_collection`
+(migrate.py) running them in order. Each part is its own module; the data they exchange is in
+`model`, the errors (each with a clear `message`) in `errors`.
+"""
+
+from .errors import EngineError
+from .model import (
+    CollectionInfo,
+    FieldInfo,
+    FunctionInfo,
+    IndexInfo,
+    PlanResult,
+    SchemaChoices,
+    TargetSpec,
+    VerifyReport,
+)
+
+__all__ = [
+    "CollectionInfo",
+    "EngineError",
+    "FieldInfo",
+    "FunctionInfo",
+    "IndexInfo",
+    "PlanResult",
+    "SchemaChoices",
+    "TargetSpec",
+    "VerifyReport",
+]

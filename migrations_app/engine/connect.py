@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -259,8 +261,15 @@ def _mentions_auth(message: str) -> bool:
 
 
 def _check_database(client: MilvusClient, endpoint: Endpoint, db_name: str) -> None:
-    # pymilvus sends the database name with every call and never checks it at connect time:
-    # ask for the collection list in it, which every role that can read the database may do.
+    # pymilvus sends the database name with every call and never checks it at connect time.
+    try:
+        databases = client.list_databases()
+    except MilvusException:
+        databases = None  # a role without the listing privilege: ask the database itself
+    if databases is not None:
+        if db_name not in databases:
+            raise DatabaseNotFound(f"database {db_name} does not exist on {endpoint.address}")
+        return
     try:
         client.list_collections()
     except MilvusException as exc:
@@ -274,8 +283,9 @@ def _check_database(client: MilvusClient, endpoint: Endpoint, db_name: str) -> N
                 f"authentication failed on {endpoint.address}: the credentials may not read "
                 f"database {db_name} ({exc.message})"
             ) from None
-        raise ConnectError(f"{endpoint.address} refused listing database {db_name}: "
-                           f"{exc.message}") from None
+        raise ConnectError(
+            f"{endpoint.address} refused listing database {db_name}: {exc.message}"
+        ) from None
 
 
 # --- what a server is --------------------------------------------------------------------
@@ -322,6 +332,40 @@ def parse_version(version: str) -> tuple[str, tuple[int, int, int]]:
     return kind, (int(major), int(minor), int(patch or 0))
 
 
+def current_database(client: MilvusClient) -> str:
+    """The database every call of `client` goes to."""
+    # pymilvus keeps it only in the client's connection config (no public accessor in 3.0).
+    return getattr(getattr(client, "_config", None), "db_name", "") or "default"
+
+
+def client_for_database(client: MilvusClient, db_name: str) -> MilvusClient:
+    """A new client on the same server and credentials as `client`, bound to `db_name`.
+
+    It shares `client`'s gRPC channel (pymilvus pools channels per address and token) and does
+    not check that the database exists. The caller closes it.
+    """
+    config = client._config
+    return MilvusClient(uri=config.uri, token=config.token, db_name=db_name)
+
+
+@contextmanager
+def on_database(client: MilvusClient, db_name: str) -> Iterator[MilvusClient]:
+    """`client` itself when it is bound to `db_name`, else a client for it closed at exit."""
+    if current_database(client) == db_name:
+        yield client
+        return
+    other = client_for_database(client, db_name)
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def server_kind(client: MilvusClient) -> tuple[str, tuple[int, int, int]]:
+    """("milvus_lite" | "milvus", (major, minor, patch)) of the server, in one call."""
+    return parse_version(client.get_server_version())
+
+
 def server_info(client: MilvusClient) -> ServerInfo:
     """Version, kind, databases and collection count of the server `client` is connected to."""
     version = client.get_server_version()
@@ -331,7 +375,7 @@ def server_info(client: MilvusClient) -> ServerInfo:
     except MilvusException:
         # Roles without the database-listing privilege still know their own database.
         databases = []
-    db_name = client._config.db_name or "default"
+    db_name = current_database(client)
     return ServerInfo(
         version=version,
         kind=kind,

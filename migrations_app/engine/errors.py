@@ -67,3 +67,34 @@ class CreateError(EngineError):
 
 class FinalizeError(EngineError):
     """Flushing, indexing or loading the target collection failed."""
+
+
+class VerifyError(EngineError):
+    """Verification could not run (a count or a query failed); a mismatch is not an error."""
+
+
+class MigrateError(EngineError):
+    """The migration of a collection cannot start or go on (e.g. a resume whose target is gone)."""
+
+
+# --- copy (copy.py) --------------------------------------------------------------------------
+
+
+class CopyError(EngineError):
+    """The copy stopped for a reason retrying cannot fix (missing collection, rejected data...).
+
+    `checkpoint` is the last checkpoint reported before the failure (None when nothing was
+    written in this run): resuming from it later neither duplicates nor loses a row.
+    """
+
+    def __init__(self, message: str, checkpoint: dict | None = None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+class CopyCanceled(EngineError):
+    """`should_cancel` said stop: raised within one batch; `checkpoint` covers what was written."""
+
+    def __init__(self, message: str, checkpoint: dict | None = None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint

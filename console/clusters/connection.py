@@ -1,0 +1,186 @@
+"""Thin glue between the Clusters pages and the engine's connect/catalog: live reads that
+never raise and never let a credential out.
+
+Every function here returns a result object carrying either the figures or `error`, a clear
+message already passed through console.redaction.redact with the cluster's secrets, so a
+page can show it as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pymilvus import MilvusClient
+
+from console.models import Cluster
+from console.redaction import redact
+from migrations_app.engine import catalog
+from migrations_app.engine.connect import (
+    client_for_database,
+    connect,
+    current_database,
+    server_info,
+)
+from migrations_app.engine.errors import EngineError
+from migrations_app.engine.model import CollectionInfo
+
+log = logging.getLogger("console.clusters.connection")
+
+# Pages read clusters live: keep a dead cluster from holding a page for long.
+PAGE_TIMEOUT = 3.0
+
+
+@dataclass
+class ServerCheck:
+    """A connection test: version, databases and their collection counts, or `error`."""
+
+    ok: bool
+    version: str = ""
+    databases: list[str] = field(default_factory=list)
+    collections: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def collection_count(self) -> int:
+        return sum(self.collections.values())
+
+
+@dataclass
+class DatabaseCatalog:
+    name: str
+    collections: list[CollectionInfo] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class ClusterCatalog:
+    """Per database, each collection's description (fields, indexes, entity count)."""
+
+    ok: bool
+    version: str = ""
+    databases: list[DatabaseCatalog] = field(default_factory=list)
+    error: str = ""
+
+
+@contextmanager
+def _on_database(client: MilvusClient, db: str) -> Iterator[MilvusClient]:
+    """A client of the same server bound to database `db` (the given one when it already is)."""
+    if db == current_database(client):
+        yield client
+        return
+    other = client_for_database(client, db)
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def _token(token: str | None, username: str | None, password: str | None) -> str | None:
+    if token:
+        return token
+    if username:
+        return f"{username}:{password or ''}"
+    return None
+
+
+def _failure(exc: Exception, secrets: list[str]) -> str:
+    if isinstance(exc, EngineError):
+        return redact(exc.message, secrets)
+    # Not one of the engine's clear messages: say what kind of failure it was, without a
+    # traceback and without anything that could echo a credential back.
+    log.warning(
+        "unexpected %s while reading a cluster: %s", type(exc).__name__, redact(str(exc), secrets)
+    )
+    return redact(f"the server answered with an error: {exc}", secrets)[:300]
+
+
+def check_cluster(
+    uri: str,
+    token: str | None,
+    timeout: float = PAGE_TIMEOUT,
+    secrets: list[str] | None = None,
+) -> ServerCheck:
+    """Connect and report version, databases and collections per database. Never raises."""
+    secrets = [s for s in (secrets or []) if s]
+    if token:
+        secrets.append(token)
+    try:
+        client = connect(uri, token=token, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+        return ServerCheck(ok=False, error=_failure(exc, secrets))
+    try:
+        info = server_info(client)
+        collections: dict[str, int] = {}
+        for db in info.databases:
+            with _on_database(client, db) as db_client:
+                collections[db] = len(catalog.list_collections(db_client))
+        return ServerCheck(
+            ok=True, version=info.version, databases=list(info.databases), collections=collections
+        )
+    except Exception as exc:  # noqa: BLE001
+        return ServerCheck(ok=False, error=_failure(exc, secrets))
+    finally:
+        client.close()
+
+
+def probe_connection(
+    uri: str,
+    *,
+    token: str = "",
+    username: str = "",
+    password: str = "",
+    timeout: float = 5.0,
+) -> ServerCheck:
+    """The Test connection button: the same check, with credentials as typed in the form."""
+    return check_cluster(uri, _token(token, username, password), timeout, secrets=[token, password])
+
+
+def check_clusters(
+    clusters: list[Cluster], timeout: float = PAGE_TIMEOUT
+) -> dict[str, ServerCheck]:
+    """Check several clusters at once (the Clusters page), in parallel: {cluster id: check}.
+
+    Clusters without a URI are skipped; the caller decides which statuses are worth a call.
+    """
+    targets = [c for c in clusters if c.uri]
+    if not targets:
+        return {}
+    # Decrypt in this thread; the workers only talk to Milvus.
+    jobs = [(c.pk, c.uri, c.token, c.secrets()) for c in targets]
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        futures = {
+            pk: pool.submit(check_cluster, uri, token, timeout, secrets)
+            for pk, uri, token, secrets in jobs
+        }
+        return {pk: future.result() for pk, future in futures.items()}
+
+
+def read_catalog(cluster: Cluster, timeout: float = PAGE_TIMEOUT) -> ClusterCatalog:
+    """Every database of the cluster with each collection described live. Never raises."""
+    secrets = cluster.secrets()
+    try:
+        client = connect(cluster.uri, token=cluster.token, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001
+        return ClusterCatalog(ok=False, error=_failure(exc, secrets))
+    try:
+        info = server_info(client)
+        result = ClusterCatalog(ok=True, version=info.version)
+        # "default" first, the way Milvus tools list databases.
+        for db in sorted(info.databases, key=lambda name: (name != "default", name)):
+            entry = DatabaseCatalog(name=db)
+            try:
+                with _on_database(client, db) as db_client:
+                    for name in catalog.list_collections(db_client):
+                        entry.collections.append(catalog.describe_collection(db_client, name))
+            except Exception as exc:  # noqa: BLE001 - one bad database must not hide the rest
+                entry.error = _failure(exc, secrets)
+            result.databases.append(entry)
+        return result
+    except Exception as exc:  # noqa: BLE001
+        return ClusterCatalog(ok=False, error=_failure(exc, secrets))
+    finally:
+        client.close()

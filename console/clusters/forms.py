@@ -1,0 +1,154 @@
+"""Forms of the Clusters pages. They only validate; the views apply through console.services.
+
+Secret inputs (API key, password) are password inputs that never render a submitted value
+back, so a form shown again after an error does not carry the secret into the page.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+
+from console.models import Cluster, Project
+from migrations_app.engine.connect import validate_endpoint
+from migrations_app.engine.errors import EndpointRejected
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+NAME_MAX = Cluster._meta.get_field("name").max_length
+
+AUTH_API_KEY = Cluster.Auth.API_KEY
+AUTH_USER_PASSWORD = Cluster.Auth.USER_PASSWORD
+
+
+class ClusterNameMixin:
+    """Cluster name rules and the per-project uniqueness check (needs `self.project`)."""
+
+    project: Project
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not NAME_RE.match(name):
+            raise forms.ValidationError(
+                "Use letters, digits, hyphens and underscores, starting with a letter or digit."
+            )
+        if Cluster.objects.filter(project=self.project, name__iexact=name).exists():
+            raise forms.ValidationError(
+                f"A cluster named {name!r} already exists in project {self.project.name}."
+            )
+        return name
+
+
+def _name_field() -> forms.CharField:
+    return forms.CharField(
+        label="Cluster Name",
+        max_length=NAME_MAX,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+
+def _plan_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Plan", choices=Cluster.Plan.choices, initial=Cluster.Plan.DEDICATED
+    )
+
+
+class ConnectionForm(forms.Form):
+    """Where an existing Milvus is and how to log in; also the Test connection request."""
+
+    uri = forms.CharField(
+        label="URI",
+        max_length=Cluster._meta.get_field("uri").max_length,
+        widget=forms.TextInput(attrs={"placeholder": "http://host:19530", "autocomplete": "off"}),
+        help_text="The cluster's public endpoint: http://, https:// or tcp:// host and port.",
+    )
+    auth = forms.ChoiceField(
+        label="Authentication",
+        choices=[(AUTH_API_KEY, "API Key"), (AUTH_USER_PASSWORD, "Username and Password")],
+        initial=AUTH_API_KEY,
+        widget=forms.RadioSelect,
+    )
+    api_key = forms.CharField(
+        label="API Key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+        help_text="Leave empty for a server without authentication.",
+    )
+    username = forms.CharField(
+        label="Username",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+    )
+
+    def clean_uri(self) -> str:
+        try:
+            return validate_endpoint(
+                self.cleaned_data["uri"], settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS
+            )
+        except EndpointRejected as exc:
+            raise forms.ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("auth") == AUTH_USER_PASSWORD:
+            if not data.get("username"):
+                self.add_error("username", "Enter the username, or choose API Key.")
+            if not data.get("password"):
+                self.add_error("password", "Enter the password of this user.")
+        return data
+
+    def credentials(self) -> dict[str, str]:
+        """token / username / password for the chosen authentication; the other one is dropped."""
+        data = self.cleaned_data
+        if data["auth"] == AUTH_USER_PASSWORD:
+            return {"token": "", "username": data["username"], "password": data["password"]}
+        return {"token": data["api_key"], "username": "", "password": ""}
+
+    def secrets(self) -> list[str]:
+        """Every secret the user typed (valid or not), for redacting messages about them."""
+        return [v for v in (self.data.get("api_key"), self.data.get("password")) if v]
+
+
+class RegisterClusterForm(ClusterNameMixin, ConnectionForm):
+    name = _name_field()
+    plan = _plan_field()
+
+    field_order = ["name", "plan", "uri", "auth", "api_key", "username", "password"]
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+
+class CreateClusterForm(ClusterNameMixin, forms.Form):
+    name = _name_field()
+    plan = _plan_field()
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+
+class DeleteClusterForm(forms.Form):
+    """Deleting is typed out: the cluster's name must be entered exactly."""
+
+    confirm_name = forms.CharField(label="Cluster Name", max_length=NAME_MAX)
+
+    def __init__(self, *args, cluster: Cluster, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cluster = cluster
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.cluster.name:
+            raise forms.ValidationError(f"Type {self.cluster.name} to confirm.")
+        return value

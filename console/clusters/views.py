@@ -1,0 +1,225 @@
+"""Clusters pages: list, detail (+ status polling), register external, create local, test
+connection, delete.
+
+Every view starts with the access helper: a user who may not see the project or cluster gets
+404, a watcher who tries to change something gets 403. Rows are created through
+console.services; local servers are started and stopped by the supervisor (runclusters),
+never by the web process.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
+from django.db.models import ProtectedError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HTMX_STOP_POLLING
+
+from console import services
+from console.access import can_manage, get_cluster_for, get_project_for, visible_clusters
+from console.clusters.connection import check_clusters, probe_connection, read_catalog
+from console.clusters.forms import (
+    ConnectionForm,
+    CreateClusterForm,
+    DeleteClusterForm,
+    RegisterClusterForm,
+)
+from console.context_processors import SESSION_PROJECT, current_project
+from console.models import Cluster, Project
+from console.redaction import redact
+
+# Statuses whose cluster is worth contacting live; CREATING/STOPPED ones have no server.
+LIVE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
+
+
+def project_from_request(request: HttpRequest, write: bool = False) -> Project:
+    """The project named by `?project=`, else the header switcher's current project.
+
+    404 when the user may not see it (or sees no project at all), 403 for a write by a
+    watcher. A project named in the URL becomes the switcher's current project, so the
+    header always shows the project the page is about.
+    """
+    project_id = request.GET.get("project", "")
+    if not project_id:
+        current = current_project(request)
+        if current is None:
+            raise Http404("No project")
+        project_id = current.pk
+    project = get_project_for(request.user, project_id, write=write)
+    request.session[SESSION_PROJECT] = project.pk
+    return project
+
+
+@login_required
+@require_GET
+def cluster_list(request: HttpRequest) -> HttpResponse:
+    project = project_from_request(request)
+    clusters = list(visible_clusters(request.user).filter(project=project))
+    live = [c for c in clusters if c.status in LIVE_STATUSES]
+    checks = check_clusters(live)
+    rows = [{"cluster": c, "check": checks.get(c.pk)} for c in clusters]
+    return render(
+        request,
+        "clusters/list.html",
+        {
+            "project": project,
+            "rows": rows,
+            "can_manage": can_manage(request.user, project),
+        },
+    )
+
+
+def _detail_context(request: HttpRequest, cluster: Cluster) -> dict:
+    catalog = read_catalog(cluster) if cluster.status in LIVE_STATUSES else None
+    return {
+        "cluster": cluster,
+        "catalog": catalog,
+        "polling": cluster.status == Cluster.Status.CREATING,
+        "can_manage": can_manage(request.user, cluster.project),
+    }
+
+
+@login_required
+@require_GET
+def cluster_detail(request: HttpRequest, cluster_id: str) -> HttpResponse:
+    cluster = get_cluster_for(request.user, cluster_id)
+    return render(request, "clusters/detail.html", _detail_context(request, cluster))
+
+
+@login_required
+@require_GET
+def cluster_status(request: HttpRequest, cluster_id: str) -> HttpResponse:
+    """htmx poll of a cluster being created: the detail body, 286 once it is no longer
+    CREATING (htmx then swaps in the final body, with the live catalog, and stops polling)."""
+    cluster = get_cluster_for(request.user, cluster_id)
+    if not request.htmx:
+        return redirect("cluster_detail", cluster_id=cluster.pk)
+    context = _detail_context(request, cluster)
+    status = 200 if context["polling"] else HTMX_STOP_POLLING
+    return render(request, "clusters/detail.html#cluster-body", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("api_key", "password")
+def cluster_register(request: HttpRequest) -> HttpResponse:
+    project = project_from_request(request, write=True)
+    form = RegisterClusterForm(request.POST or None, project=project)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                cluster = services.register_external_cluster(
+                    project,
+                    data["name"],
+                    data["plan"],
+                    data["uri"],
+                    created_by=request.user,
+                    **form.credentials(),
+                )
+            except services.ServiceError as exc:
+                form.add_error(None, redact(exc.message, form.secrets()))
+            except IntegrityError:
+                form.add_error(
+                    "name",
+                    f"A cluster named {data['name']!r} already exists in project {project.name}.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Cluster {cluster.name} registered: it is running "
+                    f"Milvus {cluster.server_version}.",
+                )
+                return redirect("cluster_detail", cluster_id=cluster.pk)
+        status = 400
+    response = render(
+        request, "clusters/register.html", {"form": form, "project": project}, status=status
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+@sensitive_post_parameters("api_key", "password")
+def cluster_test_connection(request: HttpRequest) -> HttpResponse:
+    """The Test connection button (htmx): version, databases and collections, or the error.
+
+    Answers 200 either way so htmx swaps the result in; the body says which it was.
+    """
+    project_from_request(request, write=True)
+    form = ConnectionForm(request.POST)
+    result = None
+    if form.is_valid():
+        result = probe_connection(form.cleaned_data["uri"], **form.credentials())
+    response = render(
+        request, "clusters/register.html#connection-result", {"form": form, "result": result}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_create(request: HttpRequest) -> HttpResponse:
+    project = project_from_request(request, write=True)
+    form = CreateClusterForm(request.POST or None, project=project)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                cluster = services.create_local_cluster(
+                    project,
+                    form.cleaned_data["name"],
+                    form.cleaned_data["plan"],
+                    created_by=request.user,
+                )
+            except services.ServiceError as exc:
+                form.add_error(None, exc.message)
+            except IntegrityError:
+                form.add_error(
+                    "name",
+                    f"A cluster named {form.cleaned_data['name']!r} already "
+                    f"exists in project {project.name}.",
+                )
+            else:
+                messages.success(request, f"Cluster {cluster.name} is being created.")
+                return redirect("cluster_detail", cluster_id=cluster.pk)
+        status = 400
+    return render(
+        request, "clusters/create.html", {"form": form, "project": project}, status=status
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_delete(request: HttpRequest, cluster_id: str) -> HttpResponse:
+    cluster = get_cluster_for(request.user, cluster_id, write=True)
+    form = DeleteClusterForm(request.POST or None, cluster=cluster)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                cluster.delete()
+            except ProtectedError:
+                form.add_error(
+                    None, "This cluster is used by migration jobs and cannot be deleted."
+                )
+            else:
+                note = (
+                    " The supervisor stops its server and removes its data."
+                    if cluster.kind == Cluster.Kind.LOCAL
+                    else ""
+                )
+                messages.success(request, f"Cluster {cluster.name} deleted.{note}")
+                return redirect(f"{reverse('clusters')}?project={cluster.project_id}")
+        status = 400
+    return render(
+        request, "clusters/delete.html", {"form": form, "cluster": cluster}, status=status
+    )

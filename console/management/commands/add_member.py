@@ -1,0 +1,52 @@
+"""manage.py add_member --org ORG_ID --email EMAIL --password PW --role ROLE [--project ID]
+
+Gives a new or existing user an organization role (ORG_OWNER, ORG_MEMBER) or a project role
+(PROJECT_ADMIN, PROJECT_READ_WRITE, PROJECT_READ_ONLY, which need --project). The last line
+printed is the user's id.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from console import services
+from console.models import Organization, Project
+
+
+class Command(BaseCommand):
+    help = "Add a user to an organization or one of its projects with a role."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--org", required=True, metavar="ORG_ID")
+        parser.add_argument("--email", required=True)
+        parser.add_argument(
+            "--password",
+            required=True,
+            metavar="PW",
+            help="password for a new user (an existing user keeps theirs)",
+        )
+        parser.add_argument(
+            "--role",
+            required=True,
+            help="one of " + ", ".join(services.ORG_ROLES + services.PROJECT_ROLES),
+        )
+        parser.add_argument("--project", metavar="PROJECT_ID", help="needed for project roles")
+
+    def handle(
+        self, *args, org: str, email: str, password: str, role: str, project: str | None, **options
+    ) -> None:
+        organization = Organization.objects.filter(pk=org).first()
+        if organization is None:
+            raise CommandError(f"organization {org} does not exist")
+        target = None
+        if project:
+            target = Project.objects.filter(pk=project).first()
+            if target is None:
+                raise CommandError(f"project {project} does not exist")
+        try:
+            user = services.add_member(organization, email, password, role.upper(), target)
+        except services.ServiceError as exc:
+            raise CommandError(exc.message) from None
+        where = f"project {target.pk}" if target else f"organization {organization.pk}"
+        self.stdout.write(f"{user.email} is now {role.upper()} of {where}")
+        self.stdout.write(str(user.pk))

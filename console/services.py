@@ -1,0 +1,220 @@
+"""Creating organizations, members and clusters: the one place the CLI and the demo seed apply.
+
+Each function validates its input first and raises ServiceError with a message a person can
+act on; nothing is created when it raises. Commands turn ServiceError into CommandError.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from console.clusters.lite_process import HOST, free_port
+from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
+
+DEFAULT_PROJECT = "Default Project"
+ORG_ROLES = tuple(Membership.Role.values)
+PROJECT_ROLES = tuple(ProjectMembership.Role.values)
+
+
+class ServiceError(Exception):
+    """Bad input or a refused action; `message` says what to change."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(f"{email!r} is not a valid email address") from None
+    return email
+
+
+def _check_password(password: str, email: str) -> None:
+    try:
+        validate_password(password, User(email=email))
+    except ValidationError as exc:
+        raise ServiceError("password rejected: " + " ".join(exc.messages)) from None
+
+
+def _clean_name(name: str, what: str, max_length: int) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(f"{what} name must not be empty")
+    if len(name) > max_length:
+        raise ServiceError(f"{what} name must be at most {max_length} characters")
+    return name
+
+
+def get_or_create_user(email: str, password: str) -> tuple[User, bool]:
+    """The user with this email, or a new one with this password; (user, created).
+
+    An existing user keeps their own password: adding them to another organization must not
+    reset it.
+    """
+    email = _clean_email(email)
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user, False
+    _check_password(password, email)
+    return User.objects.create_user(email, password), True
+
+
+@transaction.atomic
+def create_organization(name: str, owner_email: str, password: str) -> tuple[Organization, Project]:
+    """A new organization with its owner and a project named "Default Project"."""
+    name = _clean_name(name, "organization", Organization._meta.get_field("name").max_length)
+    if Organization.objects.filter(name__iexact=name).exists():
+        raise ServiceError(f"an organization named {name!r} already exists")
+    owner, _ = get_or_create_user(owner_email, password)
+    org = Organization.objects.create(name=name)
+    project = Project.objects.create(organization=org, name=DEFAULT_PROJECT)
+    Membership.objects.create(user=owner, organization=org, role=Membership.Role.ORG_OWNER)
+    return org, project
+
+
+@transaction.atomic
+def add_member(
+    org: Organization, email: str, password: str, role: str, project: Project | None = None
+) -> User:
+    """Give a (new or existing) user a role in `org`, or in `project` of `org`.
+
+    Organization roles replace the user's current one. A project role also makes the user an
+    Organization Member (unless they already belong to the organization) and replaces their
+    current role in that project.
+    """
+    if role not in ORG_ROLES + PROJECT_ROLES:
+        raise ServiceError(
+            f"unknown role {role!r}: use one of {', '.join(ORG_ROLES + PROJECT_ROLES)}"
+        )
+    if role in PROJECT_ROLES and project is None:
+        raise ServiceError(f"role {role} needs --project (a project of organization {org.pk})")
+    if role in ORG_ROLES and project is not None:
+        raise ServiceError(f"role {role} is an organization role: leave out --project")
+    if project is not None and project.organization_id != org.pk:
+        raise ServiceError(f"project {project.pk} does not belong to organization {org.pk}")
+    user, _ = get_or_create_user(email, password)
+    if role in ORG_ROLES:
+        owners = Membership.objects.filter(organization=org, role=Membership.Role.ORG_OWNER)
+        if role != Membership.Role.ORG_OWNER and list(owners.values_list("user", flat=True)) == [
+            user.pk
+        ]:
+            raise ServiceError(
+                f"{user.email} is the only owner of organization {org.pk}: make someone else "
+                "ORG_OWNER first"
+            )
+        Membership.objects.update_or_create(user=user, organization=org, defaults={"role": role})
+    else:
+        Membership.objects.get_or_create(
+            user=user, organization=org, defaults={"role": Membership.Role.ORG_MEMBER}
+        )
+        ProjectMembership.objects.update_or_create(
+            user=user, project=project, defaults={"role": role}
+        )
+    return user
+
+
+def _check_cluster_name(project: Project, name: str) -> str:
+    from console.clusters.forms import NAME_RE
+
+    name = _clean_name(name, "cluster", Cluster._meta.get_field("name").max_length)
+    if not NAME_RE.match(name):
+        raise ServiceError(
+            f"cluster name {name!r} is not allowed: use letters, digits, hyphens and "
+            "underscores, starting with a letter or digit"
+        )
+    if Cluster.objects.filter(project=project, name__iexact=name).exists():
+        raise ServiceError(f"a cluster named {name!r} already exists in project {project.pk}")
+    return name
+
+
+def _check_plan(plan: str) -> str:
+    plan = (plan or "").strip().upper()
+    if plan not in Cluster.Plan.values:
+        raise ServiceError(f"unknown plan {plan!r}: use one of {', '.join(Cluster.Plan.values)}")
+    return plan
+
+
+def create_local_cluster(
+    project: Project, name: str, plan: str, created_by: User | None = None
+) -> Cluster:
+    """A LOCAL cluster row in CREATING; the supervisor (`runclusters`) starts its server."""
+    name, plan = _check_cluster_name(project, name), _check_plan(plan)
+    port = _unused_port()
+    return Cluster.objects.create(
+        project=project,
+        name=name,
+        plan=plan,
+        kind=Cluster.Kind.LOCAL,
+        uri=f"http://{HOST}:{port}",
+        port=port,
+        status=Cluster.Status.CREATING,
+        created_by=created_by,
+    )
+
+
+def _unused_port() -> int:
+    """A free loopback port that no other local cluster has been given (they may be down)."""
+    taken = set(Cluster.objects.filter(kind=Cluster.Kind.LOCAL).values_list("port", flat=True))
+    for _ in range(50):
+        port = free_port()
+        if port not in taken:
+            return port
+    raise ServiceError("could not find a free port for a local cluster")
+
+
+def register_external_cluster(
+    project: Project,
+    name: str,
+    plan: str,
+    uri: str,
+    *,
+    token: str = "",
+    username: str = "",
+    password: str = "",
+    created_by: User | None = None,
+) -> Cluster:
+    """Register an existing Milvus after a successful test connection; RUNNING on success.
+
+    Raises ServiceError with the engine's clear message (cannot reach, authentication failed,
+    not a Milvus server, endpoint not allowed) and creates nothing when the test fails.
+    """
+    from migrations_app.engine.connect import connect, server_info, validate_endpoint
+    from migrations_app.engine.errors import EngineError
+
+    name, plan = _check_cluster_name(project, name), _check_plan(plan)
+    if token and (username or password):
+        raise ServiceError("give either an API key (--token) or a username and password, not both")
+    if password and not username:
+        raise ServiceError("a password needs a username (--username)")
+    try:
+        uri = validate_endpoint(uri, settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS)
+        client = connect(uri, token=token or None, user=username or None, password=password or None)
+        try:
+            info = server_info(client)
+        finally:
+            client.close()
+    except EngineError as exc:
+        raise ServiceError(f"connection test failed: {exc.message}") from None
+    cluster = Cluster(
+        project=project,
+        name=name,
+        plan=plan,
+        kind=Cluster.Kind.EXTERNAL,
+        uri=uri,
+        status=Cluster.Status.RUNNING,
+        server_version=info.version[:64],
+        created_by=created_by,
+        checked_at=timezone.now(),
+    )
+    cluster.set_credentials(token=token, username=username, password=password)
+    cluster.save()
+    return cluster

@@ -1,0 +1,568 @@
+"""Plan a target collection from a source description and the user's choices, then create it.
+
+`plan()` finds every problem before anything exists on the target: bad or taken names, field
+types, schema features and functions the target server cannot take, partition-key rules.
+What is allowed but worth knowing (dropped dynamic keys, explicit partitions replaced by a
+partition key, an index rebuilt as AUTOINDEX, auto_id keys kept) goes to `warnings`.
+`plan_many()` also catches two collections of one request aimed at the same target name.
+
+`create_target()` creates what a plan specifies, all or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from .catalog import STRUCT_ARRAY
+from .connect import client_for_database, current_database, on_database, server_kind
+from .errors import CreateError, PlanError
+from .model import (
+    CollectionInfo,
+    FieldInfo,
+    FunctionInfo,
+    IndexInfo,
+    PlanResult,
+    SchemaChoices,
+    TargetSpec,
+)
+from .support import (
+    MILVUS_FEATURES,
+    MILVUS_FIELD_TYPES,
+    NEVER,
+    VECTOR_TYPES,
+    Support,
+)
+
+NAME_RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_MAX = 255
+MAX_SHARDS = 16  # Milvus' default proxy.maxShardNum
+PARTITION_KEY_TYPES = ("INT64", "VARCHAR")
+# Lite does not report max_length of ARRAY<VARCHAR> elements; the largest Milvus allows is safe.
+ARRAY_VARCHAR_MAX_LENGTH = 65535
+DYNAMIC_SAMPLE_ROWS = 1000
+
+
+def name_problem(name: str | None, what: str) -> str | None:
+    """The problem with a Milvus collection/database name, or None when it is valid."""
+    if not name:
+        return f"{what} name is empty"
+    if len(name) > NAME_MAX:
+        return f"{what} name {name[:40]}… is {len(name)} characters long (at most {NAME_MAX})"
+    if not NAME_RULE.match(name):
+        return (
+            f"{what} name {name!r} is invalid: use letters, digits and underscores, "
+            "not starting with a digit"
+        )
+    return None
+
+
+def plan(
+    source: CollectionInfo,
+    choices: SchemaChoices,
+    target_client: MilvusClient,
+    *,
+    source_client: MilvusClient | None = None,
+    resuming: bool = False,
+) -> PlanResult:
+    """Plan one target collection. Nothing is created or changed on either server.
+
+    `target_client` may be bound to any database of the target server. `source_client`, when
+    given, is used to count the dynamic keys a disabled dynamic field would drop (a sample of
+    the source, only if the source is loaded). The result's `problems` are empty when
+    `create_target(spec)` may go ahead. With `resuming`, the target collection is expected to
+    exist already (an interrupted copy goes on) and its absence is the problem.
+    """
+    return plan_many(
+        [(source, choices)], target_client, source_client=source_client, resuming=resuming
+    )[0]
+
+
+def choices_of(spec: TargetSpec) -> SchemaChoices:
+    """The schema choices that plan `spec` again (to re-check it just before running)."""
+    return SchemaChoices(
+        target_db=spec.db,
+        target_name=spec.name,
+        description=spec.description,
+        enable_dynamic_field=spec.enable_dynamic_field,
+        partition_key=spec.partition_key or "",
+        num_shards=spec.num_shards,
+    )
+
+
+def plan_many(
+    requests: Sequence[tuple[CollectionInfo, SchemaChoices]],
+    target_client: MilvusClient,
+    *,
+    source_client: MilvusClient | None = None,
+    resuming: bool = False,
+) -> list[PlanResult]:
+    """Plan several collections of one request together, in order.
+
+    On top of each collection's own checks, two requests aimed at the same target database and
+    name are both reported.
+    """
+    kind, version = server_kind(target_client)
+    support = Support(kind, version)
+    target_databases = _databases(target_client)
+    results = [
+        _plan_one(
+            source, choices, target_client, support, target_databases, source_client, resuming
+        )
+        for source, choices in requests
+    ]
+
+    by_target: dict[tuple[str, str], list[int]] = {}
+    for index, result in enumerate(results):
+        if result.spec is not None:
+            by_target.setdefault((result.spec.db, result.spec.name), []).append(index)
+    for (db, name), indexes in by_target.items():
+        if len(indexes) > 1:
+            sources = ", ".join(f"{requests[i][0].db}.{requests[i][0].name}" for i in indexes)
+            for i in indexes:
+                results[i].problems.append(
+                    f"target collection {name} in database {db} is chosen more than once in "
+                    f"this request (for {sources})"
+                )
+    return results
+
+
+def require_ok(result: PlanResult) -> TargetSpec:
+    """The spec of a plan without problems; PlanError listing them otherwise."""
+    if result.problems or result.spec is None:
+        raise PlanError(result.problems or ["the plan has no target"])
+    return result.spec
+
+
+def _databases(client: MilvusClient) -> set[str] | None:
+    try:
+        return set(client.list_databases())
+    except MilvusException:
+        return None  # the role may not list databases: existence is found at creation
+
+
+def _plan_one(
+    source: CollectionInfo,
+    choices: SchemaChoices,
+    target_client: MilvusClient,
+    support: Support,
+    target_databases: set[str] | None,
+    source_client: MilvusClient | None,
+    resuming: bool,
+) -> PlanResult:
+    problems: list[str] = []
+    warnings: list[str] = []
+    db = choices.target_db or source.db
+    name = choices.target_name or source.name
+    on = support.label
+
+    for problem in (name_problem(db, "target database"), name_problem(name, "target collection")):
+        if problem:
+            problems.append(problem)
+
+    if not problems and resuming:
+        missing_db = target_databases is not None and db not in target_databases
+        if missing_db or not _collection_exists(target_client, db, name):
+            problems.append(
+                f"cannot resume: collection {name} no longer exists in database {db} of the target"
+            )
+    elif not problems:
+        if target_databases is not None and db not in target_databases:
+            if db != "default" and not support.feature("databases"):
+                problems.append(f"{on} has no databases: cannot create database {db}")
+            else:
+                warnings.append(f"database {db} does not exist on the target and will be created")
+        elif _collection_exists(target_client, db, name):
+            problems.append(f"collection {name} already exists in database {db} of the target")
+
+    # --- fields and schema features --------------------------------------------------------
+    fields: list[FieldInfo] = []
+    for field in source.fields:
+        target_field = replace(field, auto_id=False, is_partition_key=False)
+        problems.extend(_field_problems(field, support))
+        if field.dtype == "ARRAY" and field.element_type == "VARCHAR" and not field.max_length:
+            target_field.max_length = ARRAY_VARCHAR_MAX_LENGTH
+            warnings.append(
+                f"field {field.name}: the source does not report the maximum length of its "
+                f"strings; the target allows {ARRAY_VARCHAR_MAX_LENGTH}"
+            )
+        fields.append(target_field)
+
+    vectors = [f for f in source.fields if f.dtype in VECTOR_TYPES]
+    if len(vectors) > 1 and not support.feature("multiple_vectors"):
+        problems.append(
+            f"{on} does not support more than one vector field (fields "
+            f"{', '.join(f.name for f in vectors)}){_since(support, 'multiple_vectors')}"
+        )
+
+    for function in source.functions:
+        if function.type != "BM25":
+            problems.append(
+                f"function {function.name} ({function.type}) cannot be re-created by the "
+                "migration: only BM25 functions are supported"
+            )
+        elif not support.feature("bm25_function"):
+            problems.append(
+                f"{on} does not support BM25 functions (function {function.name})"
+                f"{_since(support, 'bm25_function')}"
+            )
+
+    if source.auto_id:
+        warnings.append(
+            f"primary key {source.primary_field} is auto_id on the source: the target keeps "
+            "the source's key values (auto_id off), so existing keys stay valid"
+        )
+
+    # --- dynamic field -------------------------------------------------------------------
+    dynamic = source.enable_dynamic_field
+    if choices.enable_dynamic_field is not None:
+        dynamic = choices.enable_dynamic_field
+    if dynamic and not support.feature("dynamic_field"):
+        problems.append(f"{on} does not support dynamic fields{_since(support, 'dynamic_field')}")
+    if source.enable_dynamic_field and not dynamic:
+        warnings.append(_dynamic_warning(source, source_client))
+
+    # --- partition key and partitions ----------------------------------------------------
+    key = source.partition_key if choices.partition_key is None else (choices.partition_key or None)
+    num_partitions = None
+    if key:
+        key_field = source.field(key)
+        key_problem = _partition_key_problem(key, key_field)
+        if key_problem:
+            problems.append(key_problem)
+        elif not support.feature("partition_key"):
+            problems.append(
+                f"{on} does not support partition keys{_since(support, 'partition_key')}"
+            )
+        else:
+            next(f for f in fields if f.name == key).is_partition_key = True
+        if key == source.partition_key:
+            num_partitions = source.num_partitions
+        explicit = [p for p in source.partitions if p != "_default"]
+        if explicit:
+            warnings.append(
+                f"partition key {key} replaces explicit partitions: partitions "
+                f"{', '.join(explicit)} will not be kept (their rows are copied)"
+            )
+        partitions = ["_default"]
+        copy_partitions = None
+    else:
+        if source.partition_key:
+            warnings.append(
+                f"partition key {source.partition_key} is dropped: all rows go to the target's "
+                "_default partition"
+            )
+        partitions = list(source.partitions) or ["_default"]
+        if "_default" not in partitions:
+            partitions.insert(0, "_default")
+        copy_partitions = list(source.partitions) if set(source.partitions) - {"_default"} else None
+
+    shards = choices.num_shards if choices.num_shards is not None else source.num_shards
+    if not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= MAX_SHARDS:
+        problems.append(
+            f"shard count {shards!r} is invalid: use a whole number from 1 to {MAX_SHARDS}"
+        )
+
+    # --- indexes -------------------------------------------------------------------------
+    indexes: list[IndexInfo] = []
+    for index in source.indexes:
+        planned, note = plan_index(index, source.field(index.field_name), support)
+        if note:
+            warnings.append(note)
+        if planned:
+            indexes.append(planned)
+
+    description = source.description if choices.description is None else choices.description
+    spec = TargetSpec(
+        source_db=source.db,
+        source_name=source.name,
+        db=db,
+        name=name,
+        fields=fields,
+        primary_field=source.primary_field,
+        description=description,
+        enable_dynamic_field=dynamic,
+        partition_key=key,
+        num_partitions=num_partitions,
+        partitions=partitions,
+        functions=list(source.functions),
+        indexes=indexes,
+        num_shards=shards,
+        consistency_level=source.consistency_level,
+        source_auto_id=source.auto_id,
+        read_fields=source.copied_fields,
+        copy_dynamic=source.enable_dynamic_field and dynamic,
+        copy_partitions=copy_partitions,
+    )
+    return PlanResult(spec=spec, problems=problems, warnings=warnings)
+
+
+def _since(support: Support, feature: str) -> str:
+    return "" if support.is_lite else support.since(MILVUS_FEATURES[feature])
+
+
+def _field_problems(field: FieldInfo, support: Support) -> list[str]:
+    on = support.label
+    if field.dtype == STRUCT_ARRAY:
+        return [f"field {field.name} is an array of structs, which the migration cannot copy yet"]
+    problems = []
+    for dtype, what in ((field.dtype, "is"), (field.element_type, "holds")):
+        if dtype and not support.field_type(dtype):
+            since = "" if support.is_lite else support.since(MILVUS_FIELD_TYPES.get(dtype, NEVER))
+            problems.append(
+                f"field {field.name} {what} {dtype}, which {on} does not support{since}"
+            )
+    if field.nullable and not support.feature("nullable"):
+        problems.append(
+            f"field {field.name} is nullable, which {on} does not support"
+            f"{_since(support, 'nullable')}"
+        )
+    if field.default_value is not None and not support.feature("default_value"):
+        problems.append(
+            f"field {field.name} has a default value, which {on} does not support"
+            f"{_since(support, 'default_value')}"
+        )
+    if field.enable_analyzer and not support.feature("analyzer"):
+        problems.append(
+            f"field {field.name} has a text analyzer, which {on} does not support"
+            f"{_since(support, 'analyzer')}"
+        )
+    return problems
+
+
+def _partition_key_problem(key: str, field: FieldInfo | None) -> str | None:
+    if field is None:
+        return f"partition key {key} is not a field of the collection"
+    if field.is_primary:
+        return f"partition key {key} cannot be the primary key"
+    if field.dtype not in PARTITION_KEY_TYPES:
+        return f"partition key {key} must be an INT64 or VARCHAR field, not {field.dtype}"
+    if field.nullable:
+        return f"partition key {key} must not be nullable"
+    if field.is_function_output:
+        return f"partition key {key} cannot be a function output"
+    return None
+
+
+def plan_index(
+    index: IndexInfo, field: FieldInfo | None, support: Support
+) -> tuple[IndexInfo | None, str | None]:
+    """The index to build on the target for a source index, and a note when it differs.
+
+    Vector indexes the target lacks become AUTOINDEX (SPARSE_INVERTED_INDEX for sparse
+    fields) with the same metric; scalar indexes the target lacks are not built.
+    """
+    if field is None:
+        return None, f"index {index.index_name}: field {index.field_name} not found, not built"
+    if field.is_vector:
+        if support.vector_index(field.dtype, index.index_type):
+            return replace(index, params=dict(index.params)), None
+        fallback = support.fallback_vector_index(field.dtype)
+        return (
+            IndexInfo(
+                field_name=index.field_name,
+                index_name=index.index_name,
+                index_type=fallback,
+                metric_type=index.metric_type,
+            ),
+            f"index {index.index_type} on field {index.field_name} is not available on "
+            f"{support.label}: {fallback} with metric {index.metric_type} will be built",
+        )
+    if support.scalar_index(field.dtype, index.index_type):
+        return replace(index, params=dict(index.params)), None
+    return None, (
+        f"scalar index {index.index_type} on field {index.field_name} is not available on "
+        f"{support.label}: it will not be built"
+    )
+
+
+def _collection_exists(client: MilvusClient, db: str, name: str) -> bool:
+    with on_database(client, db) as bound:
+        return bound.has_collection(name)
+
+
+def _dynamic_warning(source: CollectionInfo, source_client: MilvusClient | None) -> str:
+    keys, sampled = _sample_dynamic_keys(source, source_client)
+    if keys is None:
+        return "dynamic field off: the source's dynamic keys will be dropped"
+    if keys:
+        shown = ", ".join(sorted(keys)[:10])
+        more = ", …" if len(keys) > 10 else ""
+        return (
+            f"dynamic field off: {len(keys)} dynamic keys will be dropped ({shown}{more}; "
+            f"found in a sample of {sampled} rows)"
+        )
+    return f"dynamic field off: no dynamic keys found in a sample of {sampled} rows"
+
+
+def _sample_dynamic_keys(
+    source: CollectionInfo, client: MilvusClient | None
+) -> tuple[set[str] | None, int]:
+    """Dynamic keys seen in up to DYNAMIC_SAMPLE_ROWS rows; (None, 0) when it cannot look."""
+    if client is None or source.load_state != "Loaded":
+        return None, 0
+    try:
+        with on_database(client, source.db) as reader:
+            rows = reader.query(
+                source.name, filter="", limit=DYNAMIC_SAMPLE_ROWS, output_fields=["*"]
+            )
+    except MilvusException:
+        return None, 0
+    schema_names = {f.name for f in source.fields}
+    keys: set[str] = set()
+    for row in rows:
+        keys.update(k for k in row if k not in schema_names and k != "$meta")
+        meta = row.get("$meta")
+        if isinstance(meta, dict):
+            keys.update(meta)
+    return keys, len(rows)
+
+
+# --- creating the target -------------------------------------------------------------------
+
+
+def create_target(target_client: MilvusClient, spec: TargetSpec) -> bool:
+    """Create the database (if missing), the collection, its partitions and functions.
+
+    All or nothing: on any failure whatever this call created is dropped again and CreateError
+    says what failed. A collection that already exists is never touched (CreateError). No index
+    is built here (rows are inserted faster without one): finalize builds them. Returns whether
+    the database was created.
+    """
+    created_database = False
+    try:
+        databases = set(target_client.list_databases())
+    except MilvusException:
+        databases = None
+    if databases is not None and spec.db not in databases:
+        try:
+            target_client.create_database(spec.db)
+        except MilvusException as exc:
+            raise CreateError(
+                f"cannot create database {spec.db} on the target: {exc.message}"
+            ) from None
+        created_database = True
+
+    client = target_client
+    if current_database(target_client) != spec.db:
+        client = client_for_database(target_client, spec.db)
+    created_collection = False
+    step = f"look for collection {spec.name}"
+    try:
+        if client.has_collection(spec.name):
+            raise CreateError(
+                f"collection {spec.name} already exists in database {spec.db} of the target"
+            )
+        step = f"create collection {spec.name}"
+        kwargs: dict = {"consistency_level": spec.consistency_level}
+        if spec.num_shards:
+            kwargs["num_shards"] = spec.num_shards
+        if spec.partition_key and spec.num_partitions:
+            kwargs["num_partitions"] = spec.num_partitions
+        client.create_collection(spec.name, schema=build_schema(spec), **kwargs)
+        created_collection = True
+        for partition in spec.partitions:
+            if partition == "_default" or spec.partition_key:
+                continue
+            step = f"create partition {partition} of {spec.name}"
+            client.create_partition(spec.name, partition)
+    except (MilvusException, CreateError) as exc:
+        _undo(client, target_client, spec, created_collection, created_database)
+        if isinstance(exc, CreateError):
+            raise
+        raise CreateError(f"cannot {step} in database {spec.db}: {exc.message}") from None
+    except BaseException:
+        _undo(client, target_client, spec, created_collection, created_database)
+        raise
+    finally:
+        if client is not target_client:
+            client.close()
+    return created_database
+
+
+def _undo(client, target_client, spec: TargetSpec, collection: bool, database: bool) -> None:
+    # Best effort: the original error is what the user needs to see.
+    try:
+        if collection:
+            client.drop_collection(spec.name)
+        if database:
+            target_client.drop_database(spec.db)
+    except MilvusException:
+        pass
+
+
+def drop_target(target_client: MilvusClient, spec: TargetSpec) -> None:
+    """Drop the target collection of `spec` (a canceled or failed copy's incomplete target)."""
+    with on_database(target_client, spec.db) as client:
+        if client.has_collection(spec.name):
+            client.drop_collection(spec.name)
+
+
+def build_schema(spec: TargetSpec):
+    """The pymilvus CollectionSchema of the target: auto_id off, functions re-declared."""
+    schema = MilvusClient.create_schema(
+        auto_id=False,
+        enable_dynamic_field=spec.enable_dynamic_field,
+        description=spec.description,
+    )
+    for field in spec.fields:
+        schema.add_field(field.name, DataType[field.dtype], **_field_kwargs(field))
+    for function in spec.functions:
+        schema.add_function(_function(function))
+    return schema
+
+
+def _field_kwargs(field: FieldInfo) -> dict:
+    kwargs: dict = {}
+    if field.description:
+        kwargs["description"] = field.description
+    if field.is_primary:
+        kwargs["is_primary"] = True
+        kwargs["auto_id"] = False
+    if field.dim is not None and field.dtype != "SPARSE_FLOAT_VECTOR":
+        kwargs["dim"] = field.dim
+    if field.max_length is not None:
+        kwargs["max_length"] = field.max_length
+    if field.element_type:
+        kwargs["element_type"] = DataType[field.element_type]
+    if field.max_capacity is not None:
+        kwargs["max_capacity"] = field.max_capacity
+    if field.nullable:
+        kwargs["nullable"] = True
+    if field.default_value is not None:
+        kwargs["default_value"] = field.default_value
+    if field.is_partition_key:
+        kwargs["is_partition_key"] = True
+    if field.is_clustering_key:
+        kwargs["is_clustering_key"] = True
+    if field.enable_analyzer:
+        kwargs["enable_analyzer"] = True
+        if field.analyzer_params:
+            kwargs["analyzer_params"] = field.analyzer_params
+    if field.enable_match:
+        kwargs["enable_match"] = True
+    return kwargs
+
+
+def _function(function: FunctionInfo) -> Function:
+    return Function(
+        name=function.name,
+        function_type=FunctionType[function.type],
+        input_field_names=list(function.input_field_names),
+        output_field_names=list(function.output_field_names),
+        description=function.description,
+        params=dict(function.params) or None,
+    )
+
+
+def problems_of(results: Iterable[PlanResult]) -> list[str]:
+    """Every problem of several plans, each prefixed with its target collection."""
+    found = []
+    for result in results:
+        label = f"{result.spec.db}.{result.spec.name}: " if result.spec else ""
+        found.extend(label + problem for problem in result.problems)
+    return found

@@ -1,0 +1,224 @@
+"""Login, logout, failed-login throttling, the project switcher and the API Keys page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from console import throttle
+from console.context_processors import SESSION_PROJECT
+from console.models import ApiKey
+from tests.conftest import PASSWORD
+
+IP = "127.0.0.1"  # what Django's test client sends as REMOTE_ADDR
+
+
+@pytest.fixture(autouse=True)
+def clean_throttle(db):
+    """Failed logins are counted in the shared Redis cache: start and end every test at zero."""
+    emails = ("owner@acme.test", "viewer@acme.test", "nobody@acme.test")
+    for email in emails:
+        throttle.reset(email, IP)
+    yield
+    for email in emails:
+        throttle.reset(email, IP)
+    throttle.reset("", "10.9.8.7")
+
+
+def log_in(client: Client, email: str, password: str, **extra):
+    return client.post(reverse("login"), {"email": email, "password": password}, **extra)
+
+
+# --- login and logout ---------------------------------------------------------------------
+
+
+def test_it_shows_the_login_form_with_its_labels(client):
+    response = client.get(reverse("login"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert re.search(r'<label for="id_email">Email</label>', html)
+    assert re.search(r'<label for="id_password">Password</label>', html)
+    assert re.search(r'<button type="submit"[^>]*>Log in</button>', html)
+
+
+def test_it_logs_in_with_email_and_password(client, owner):
+    response = log_in(client, "Owner@Acme.test", PASSWORD)
+    assert response.status_code == 302 and response["Location"] == reverse("clusters")
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_it_starts_in_the_organizations_first_project(client, owner, project, other_project):
+    # "Analytics" sorts before "Default Project", yet the owner starts where the clusters are.
+    log_in(client, owner.email, PASSWORD)
+    assert client.session[SESSION_PROJECT] == project.pk
+    page = client.get(reverse("api_keys")).content.decode()
+    assert f'<option value="{project.pk}" selected>' in page
+
+
+def test_it_refuses_a_wrong_password_with_a_clear_message(client, owner):
+    response = log_in(client, owner.email, "not-the-password")
+    assert response.status_code == 400
+    assert "Incorrect email or password." in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_gives_the_same_message_for_an_unknown_email(client, db):
+    response = log_in(client, "nobody@acme.test", "whatever")
+    assert response.status_code == 400
+    assert "Incorrect email or password." in response.content.decode()
+
+
+def test_it_refuses_an_inactive_user(client, owner):
+    owner.is_active = False
+    owner.save()
+    response = log_in(client, owner.email, PASSWORD)
+    assert response.status_code == 400 and "_auth_user_id" not in client.session
+
+
+def test_it_asks_for_a_valid_email(client, db):
+    response = log_in(client, "not an email", "x")
+    assert response.status_code == 400
+    assert "Enter a valid email address." in response.content.decode()
+
+
+def test_it_never_redirects_off_site_after_login(client, owner):
+    response = client.post(
+        reverse("login") + "?next=https://evil.example/",
+        {"email": owner.email, "password": PASSWORD, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("clusters")
+
+
+def test_it_returns_to_the_page_asked_for(client, owner):
+    response = client.post(
+        reverse("login"), {"email": owner.email, "password": PASSWORD, "next": reverse("api_keys")}
+    )
+    assert response["Location"] == reverse("api_keys")
+
+
+def test_it_throttles_after_the_failure_limit(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(3):
+        assert log_in(client, owner.email, "wrong-password").status_code == 400
+    response = log_in(client, owner.email, PASSWORD)  # even the right password is refused now
+    assert response.status_code == 429
+    assert "Too many failed attempts. Try again in a few minutes." in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    # The lock follows the account to another address too.
+    other = log_in(Client(REMOTE_ADDR="10.9.8.7"), owner.email, PASSWORD)
+    assert other.status_code == 429
+
+
+def test_it_forgets_earlier_failures_after_a_successful_login(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(2):
+        log_in(client, owner.email, "wrong-password")
+    assert log_in(client, owner.email, PASSWORD).status_code == 302
+    client.post(reverse("logout"))
+    for _ in range(2):
+        assert log_in(client, owner.email, "wrong-password").status_code == 400
+    assert log_in(client, owner.email, PASSWORD).status_code == 302
+
+
+def test_it_logs_out_only_by_post(owner_client):
+    assert owner_client.get(reverse("logout")).status_code == 405
+    assert "_auth_user_id" in owner_client.session
+    response = owner_client.post(reverse("logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert "_auth_user_id" not in owner_client.session
+
+
+def test_it_sends_anonymous_visitors_to_login(client, db):
+    response = client.get(reverse("api_keys"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+# --- project switcher ---------------------------------------------------------------------
+
+
+def test_it_switches_to_another_project_of_the_organization(owner_client, other_project):
+    response = owner_client.post(
+        reverse("switch_project"), {"project": other_project.pk, "next": reverse("api_keys")}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("api_keys")
+    assert owner_client.session[SESSION_PROJECT] == other_project.pk
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    assert f'<option value="{other_project.pk}" selected>' in page
+
+
+def test_it_lists_only_the_projects_a_user_may_see(viewer_client, project, other_project):
+    page = viewer_client.get(reverse("api_keys")).content.decode()
+    assert project.pk in page and other_project.pk not in page
+
+
+def test_it_refuses_to_switch_into_another_organizations_project(owner_client, outsider, project):
+    foreign = outsider.memberships.get().organization.projects.get()
+    response = owner_client.post(reverse("switch_project"), {"project": foreign.pk})
+    assert response.status_code == 404
+    assert owner_client.session.get(SESSION_PROJECT) != foreign.pk
+
+
+def test_it_refuses_a_project_member_switching_into_a_project_not_theirs(
+    viewer_client, other_project
+):
+    response = viewer_client.post(reverse("switch_project"), {"project": other_project.pk})
+    assert response.status_code == 404
+
+
+def test_it_switches_only_by_post(owner_client, project):
+    assert owner_client.get(reverse("switch_project"), {"project": project.pk}).status_code == 405
+
+
+# --- API Keys page ------------------------------------------------------------------------
+
+KEY_RE = re.compile(re.escape(ApiKey.PREFIX) + r"[A-Za-z0-9_\-]+")
+
+
+def test_it_shows_a_new_key_once_and_stores_only_its_hash(viewer_client, viewer):
+    response = viewer_client.post(reverse("api_keys"), {"name": "ci pipeline"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    raw = KEY_RE.search(response.content.decode()).group(0)
+    key = ApiKey.objects.get(user=viewer)
+    assert key.name == "ci pipeline"
+    assert key.key_hash == ApiKey.hash_key(raw)
+    stored = [str(v) for v in ApiKey.objects.filter(pk=key.pk).values().get().values()]
+    assert not any(raw in value for value in stored)
+    assert ApiKey.authenticate(raw) == viewer
+    again = viewer_client.get(reverse("api_keys")).content.decode()
+    assert raw not in again and "ci pipeline" in again and key.key_prefix in again
+
+
+def test_it_refuses_a_key_without_a_name(owner_client, owner):
+    response = owner_client.post(reverse("api_keys"), {"name": ""})
+    assert "This field is required." in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_it_lists_only_the_users_own_keys(owner_client, viewer):
+    ApiKey.issue(viewer, "viewer's key")
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    assert "viewer&#x27;s key" not in page and "No API keys yet." in page
+
+
+def test_it_deletes_the_users_own_key(owner_client, owner):
+    key, _ = ApiKey.issue(owner, "old")
+    response = owner_client.post(reverse("api_key_delete", args=[key.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("api_keys")
+    assert not ApiKey.objects.filter(pk=key.pk).exists()
+
+
+def test_it_hides_another_users_key_behind_a_404(outsider_client, owner):
+    key, raw = ApiKey.issue(owner, "owner's")
+    assert outsider_client.post(reverse("api_key_delete", args=[key.pk])).status_code == 404
+    assert ApiKey.authenticate(raw) == owner
+
+
+def test_it_deletes_keys_only_by_post(owner_client, owner):
+    key, _ = ApiKey.issue(owner, "keep")
+    assert owner_client.get(reverse("api_key_delete", args=[key.pk])).status_code == 405
+    assert ApiKey.objects.filter(pk=key.pk).exists()

@@ -1,0 +1,192 @@
+"""Cluster detail (/clusters/<id>/): facts and, per database, each collection's entity count,
+fields and indexes read live; never a credential."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from django.urls import reverse
+from pymilvus import DataType, MilvusClient
+
+from console.clusters.lite_process import HOST, free_port
+from console.models import Cluster
+
+
+@pytest.fixture
+def served(lite_server):
+    """A Milvus Lite with `docs` in default and a partition-key collection in `catalog`."""
+    client = MilvusClient(uri=lite_server.uri)
+    client.create_collection("docs", dimension=8)
+    client.insert("docs", [{"id": i, "vector": [i / 10] * 8} for i in range(12)])
+    client.create_database("catalog")
+    client.close()
+    client = MilvusClient(uri=lite_server.uri, db_name="catalog")
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=True)
+    schema.add_field("sku", DataType.VARCHAR, is_primary=True, max_length=40)
+    schema.add_field("category", DataType.VARCHAR, max_length=24, is_partition_key=True)
+    schema.add_field("note", DataType.VARCHAR, max_length=200, nullable=True)
+    schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=16)
+    index = client.prepare_index_params()
+    index.add_index(
+        "embedding", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 40}
+    )
+    client.create_collection("items", schema=schema, index_params=index)
+    client.insert(
+        "items",
+        [
+            {"sku": f"s{i}", "category": "c", "note": None, "embedding": [0.5] * 16}
+            for i in range(3)
+        ],
+    )
+    client.close()
+    return lite_server
+
+
+@pytest.fixture
+def cluster(project, served) -> Cluster:
+    cluster = Cluster(
+        project=project,
+        name="prod",
+        plan=Cluster.Plan.SERVERLESS,
+        kind=Cluster.Kind.EXTERNAL,
+        uri=served.uri,
+        status=Cluster.Status.RUNNING,
+    )
+    # Milvus Lite ignores tokens: a key is stored only to prove it never shows.
+    cluster.set_credentials(token=f"sk-{secrets.token_hex(12)}")
+    cluster.save()
+    return cluster
+
+
+def _url(cluster: Cluster) -> str:
+    return reverse("cluster_detail", args=[cluster.pk])
+
+
+def _section(html: str, title: str) -> str:
+    start = html.index(title)
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.mark.parametrize("persona", ["owner_client", "project_admin_client", "viewer_client"])
+def test_it_shows_each_collection_with_count_fields_and_indexes(request, persona, cluster, served):
+    response = request.getfixturevalue(persona).get(_url(cluster))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    catalog = _section(html, "Database <code>catalog</code>")
+    milvus = MilvusClient(uri=served.uri, db_name="catalog")
+    stats = milvus.get_collection_stats("items")
+    index = milvus.describe_index("items", "embedding")
+    milvus.close()
+    assert f'items <span class="muted">· {stats["row_count"]} entities</span>' in catalog
+    assert "<td><code>sku</code></td>" in catalog
+    assert "<td>VARCHAR</td>" in catalog and "max_length 40" in catalog
+    assert "partition key" in catalog
+    assert "dim 16" in catalog and "<td>FLOAT_VECTOR</td>" in catalog
+    assert f"<td>{index['index_type']}</td><td>{index['metric_type']}</td>" in catalog
+    default = _section(html, "Database <code>default</code>")
+    assert 'docs <span class="muted">· 12 entities</span>' in default
+
+
+def test_it_shows_primary_key_and_nullable_per_field(owner_client, cluster):
+    html = owner_client.get(_url(cluster)).content.decode()
+    items = _section(html, "Database <code>catalog</code>")
+    sku = items[items.index("<code>sku</code>") :]
+    sku = sku[: sku.index("</tr>")]
+    note = items[items.index("<code>note</code>") :]
+    note = note[: note.index("</tr>")]
+    assert "<td>Yes</td>" in sku  # primary key
+    assert sku.endswith('<td><span class="muted">No</span></td>\n            ')  # not nullable
+    assert note.endswith("<td>Yes</td>\n            ")  # nullable
+
+
+def test_it_shows_the_facts_but_never_the_credentials(owner_client, cluster):
+    html = owner_client.get(_url(cluster)).content.decode()
+    facts = _section(html, "<h2>Cluster</h2>")
+    assert f"<code>{cluster.pk}</code>" in facts
+    assert "Serverless" in facts and "External" in facts
+    assert f"<code>{cluster.uri}</code>" in facts
+    assert 'data-status="RUNNING"' in facts
+    assert "milvus_lite-" in facts
+    assert "API Key" in facts
+    assert cluster.credentials["token"] not in html
+
+
+def test_it_answers_404_to_outsiders(outsider_client, cluster):
+    assert outsider_client.get(_url(cluster)).status_code == 404
+
+
+def test_it_answers_404_for_an_unknown_cluster(owner_client, db):
+    response = owner_client.get(reverse("cluster_detail", args=["in01-0123456789abcdef"]))
+    assert response.status_code == 404
+
+
+def test_it_offers_delete_only_to_owners_and_admins(
+    owner_client, project_admin_client, viewer_client, cluster
+):
+    delete = reverse("cluster_delete", args=[cluster.pk])
+    assert delete in owner_client.get(_url(cluster)).content.decode()
+    assert delete in project_admin_client.get(_url(cluster)).content.decode()
+    assert delete not in viewer_client.get(_url(cluster)).content.decode()
+
+
+def test_it_explains_an_unreachable_cluster(owner_client, project):
+    port = free_port()
+    dead = Cluster.objects.create(
+        project=project,
+        name="gone",
+        plan="FREE",
+        kind=Cluster.Kind.EXTERNAL,
+        uri=f"http://{HOST}:{port}",
+        status=Cluster.Status.RUNNING,
+    )
+
+    response = owner_client.get(_url(dead))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-status="UNREACHABLE"' in html
+    assert f"Cannot read this cluster: cannot reach {HOST}:{port}" in html
+
+
+def test_it_reads_a_cluster_with_authorization_on(owner_client, project, standalone):
+    name = f"detail_{secrets.token_hex(4)}"
+    milvus = MilvusClient(uri=standalone.uri, token=standalone.token)
+    milvus.create_collection(name, dimension=4)
+    try:
+        cluster = Cluster(
+            project=project,
+            name="secured",
+            plan="DEDICATED",
+            kind=Cluster.Kind.EXTERNAL,
+            uri=standalone.uri,
+            status=Cluster.Status.RUNNING,
+        )
+        cluster.set_credentials(token=standalone.token)
+        cluster.save()
+
+        html = owner_client.get(_url(cluster)).content.decode()
+
+        assert f'{name} <span class="muted">' in html
+        assert milvus.get_server_version() in html
+        assert standalone.token not in html
+    finally:
+        milvus.drop_collection(name)
+        milvus.close()
+
+
+def test_it_polls_while_the_cluster_is_being_created(owner_client, project):
+    creating = Cluster.objects.create(
+        project=project, name="new", plan="FREE", kind=Cluster.Kind.LOCAL, port=free_port()
+    )
+
+    html = owner_client.get(_url(creating)).content.decode()
+
+    assert f'hx-get="{reverse("cluster_status", args=[creating.pk])}"' in html
+    assert 'hx-trigger="every 2s"' in html
+    assert 'data-status="CREATING"' in html
+
+
+def test_it_does_not_poll_a_running_cluster(owner_client, cluster):
+    assert 'hx-trigger="every 2s"' not in owner_client.get(_url(cluster)).content.decode()

@@ -1,0 +1,150 @@
+"""Test connection (htmx POST /clusters/test-connection/): the server's version, databases and
+collection count, or the clear reason it failed; never the secret."""
+
+from __future__ import annotations
+
+import http.server
+import secrets
+import threading
+
+import pytest
+from django.urls import reverse
+from pymilvus import MilvusClient
+
+from console.clusters.lite_process import HOST, free_port
+from console.models import Cluster
+
+URL = reverse("cluster_test_connection")
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _url(project) -> str:
+    return f"{URL}?project={project.pk}"
+
+
+def _post(client, project, **data):
+    form = {"uri": "", "auth": "API_KEY", "api_key": "", "username": "", "password": ""}
+    form.update(data)
+    return client.post(_url(project), form, **HTMX)
+
+
+@pytest.mark.parametrize("persona", ["owner_client", "project_admin_client"])
+def test_it_reports_version_databases_and_collections(request, persona, project, standalone):
+    name = f"tc_{secrets.token_hex(4)}"
+    milvus = MilvusClient(uri=standalone.uri, token=standalone.token)
+    milvus.create_collection(name, dimension=4)
+    try:
+        response = _post(
+            request.getfixturevalue(persona), project, uri=standalone.uri, api_key=standalone.token
+        )
+
+        databases = sorted(milvus.list_databases())
+        collections = len(milvus.list_collections())  # the standalone has only "default"
+        version = milvus.get_server_version()
+    finally:
+        milvus.drop_collection(name)
+        milvus.close()
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<!doctype html>" not in html
+    assert "<strong>Connected.</strong>" in html
+    assert f"Milvus {version}" in html
+    assert f"{len(databases)} database" in html and f"({', '.join(databases)})" in html
+    assert f"{collections} collection" in html
+    assert standalone.token not in html
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_it_counts_the_collections_of_every_database(owner_client, project, lite_server):
+    milvus = MilvusClient(uri=lite_server.uri)
+    milvus.create_collection("a", dimension=4)
+    milvus.create_database("second")
+    milvus.close()
+    milvus = MilvusClient(uri=lite_server.uri, db_name="second")
+    milvus.create_collection("b", dimension=4)
+    milvus.create_collection("c", dimension=4)
+    milvus.close()
+
+    html = _post(owner_client, project, uri=lite_server.uri).content.decode()
+
+    assert "2 databases (default, second) · 3 collections" in html
+
+
+def test_it_reports_a_wrong_password_without_echoing_it(owner_client, project, standalone):
+    wrong = f"Wrong-{secrets.token_hex(8)}"
+
+    response = _post(
+        owner_client,
+        project,
+        uri=standalone.uri,
+        auth="USER_PASSWORD",
+        username="root",
+        password=wrong,
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Connection failed: authentication failed" in html
+    assert wrong not in html
+
+
+def test_it_reports_a_wrong_api_key_without_echoing_it(owner_client, project, standalone):
+    wrong = f"root:Wrong-{secrets.token_hex(8)}"
+    html = _post(owner_client, project, uri=standalone.uri, api_key=wrong).content.decode()
+    assert "Connection failed: authentication failed" in html
+    assert wrong not in html
+
+
+def test_it_reports_a_closed_port(owner_client, project, db):
+    port = free_port()
+    html = _post(owner_client, project, uri=f"http://{HOST}:{port}").content.decode()
+    assert f"Connection failed: cannot reach {HOST}:{port}" in html
+
+
+def test_it_reports_a_server_that_is_not_milvus(owner_client, project):
+    server = http.server.ThreadingHTTPServer((HOST, 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        html = _post(
+            owner_client, project, uri=f"http://{HOST}:{server.server_address[1]}"
+        ).content.decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"{HOST}:{server.server_address[1]} is not a Milvus server" in html
+
+
+def test_it_reports_a_bad_endpoint_without_connecting(owner_client, project, db):
+    html = _post(owner_client, project, uri="gopher://example.com:70").content.decode()
+    assert "URI: Endpoint scheme &#x27;gopher&#x27; is not allowed" in html
+
+
+def test_it_reports_a_missing_username(owner_client, project, db):
+    html = _post(
+        owner_client, project, uri=f"http://{HOST}:19530", auth="USER_PASSWORD", password="pw"
+    ).content.decode()
+    assert "Username: Enter the username, or choose API Key." in html
+
+
+def test_it_forbids_read_only_members(viewer_client, project, db):
+    response = _post(viewer_client, project, uri=f"http://{HOST}:{free_port()}")
+    assert response.status_code == 403
+
+
+def test_it_answers_404_to_outsiders(outsider_client, project):
+    response = _post(outsider_client, project, uri=f"http://{HOST}:{free_port()}")
+    assert response.status_code == 404
+
+
+def test_it_only_accepts_post(owner_client, project):
+    assert owner_client.get(_url(project)).status_code == 405
+
+
+def test_it_requires_the_csrf_token(owner, project):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = _post(client, project, uri=f"http://{HOST}:{free_port()}")
+    assert response.status_code == 403
+    assert not Cluster.objects.exists()

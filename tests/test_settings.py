@@ -1,0 +1,165 @@
+"""console/settings.py parses the environment strictly: a bad value stops start-up.
+
+Settings load once per process, so each case starts a fresh interpreter with its own
+environment and a private VAR_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOW = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'DEBUG': s.DEBUG, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS, "
+    "'PRIVATE': s.MIGRATION_ALLOW_PRIVATE_ENDPOINTS, 'ENGINE': s.DATABASES['default']['ENGINE'], "
+    "'DB_NAME': str(s.DATABASES['default']['NAME']), 'REDIS_URL': s.REDIS_URL, "
+    "'LIMIT': s.LOGIN_FAILURE_LIMIT, 'KEY': s.FIELD_ENCRYPTION_KEY, 'SECRET': s.SECRET_KEY}))"
+)
+NAMES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "FIELD_ENCRYPTION_KEY",
+    "MIGRATION_ALLOW_PRIVATE_ENDPOINTS",
+    "LOGIN_FAILURE_LIMIT",
+)
+
+
+def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in NAMES}
+    clean.update(DJANGO_SETTINGS_MODULE="console.settings", VAR_DIR=str(tmp_path / "var"), **env)
+    return subprocess.run(
+        [sys.executable, "-c", SHOW],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def loaded(tmp_path: Path, **env: str) -> dict:
+    result = load(tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def refused(tmp_path: Path, **env: str) -> str:
+    result = load(tmp_path, **env)
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_it_uses_safe_defaults_with_an_empty_environment(tmp_path):
+    values = loaded(tmp_path)
+    assert values["DEBUG"] is False
+    assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
+    assert values["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["DB_NAME"] == str(tmp_path / "var" / "console.sqlite3")
+    assert values["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert values["PRIVATE"] is True
+
+
+def test_it_makes_dev_secrets_once_in_var_and_keeps_them_private(tmp_path):
+    first, second = loaded(tmp_path), loaded(tmp_path)
+    assert first["KEY"] == second["KEY"] and first["SECRET"] == second["SECRET"]
+    Fernet(first["KEY"].encode())
+    for name in ("field_encryption_key", "secret_key"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("False", False),
+        ("false", False),
+        ("0", False),
+        ("off", False),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+    ],
+)
+def test_it_parses_debug_strictly(tmp_path, raw, expected):
+    assert loaded(tmp_path, DEBUG=raw)["DEBUG"] is expected
+
+
+def test_it_refuses_an_unknown_debug_value(tmp_path):
+    assert refused(tmp_path, DEBUG="maybe").endswith(
+        "DEBUG must be one of true/false/1/0/yes/no/on/off, not 'maybe'"
+    )
+
+
+def test_it_reads_the_environment(tmp_path):
+    key = Fernet.generate_key().decode()
+    values = loaded(
+        tmp_path,
+        ALLOWED_HOSTS="console.example.com, .example.org",
+        SECRET_KEY="s3cr3t",
+        FIELD_ENCRYPTION_KEY=key,
+        MIGRATION_ALLOW_PRIVATE_ENDPOINTS="off",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/console",
+        REDIS_URL="redis://cache.internal:6380/2",
+        LOGIN_FAILURE_LIMIT="3",
+    )
+    assert values["ALLOWED_HOSTS"] == ["console.example.com", ".example.org"]
+    assert (values["SECRET"], values["KEY"]) == ("s3cr3t", key)
+    assert values["PRIVATE"] is False
+    assert (values["ENGINE"], values["DB_NAME"]) == ("django.db.backends.postgresql", "console")
+    assert values["REDIS_URL"] == "redis://cache.internal:6380/2"
+    assert values["LIMIT"] == 3
+    assert not (tmp_path / "var" / "field_encryption_key").exists()
+
+
+@pytest.mark.parametrize("raw", ["not-a-key", Fernet.generate_key().decode()[:-4]])
+def test_it_refuses_a_bad_field_encryption_key(tmp_path, raw):
+    assert refused(tmp_path, FIELD_ENCRYPTION_KEY=raw).endswith(
+        "FIELD_ENCRYPTION_KEY must be a url-safe base64 Fernet key (32 bytes)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("nosuchdb://host/name", "Scheme 'nosuchdb://' is unknown"),
+        ("postgres://u@host:notaport/db", "not a valid url"),
+    ],
+)
+def test_it_refuses_a_bad_database_url(tmp_path, raw, reason):
+    message = refused(tmp_path, DATABASE_URL=raw)
+    assert "DATABASE_URL is not a valid database URL" in message and reason in message
+
+
+@pytest.mark.parametrize("raw", ["http://127.0.0.1:6379/0", "127.0.0.1:6379"])
+def test_it_refuses_a_bad_redis_url(tmp_path, raw):
+    assert refused(tmp_path, REDIS_URL=raw).endswith(
+        f"REDIS_URL must be a redis:// URL, not {raw!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("five", "LOGIN_FAILURE_LIMIT must be an integer, not 'five'"),
+        ("0", "LOGIN_FAILURE_LIMIT must be >= 1, not 0"),
+    ],
+)
+def test_it_refuses_a_bad_login_failure_limit(tmp_path, raw, message):
+    assert refused(tmp_path, LOGIN_FAILURE_LIMIT=raw).endswith(message)
+
+
+def test_it_refuses_a_bad_private_endpoints_flag(tmp_path):
+    assert "MIGRATION_ALLOW_PRIVATE_ENDPOINTS must be one of" in refused(
+        tmp_path, MIGRATION_ALLOW_PRIVATE_ENDPOINTS="sometimes"
+    )
