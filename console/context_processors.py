@@ -26,6 +26,8 @@ def tenancy(request: HttpRequest) -> dict:
     project = current_project(request)
     return {
         "current_project": project,
-        "switcher_projects": list(visible_projects(request.user).order_by("organization__name", "name")),
+        "switcher_projects": list(
+            visible_projects(request.user).order_by("organization__name", "name")
+        ),
         "can_manage_current": bool(project and can_manage(request.user, project)),
     }

@@ -60,7 +60,9 @@ class Organization(models.Model):
 
 class Project(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=ids.project_id, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="projects"
+    )
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -92,6 +94,9 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["user", "organization"], name="unique_org_membership")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} of {self.organization}"
+
 
 class ProjectMembership(models.Model):
     """A user's role in one project of an organization they belong to."""
@@ -109,6 +114,9 @@ class ProjectMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "project"], name="unique_project_membership")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} in {self.project}"
 
 
 ROLE_CHOICES = [*Membership.Role.values, *ProjectMembership.Role.values]
@@ -210,6 +218,9 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
 
     @staticmethod
     def hash_key(raw: str) -> str:

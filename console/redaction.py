@@ -14,7 +14,13 @@ _PATTERNS = [
     # user:password@ in URIs
     (re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.I), r"\g<scheme>***@"),
     # token=..., password=..., api_key=... (also JSON-ish "password": "...")
-    (re.compile(r"(?P<k>(token|password|passwd|api[_-]?key|secret|authorization)\W{0,3}[:=]\s*['\"]?)[^'\"\s,}]+", re.I), r"\g<k>***"),
+    (
+        re.compile(
+            r"(?P<k>(token|password|passwd|api[_-]?key|secret|authorization)\W{0,3}[:=]\s*['\"]?)[^'\"\s,}]+",
+            re.I,
+        ),
+        r"\g<k>***",
+    ),
 ]
 
 

@@ -84,16 +84,26 @@ def owner(org, project):
 def admin(org, project):
     from console.models import Membership, ProjectMembership
 
-    return _member("admin@acme.test", org, Membership.Role.ORG_MEMBER, project,
-                   ProjectMembership.Role.PROJECT_ADMIN)
+    return _member(
+        "admin@acme.test",
+        org,
+        Membership.Role.ORG_MEMBER,
+        project,
+        ProjectMembership.Role.PROJECT_ADMIN,
+    )
 
 
 @pytest.fixture
 def viewer(org, project):
     from console.models import Membership, ProjectMembership
 
-    return _member("viewer@acme.test", org, Membership.Role.ORG_MEMBER, project,
-                   ProjectMembership.Role.PROJECT_READ_ONLY)
+    return _member(
+        "viewer@acme.test",
+        org,
+        Membership.Role.ORG_MEMBER,
+        project,
+        ProjectMembership.Role.PROJECT_READ_ONLY,
+    )
 
 
 @pytest.fixture

@@ -67,8 +67,12 @@ def start_standalone() -> Standalone:
     # (and talk to itself over) the machine's first non-loopback address. Pin it to loopback.
     # Milvus 2.3 still *listens* on all interfaces; no setting of that version changes it.
     package_data = Path(milvus.__file__).parent / "data"
-    template = re.sub(r"^(\s+)ip: #.*$", r"\1ip: 127.0.0.1",
-                      (package_data / "config.yaml.template").read_text(), flags=re.M)
+    template = re.sub(
+        r"^(\s+)ip: #.*$",
+        r"\1ip: 127.0.0.1",
+        (package_data / "config.yaml.template").read_text(),
+        flags=re.M,
+    )
     template_path = base_dir / "config.yaml.template"
     template_path.write_text(template)
     config = MilvusServerConfig(template=str(template_path))

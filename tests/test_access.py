@@ -17,7 +17,10 @@ from console.models import Cluster
 @pytest.fixture
 def cluster(project):
     return Cluster.objects.create(
-        project=project, name="c1", plan=Cluster.Plan.DEDICATED, kind=Cluster.Kind.EXTERNAL,
+        project=project,
+        name="c1",
+        plan=Cluster.Plan.DEDICATED,
+        kind=Cluster.Kind.EXTERNAL,
         uri="http://127.0.0.1:1",
     )
 

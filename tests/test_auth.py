@@ -222,3 +222,32 @@ def test_it_deletes_keys_only_by_post(owner_client, owner):
     key, _ = ApiKey.issue(owner, "keep")
     assert owner_client.get(reverse("api_key_delete", args=[key.pk])).status_code == 405
     assert ApiKey.objects.filter(pk=key.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "persona", ["owner_client", "project_admin_client", "viewer_client", "outsider_client"]
+)
+def test_it_gives_every_persona_their_own_api_keys_page(request, persona, owner):
+    ApiKey.issue(owner, "owner only")
+    client = request.getfixturevalue(persona)
+    response = client.get(reverse("api_keys"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert ("owner only" in page) == (persona == "owner_client")
+    created = client.post(reverse("api_keys"), {"name": f"{persona} key"})
+    assert created.status_code == 200 and KEY_RE.search(created.content.decode())
+
+
+@pytest.mark.parametrize(
+    ("persona", "allowed"),
+    [
+        ("owner_client", True),
+        ("project_admin_client", False),
+        ("viewer_client", False),
+        ("outsider_client", False),
+    ],
+)
+def test_it_lets_only_members_of_a_project_switch_into_it(request, persona, allowed, other_project):
+    client = request.getfixturevalue(persona)
+    response = client.post(reverse("switch_project"), {"project": other_project.pk})
+    assert response.status_code == (302 if allowed else 404)

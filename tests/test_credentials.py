@@ -11,8 +11,13 @@ SECRET = "s3cr3t-token-value-42"
 
 @pytest.fixture
 def cluster(project):
-    c = Cluster(project=project, name="ext", plan=Cluster.Plan.DEDICATED,
-                kind=Cluster.Kind.EXTERNAL, uri="http://127.0.0.1:19530")
+    c = Cluster(
+        project=project,
+        name="ext",
+        plan=Cluster.Plan.DEDICATED,
+        kind=Cluster.Kind.EXTERNAL,
+        uri="http://127.0.0.1:19530",
+    )
     c.set_credentials(username="root", password=SECRET)
     c.save()
     return c
@@ -23,7 +28,10 @@ def test_it_never_stores_the_secret_in_clear(cluster):
         cursor.execute("SELECT * FROM console_cluster WHERE id = %s", [cluster.pk])
         row = cursor.fetchone()
     assert not any(SECRET in str(value) for value in row)
-    assert Cluster.objects.get(pk=cluster.pk).credentials == {"username": "root", "password": SECRET}
+    assert Cluster.objects.get(pk=cluster.pk).credentials == {
+        "username": "root",
+        "password": SECRET,
+    }
     assert Cluster.objects.get(pk=cluster.pk).token == f"root:{SECRET}"
 
 
@@ -37,8 +45,10 @@ def test_it_switches_between_api_key_and_user_password(cluster):
 
 
 def test_it_redacts_known_secrets_and_credential_shapes():
-    text = (f"failed http://root:{SECRET}@10.0.0.1:19530 token={SECRET} "
-            f"Authorization: Bearer abc.def password: 'hunter22'")
+    text = (
+        f"failed http://root:{SECRET}@10.0.0.1:19530 token={SECRET} "
+        f"Authorization: Bearer abc.def password: 'hunter22'"
+    )
     cleaned = redact(text, [SECRET])
     assert SECRET not in cleaned
     assert "abc.def" not in cleaned

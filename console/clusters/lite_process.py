@@ -44,8 +44,12 @@ def port_open(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
         return False
 
 
-def start_lite(data_dir: str | os.PathLike, port: int, log_path: str | os.PathLike | None = None,
-               wait: float = 30.0) -> subprocess.Popen:
+def start_lite(
+    data_dir: str | os.PathLike,
+    port: int,
+    log_path: str | os.PathLike | None = None,
+    wait: float = 30.0,
+) -> subprocess.Popen:
     """Start `milvus-lite server` on 127.0.0.1:port and wait until it accepts connections.
 
     The child gets its own process group so a supervisor can stop it (and only it).
@@ -53,9 +57,20 @@ def start_lite(data_dir: str | os.PathLike, port: int, log_path: str | os.PathLi
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [lite_executable(), "server", "--data-dir", str(data_dir), "--host", HOST,
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        [
+            lite_executable(),
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     if log is not subprocess.DEVNULL:
         log.close()

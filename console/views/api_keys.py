@@ -24,7 +24,9 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
         _, new_key = ApiKey.issue(request.user, form.cleaned_data["name"])
         form = ApiKeyForm()
     keys = ApiKey.objects.filter(user=request.user)
-    response = render(request, "console/api_keys.html", {"form": form, "keys": keys, "new_key": new_key})
+    response = render(
+        request, "console/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}
+    )
     # The page may show a raw key once: never let a cache keep it.
     response["Cache-Control"] = "no-store"
     return response

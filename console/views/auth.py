@@ -50,7 +50,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 return redirect(_safe_next(request))
     elif request.method == "POST":
         status = 400
-    return render(request, "registration/login.html", {"form": form, "next": request.GET.get("next", "")}, status=status)
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "next": request.GET.get("next", "")},
+        status=status,
+    )
 
 
 def _choose_first_project(request: HttpRequest) -> None:
@@ -59,7 +64,9 @@ def _choose_first_project(request: HttpRequest) -> None:
     Without this the header falls back to the alphabetically first project, and an owner of
     "Default Project" and "Analytics" would land in the empty Analytics.
     """
-    first = visible_projects(request.user).order_by("organization__name", "created_at", "pk").first()
+    first = (
+        visible_projects(request.user).order_by("organization__name", "created_at", "pk").first()
+    )
     if first is not None:
         request.session[SESSION_PROJECT] = first.pk
 

@@ -148,6 +148,7 @@ def copy_collection(
     if partitions is not None:
         _check_partitions(source, source_collection, streams, "source")
         _check_partitions(target, target_collection, streams, "target")
+    _check_primary_key(source_schema, source_collection, pk_field, pk_is_varchar)
     carry_dynamic = dynamic and bool(source_schema.get("enable_dynamic_field"))
 
     state = _State.start(streams, checkpoint)
@@ -337,6 +338,23 @@ def _describe(endpoint: _Endpoint, collection: str) -> dict:
         raise CopyError(
             f"cannot read the {endpoint.role} collection {collection!r}: {reason}"
         ) from error
+
+
+def _check_primary_key(schema: dict, collection: str, pk_field: str, pk_is_varchar: bool) -> None:
+    for spec in schema.get("fields", []):
+        if spec.get("is_primary"):
+            if spec["name"] != pk_field:
+                raise CopyError(
+                    f"the primary key of source collection {collection!r} is {spec['name']!r}, "
+                    f"not {pk_field!r}"
+                )
+            if (spec["type"] == DataType.VARCHAR) != pk_is_varchar:
+                kind = "VARCHAR" if spec["type"] == DataType.VARCHAR else "INT64"
+                raise CopyError(
+                    f"the primary key {pk_field!r} of source collection {collection!r} is {kind}"
+                )
+            return
+    raise CopyError(f"source collection {collection!r} has no primary key field")
 
 
 def _check_partitions(client: MilvusClient, collection: str, names: list[str], role: str) -> None:

@@ -546,6 +546,23 @@ def test_it_rejects_a_checkpoint_of_another_copy(pair):
     )
 
 
+def test_it_checks_the_primary_key_against_the_source_schema(pair):
+    source, target = pair
+    make_collection(source, "src", varchar_pk=True)
+    make_collection(target, "dst", varchar_pk=True)
+
+    with pytest.raises(CopyError) as wrong_type:
+        run_copy(source, target, pk_is_varchar=False)
+    with pytest.raises(CopyError) as wrong_name:
+        run_copy(source, target, pk_field="title", read_fields=["title", "pk"], pk_is_varchar=True)
+
+    assert wrong_type.value.message == "the primary key 'pk' of source collection 'src' is VARCHAR"
+    assert (
+        wrong_name.value.message
+        == "the primary key of source collection 'src' is 'pk', not 'title'"
+    )
+
+
 def test_it_requires_the_primary_key_among_the_read_fields(pair):
     source, target = pair
 
