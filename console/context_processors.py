@@ -11,13 +11,17 @@ SESSION_PROJECT = "console:current_project"
 
 
 def current_project(request: HttpRequest) -> Project | None:
-    """The project chosen in the header switcher (falls back to the first visible one)."""
+    """The project chosen in the header switcher.
+
+    Falls back to the first project made in the user's first organization (its "Default
+    Project"), not the alphabetically first one, so an owner starts where the clusters are.
+    """
     if not request.user.is_authenticated:
         return None
     projects = visible_projects(request.user)
     chosen = request.session.get(SESSION_PROJECT)
     project = projects.filter(pk=chosen).first() if chosen else None
-    return project or projects.order_by("organization__name", "name").first()
+    return project or projects.order_by("organization__name", "created_at", "pk").first()
 
 
 def tenancy(request: HttpRequest) -> dict:

@@ -146,6 +146,8 @@ if _db_url:
         DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60)}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if not DATABASES["default"].get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://u@h/console")
 else:
     DATABASES = {
         "default": {
@@ -190,6 +192,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -163,3 +163,9 @@ def test_it_refuses_a_bad_private_endpoints_flag(tmp_path):
     assert "MIGRATION_ALLOW_PRIVATE_ENDPOINTS must be one of" in refused(
         tmp_path, MIGRATION_ALLOW_PRIVATE_ENDPOINTS="sometimes"
     )
+
+
+def test_it_refuses_a_database_url_without_a_database_name(tmp_path):
+    assert refused(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432").endswith(
+        "DATABASE_URL must name a database, e.g. postgres://u@h/console"
+    )

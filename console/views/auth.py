@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import throttle
-from console.access import get_project_for, visible_projects
+from console.access import get_project_for
 from console.context_processors import SESSION_PROJECT
 from console.forms import LoginForm
 
@@ -46,7 +46,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
             else:
                 throttle.reset(email, ip)
                 login(request, user)
-                _choose_first_project(request)
                 return redirect(_safe_next(request))
     elif request.method == "POST":
         status = 400
@@ -56,19 +55,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
         {"form": form, "next": request.GET.get("next", "")},
         status=status,
     )
-
-
-def _choose_first_project(request: HttpRequest) -> None:
-    """Start in the first project made in the user's organization (its "Default Project").
-
-    Without this the header falls back to the alphabetically first project, and an owner of
-    "Default Project" and "Analytics" would land in the empty Analytics.
-    """
-    first = (
-        visible_projects(request.user).order_by("organization__name", "created_at", "pk").first()
-    )
-    if first is not None:
-        request.session[SESSION_PROJECT] = first.pk
 
 
 @require_POST
