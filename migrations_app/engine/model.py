@@ -19,8 +19,19 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**{k: v for k, v in data.items() if k in known})
 
 
+class Serializable:
+    """to_dict/from_dict for flat dataclasses; nested ones override both."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        return _from_dict(cls, data)
+
+
 @dataclass
-class FieldInfo:
+class FieldInfo(Serializable):
     """One schema field. Type parameters are None where the type has none."""
 
     name: str
@@ -47,16 +58,9 @@ class FieldInfo:
     def is_vector(self) -> bool:
         return self.dtype.endswith("_VECTOR")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FieldInfo:
-        return _from_dict(cls, data)
-
 
 @dataclass
-class IndexInfo:
+class IndexInfo(Serializable):
     """One index: `params` are the build parameters (nlist, M...), without type and metric."""
 
     field_name: str
@@ -65,16 +69,9 @@ class IndexInfo:
     metric_type: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IndexInfo:
-        return _from_dict(cls, data)
-
 
 @dataclass
-class FunctionInfo:
+class FunctionInfo(Serializable):
     """A schema function (BM25): its output fields are computed by the server, never copied."""
 
     name: str
@@ -83,13 +80,6 @@ class FunctionInfo:
     output_field_names: list[str]
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FunctionInfo:
-        return _from_dict(cls, data)
 
 
 @dataclass
@@ -146,7 +136,7 @@ class CollectionInfo:
 
 
 @dataclass
-class SchemaChoices:
+class SchemaChoices(Serializable):
     """What the user chose for one target collection. None means "keep the source's".
 
     partition_key: None keeps the source's partition key, "" means no partition key, a field
@@ -159,13 +149,6 @@ class SchemaChoices:
     enable_dynamic_field: bool | None = None
     partition_key: str | None = None
     num_shards: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SchemaChoices:
-        return _from_dict(cls, data)
 
 
 @dataclass
@@ -255,7 +238,7 @@ class PlanResult:
 
 
 @dataclass
-class VerifyReport:
+class VerifyReport(Serializable):
     """Outcome of verify: `verified` is True only when every check passed.
 
     Counts are per collection and per partition (source → target). `mismatches` lists each
@@ -292,10 +275,3 @@ class VerifyReport:
             more = f" (+{len(self.mismatches) - 5} more)" if len(self.mismatches) > 5 else ""
             head += f"; {shown}{more}"
         return head
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VerifyReport:
-        return _from_dict(cls, data)

@@ -24,25 +24,6 @@ from tests.engine.sample_data import (
     schema_with_every_scalar,
     vector,
 )
-from tests.servers import start_lite_server
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    source = start_lite_server(tmp_path_factory.mktemp("source"))
-    target = start_lite_server(tmp_path_factory.mktemp("target"))
-    yield source, target
-    source.stop()
-    target.stop()
-
-
-@pytest.fixture
-def pair(servers):
-    source = connect(servers[0].uri)
-    target = connect(servers[1].uri)
-    yield source, target
-    source.close()
-    target.close()
 
 
 def planned(source: MilvusClient, target: MilvusClient, name: str, **choices) -> tuple:

@@ -12,25 +12,6 @@ from migrations_app.engine.errors import CreateError, PlanError
 from migrations_app.engine.model import PlanResult, SchemaChoices
 from migrations_app.engine.plan import create_target, plan, plan_many, require_ok
 from tests.engine.sample_data import create_bm25, create_simple, schema_with_every_scalar
-from tests.servers import start_lite_server
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    source = start_lite_server(tmp_path_factory.mktemp("source"))
-    target = start_lite_server(tmp_path_factory.mktemp("target"))
-    yield source, target
-    source.stop()
-    target.stop()
-
-
-@pytest.fixture
-def pair(servers):
-    source = connect(servers[0].uri)
-    target = connect(servers[1].uri)
-    yield source, target
-    source.close()
-    target.close()
 
 
 def plan_for(source, target, name, **choices) -> PlanResult:

@@ -16,25 +16,6 @@ from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.plan import create_target, plan, require_ok
 from migrations_app.engine.verify import count_rows, same, verify
 from tests.engine.sample_data import create_simple, scalar_row, schema_with_every_scalar, vector
-from tests.servers import start_lite_server
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    source = start_lite_server(tmp_path_factory.mktemp("source"))
-    target = start_lite_server(tmp_path_factory.mktemp("target"))
-    yield source, target
-    source.stop()
-    target.stop()
-
-
-@pytest.fixture
-def pair(servers):
-    source = connect(servers[0].uri)
-    target = connect(servers[1].uri)
-    yield source, target
-    source.close()
-    target.close()
 
 
 def copied(source: MilvusClient, target: MilvusClient, name: str, **choices):
