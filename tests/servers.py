@@ -11,10 +11,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.clusters.lite_process import HOST, free_port, start_lite, stop_process
+from console.clusters.lite_process import HOST, free_port, port_open, start_lite, stop_process
 
 STANDALONE_USER = "root"
 STANDALONE_PASSWORD = "Milvus"
+ETCD_PEER_PORT = 2380
 
 
 @dataclass
@@ -61,6 +62,14 @@ def start_standalone() -> Standalone:
     """Milvus 2.3 standalone (PyPI `milvus`) with authorization on, on free loopback ports."""
     import milvus
     from milvus import MilvusServer, MilvusServerConfig
+
+    # The embedded etcd always binds 127.0.0.1:2380 whatever the config says, so a second
+    # standalone on this machine would hang for minutes before failing: say why at once.
+    if port_open(ETCD_PEER_PORT):
+        raise RuntimeError(
+            f"another Milvus standalone (or etcd) already holds 127.0.0.1:{ETCD_PEER_PORT}; "
+            "only one can run on a machine at a time"
+        )
 
     base_dir = Path(tempfile.mkdtemp(prefix="milvus-standalone-"))
     # The packaged template leaves each component's `ip:` empty, which makes Milvus advertise
