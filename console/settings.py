@@ -106,7 +106,6 @@ INSTALLED_APPS = [
     "template_partials",
     "console",
     "migrations_app",
-    "jobs",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -205,20 +204,14 @@ def cluster_delete(request: HttpRequest, cluster_id: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            try:
-                cluster.delete()
-            except ProtectedError:
-                form.add_error(
-                    None, "This cluster is used by migration jobs and cannot be deleted."
-                )
-            else:
-                note = (
-                    " The supervisor stops its server and removes its data."
-                    if cluster.kind == Cluster.Kind.LOCAL
-                    else ""
-                )
-                messages.success(request, f"Cluster {cluster.name} deleted.{note}")
-                return redirect(f"{reverse('clusters')}?project={cluster.project_id}")
+            cluster.delete()
+            note = (
+                " The supervisor stops its server and removes its data."
+                if cluster.kind == Cluster.Kind.LOCAL
+                else ""
+            )
+            messages.success(request, f"Cluster {cluster.name} deleted.{note}")
+            return redirect(f"{reverse('clusters')}?project={cluster.project_id}")
         status = 400
     return render(
         request, "clusters/delete.html", {"form": form, "cluster": cluster}, status=status
