@@ -201,8 +201,9 @@ def _engine_child(arguments: dict) -> int:
     build) is timed and printed apart: it is work the target needs whichever way the rows came.
     """
     from migrations_app.engine.catalog import describe_collection
-    from migrations_app.engine.copy import DEFAULT_BATCH_BYTES, copy_collection
+    from migrations_app.engine.copy import DEFAULT_BATCH_BYTES
     from migrations_app.engine.finalize import finalize
+    from migrations_app.engine.migrate import copy_planned
     from migrations_app.engine.model import SchemaChoices
     from migrations_app.engine.plan import create_target, plan
     from migrations_app.engine.verify import verify
@@ -219,16 +220,11 @@ def _engine_child(arguments: dict) -> int:
         target.load_collection(spec.name)
 
     started = time.perf_counter()
-    copied = copy_collection(
+    copied = copy_planned(
         source,
         target,
-        source_collection=info.name,
-        target_collection=spec.name,
-        pk_field=spec.primary_field,
-        pk_is_varchar=spec.pk_is_varchar,
-        read_fields=list(spec.read_fields),
-        dynamic=spec.copy_dynamic,
-        partitions=spec.copy_partitions,
+        info.name,
+        spec,
         batch_bytes=arguments["batch_bytes"] or DEFAULT_BATCH_BYTES,
     )
     copy_seconds = time.perf_counter() - started

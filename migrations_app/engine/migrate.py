@@ -13,7 +13,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .connect import on_database, server_kind
-from .copy import DEFAULT_BATCH_BYTES, CopyProgress, copy_collection
+from .copy import DEFAULT_BATCH_BYTES, CopyProgress, CopyResult, copy_collection
 from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
@@ -78,16 +78,11 @@ def migrate_collection(
                 create_target(target_client, spec)
             with on_database(target_client, spec.db) as dst:
                 try:
-                    result = copy_collection(
+                    result = copy_planned(
                         src,
                         dst,
-                        source_collection=source_info.name,
-                        target_collection=spec.name,
-                        pk_field=spec.primary_field,
-                        pk_is_varchar=spec.pk_is_varchar,
-                        read_fields=list(spec.read_fields),
-                        dynamic=spec.copy_dynamic,
-                        partitions=spec.copy_partitions,
+                        source_info.name,
+                        spec,
                         checkpoint=checkpoint,
                         batch_bytes=batch_bytes,
                         on_checkpoint=on_checkpoint,
@@ -143,3 +138,23 @@ def _ensure_loaded(client: MilvusClient, name: str, role: str, note) -> bool:
         ) from None
     note(f"{role} collection {name} loaded for the migration")
     return True
+
+
+def copy_planned(
+    source: MilvusClient, target: MilvusClient, source_name: str, spec: TargetSpec, **options
+) -> CopyResult:
+    """copy_collection with everything the plan decided taken from `spec`; `options` are
+    copy_collection's own (checkpoint, batch_bytes, callbacks). Clients are bound to the
+    source and target databases already."""
+    return copy_collection(
+        source,
+        target,
+        source_collection=source_name,
+        target_collection=spec.name,
+        pk_field=spec.primary_field,
+        pk_is_varchar=spec.pk_is_varchar,
+        read_fields=list(spec.read_fields),
+        dynamic=spec.copy_dynamic,
+        partitions=spec.copy_partitions,
+        **options,
+    )

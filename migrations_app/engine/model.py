@@ -82,8 +82,34 @@ class FunctionInfo(Serializable):
     params: dict[str, Any] = field(default_factory=dict)
 
 
+class _SchemaShaped(Serializable):
+    """Shared by CollectionInfo and TargetSpec: field lookup and nested (de)serialisation."""
+
+    fields: list[FieldInfo]
+    functions: list[FunctionInfo]
+    indexes: list[IndexInfo]
+    primary_field: str
+
+    def field(self, name: str) -> FieldInfo | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def pk(self) -> FieldInfo:
+        found = self.field(self.primary_field)
+        assert found is not None, "the primary field is always among the fields"
+        return found
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        shaped = _from_dict(cls, data)
+        shaped.fields = [FieldInfo.from_dict(f) for f in data.get("fields", [])]  # type: ignore[attr-defined]
+        shaped.functions = [FunctionInfo.from_dict(f) for f in data.get("functions", [])]  # type: ignore[attr-defined]
+        shaped.indexes = [IndexInfo.from_dict(i) for i in data.get("indexes", [])]  # type: ignore[attr-defined]
+        return shaped
+
+
 @dataclass
-class CollectionInfo:
+class CollectionInfo(_SchemaShaped):
     """Everything the engine knows of a source collection (see catalog.describe_collection).
 
     `partitions` lists the explicit partitions ("_default" included) and is empty for a
@@ -108,31 +134,10 @@ class CollectionInfo:
     consistency_level: str = "Bounded"
     properties: dict[str, Any] = field(default_factory=dict)
 
-    def field(self, name: str) -> FieldInfo | None:
-        return next((f for f in self.fields if f.name == name), None)
-
-    @property
-    def pk(self) -> FieldInfo:
-        found = self.field(self.primary_field)
-        assert found is not None, "the primary field is always among the fields"
-        return found
-
     @property
     def copied_fields(self) -> list[str]:
         """Fields whose values are read and written: every field but function outputs."""
         return [f.name for f in self.fields if not f.is_function_output]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CollectionInfo:
-        info = _from_dict(cls, data)
-        info.fields = [FieldInfo.from_dict(f) for f in data.get("fields", [])]
-        info.functions = [FunctionInfo.from_dict(f) for f in data.get("functions", [])]
-        info.indexes = [IndexInfo.from_dict(i) for i in data.get("indexes", [])]
-        return info
 
 
 @dataclass
@@ -152,7 +157,7 @@ class SchemaChoices(Serializable):
 
 
 @dataclass
-class TargetSpec:
+class TargetSpec(_SchemaShaped):
     """The target collection as it will be created, and how rows are to be copied into it.
 
     `fields` are the target schema (primary key with auto_id off, so source keys are kept;
@@ -183,29 +188,9 @@ class TargetSpec:
     copy_dynamic: bool = False
     copy_partitions: list[str] | None = None
 
-    def field(self, name: str) -> FieldInfo | None:
-        return next((f for f in self.fields if f.name == name), None)
-
-    @property
-    def pk(self) -> FieldInfo:
-        found = self.field(self.primary_field)
-        assert found is not None, "the primary field is always among the fields"
-        return found
-
     @property
     def pk_is_varchar(self) -> bool:
         return self.pk.dtype == "VARCHAR"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TargetSpec:
-        spec = _from_dict(cls, data)
-        spec.fields = [FieldInfo.from_dict(f) for f in data.get("fields", [])]
-        spec.functions = [FunctionInfo.from_dict(f) for f in data.get("functions", [])]
-        spec.indexes = [IndexInfo.from_dict(i) for i in data.get("indexes", [])]
-        return spec
 
 
 @dataclass
