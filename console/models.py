@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -120,6 +121,9 @@ class ProjectMembership(models.Model):
 
 
 ROLE_CHOICES = [*Membership.Role.values, *ProjectMembership.Role.values]
+
+# Cluster names: what both the Register/Create forms and the CLI accept.
+CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class Cluster(models.Model):

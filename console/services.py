@@ -14,7 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.clusters.lite_process import HOST, free_port
-from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
+from console.models import (
+    CLUSTER_NAME_RE,
+    Cluster,
+    Membership,
+    Organization,
+    Project,
+    ProjectMembership,
+    User,
+)
 
 DEFAULT_PROJECT = "Default Project"
 ORG_ROLES = tuple(Membership.Role.values)
@@ -123,10 +131,8 @@ def add_member(
 
 
 def _check_cluster_name(project: Project, name: str) -> str:
-    from console.clusters.forms import NAME_RE
-
     name = _clean_name(name, "cluster", Cluster._meta.get_field("name").max_length)
-    if not NAME_RE.match(name):
+    if not CLUSTER_NAME_RE.match(name):
         raise ServiceError(
             f"cluster name {name!r} is not allowed: use letters, digits, hyphens and "
             "underscores, starting with a letter or digit"

@@ -9,20 +9,15 @@ page can show it as it is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-from pymilvus import MilvusClient
 
 from console.models import Cluster
 from console.redaction import redact
 from migrations_app.engine import catalog
 from migrations_app.engine.connect import (
-    client_for_database,
     connect,
-    current_database,
+    on_database,
     server_info,
 )
 from migrations_app.engine.errors import EngineError
@@ -66,19 +61,6 @@ class ClusterCatalog:
     error: str = ""
 
 
-@contextmanager
-def _on_database(client: MilvusClient, db: str) -> Iterator[MilvusClient]:
-    """A client of the same server bound to database `db` (the given one when it already is)."""
-    if db == current_database(client):
-        yield client
-        return
-    other = client_for_database(client, db)
-    try:
-        yield other
-    finally:
-        other.close()
-
-
 def _token(token: str | None, username: str | None, password: str | None) -> str | None:
     if token:
         return token
@@ -116,7 +98,7 @@ def check_cluster(
         info = server_info(client)
         collections: dict[str, int] = {}
         for db in info.databases:
-            with _on_database(client, db) as db_client:
+            with on_database(client, db) as db_client:
                 collections[db] = len(catalog.list_collections(db_client))
         return ServerCheck(
             ok=True, version=info.version, databases=list(info.databases), collections=collections
@@ -173,7 +155,7 @@ def read_catalog(cluster: Cluster, timeout: float = PAGE_TIMEOUT) -> ClusterCata
         for db in sorted(info.databases, key=lambda name: (name != "default", name)):
             entry = DatabaseCatalog(name=db)
             try:
-                with _on_database(client, db) as db_client:
+                with on_database(client, db) as db_client:
                     for name in catalog.list_collections(db_client):
                         entry.collections.append(catalog.describe_collection(db_client, name))
             except Exception as exc:  # noqa: BLE001 - one bad database must not hide the rest

@@ -6,16 +6,13 @@ back, so a form shown again after an error does not carry the secret into the pa
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.conf import settings
 
-from console.models import Cluster, Project
+from console.models import CLUSTER_NAME_RE, Cluster, Project
 from migrations_app.engine.connect import validate_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 NAME_MAX = Cluster._meta.get_field("name").max_length
 
 AUTH_API_KEY = Cluster.Auth.API_KEY
@@ -29,7 +26,7 @@ class ClusterNameMixin:
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if not NAME_RE.match(name):
+        if not CLUSTER_NAME_RE.match(name):
             raise forms.ValidationError(
                 "Use letters, digits, hyphens and underscores, starting with a letter or digit."
             )
