@@ -546,6 +546,28 @@ def test_it_rejects_a_checkpoint_of_another_copy(pair):
     )
 
 
+def test_it_rejects_a_malformed_checkpoint(pair):
+    source, target = pair
+    make_collection(source, "src")
+    make_collection(target, "dst")
+
+    with pytest.raises(CopyError) as raised:
+        run_copy(source, target, checkpoint={"rows": 5})
+
+    assert raised.value.message == (
+        "the checkpoint to resume from is malformed: KeyError('partitions')"
+    )
+
+
+def test_it_rejects_a_batch_size_that_is_not_positive(pair):
+    source, target = pair
+
+    with pytest.raises(CopyError) as raised:
+        run_copy(source, target, batch_bytes=0)
+
+    assert raised.value.message == "batch_bytes must be positive, got 0"
+
+
 def test_it_checks_the_primary_key_against_the_source_schema(pair):
     source, target = pair
     make_collection(source, "src", varchar_pk=True)
