@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
 
@@ -84,3 +84,60 @@ def get_cluster_for(user: User, cluster_id: str, write: bool = False) -> Cluster
     if write and not can_manage(user, cluster.project):
         raise PermissionDenied("Only an Organization Owner or a Project Admin may do this.")
     return cluster
+
+
+def visible_jobs(user: User):
+    """Jobs of every project the user may see (Organization Owners: their whole organization)."""
+    from jobs.models import Job
+
+    return Job.objects.filter(project__in=visible_projects(user))
+
+
+def get_job_for(user: User, job_id: str, write: bool = False):
+    """The job, or 404 when the user may not see it, or 403 for a cancel/retry by a watcher."""
+    from jobs.models import Job
+
+    try:
+        job = visible_jobs(user).select_related("project", "project__organization").get(pk=job_id)
+    except Job.DoesNotExist:
+        raise Http404("No such job") from None
+    if write and not can_manage(user, job.project):
+        raise PermissionDenied("Only an Organization Owner or a Project Admin may do this.")
+    return job
+
+
+# --- the current project of a request -----------------------------------------------------
+
+SESSION_PROJECT = "console:current_project"
+
+
+def current_project(request: HttpRequest) -> Project | None:
+    """The project chosen in the header switcher.
+
+    Falls back to the first project made in the user's first organization (its "Default
+    Project"), not the alphabetically first one, so an owner starts where the clusters are.
+    """
+    if not request.user.is_authenticated:
+        return None
+    projects = visible_projects(request.user)
+    chosen = request.session.get(SESSION_PROJECT)
+    project = projects.filter(pk=chosen).first() if chosen else None
+    return project or projects.order_by("organization__name", "created_at", "pk").first()
+
+
+def project_from_request(request: HttpRequest, write: bool = False) -> Project:
+    """The project named by `?project=`, else the header switcher's current project.
+
+    404 when the user may not see it (or sees no project at all), 403 for a write by a
+    watcher. A project named in the URL becomes the switcher's current project, so the
+    header always shows the project the page is about.
+    """
+    project_id = request.GET.get("project", "")
+    if not project_id:
+        current = current_project(request)
+        if current is None:
+            raise Http404("No project")
+        project_id = current.pk
+    project = get_project_for(request.user, project_id, write=write)
+    request.session[SESSION_PROJECT] = project.pk
+    return project

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from console import ids
+from console.connections import Connection
 from console.crypto import decrypt_json, encrypt_json
 
 
@@ -192,20 +193,29 @@ class Cluster(models.Model):
             self.auth, data = self.Auth.NONE, {}
         self.credentials_enc = encrypt_json(data) if data else ""
 
+    def connection(self) -> Connection:
+        """Where and as whom to reach this cluster (console.connections); decrypted on demand.
+
+        Endpoints of external clusters were typed by a person: the endpoint rules apply on
+        every use. Local clusters are the console's own servers.
+        """
+        creds = self.credentials
+        return Connection(
+            uri=self.uri,
+            token=creds.get("token", ""),
+            username=creds.get("username", ""),
+            password=creds.get("password", ""),
+            typed=self.kind == self.Kind.EXTERNAL,
+        )
+
     @property
     def token(self) -> str | None:
         """The pymilvus token for this cluster: API key, "user:password", or None."""
-        creds = self.credentials
-        if creds.get("token"):
-            return creds["token"]
-        if creds.get("username"):
-            return f"{creds['username']}:{creds.get('password', '')}"
-        return None
+        return self.connection().pymilvus_token
 
     def secrets(self) -> list[str]:
         """Every secret string of this cluster, for redaction."""
-        creds = self.credentials
-        return [v for k, v in creds.items() if k in ("token", "password") and v]
+        return self.connection().secrets()
 
 
 class ApiKey(models.Model):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.clusters.lite_process import HOST, free_port
+from console.errors import Conflict, ServiceError
 from console.models import (
     CLUSTER_NAME_RE,
     Cluster,
@@ -27,14 +28,6 @@ from console.models import (
 DEFAULT_PROJECT = "Default Project"
 ORG_ROLES = tuple(Membership.Role.values)
 PROJECT_ROLES = tuple(ProjectMembership.Role.values)
-
-
-class ServiceError(Exception):
-    """Bad input or a refused action; `message` says what to change."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _clean_email(email: str) -> str:
@@ -130,7 +123,7 @@ def add_member(
     return user
 
 
-def _check_cluster_name(project: Project, name: str) -> str:
+def check_cluster_name(project: Project, name: str) -> str:
     name = _clean_name(name, "cluster", Cluster._meta.get_field("name").max_length)
     if not CLUSTER_NAME_RE.match(name):
         raise ServiceError(
@@ -138,7 +131,7 @@ def _check_cluster_name(project: Project, name: str) -> str:
             "underscores, starting with a letter or digit"
         )
     if Cluster.objects.filter(project=project, name__iexact=name).exists():
-        raise ServiceError(f"a cluster named {name!r} already exists in project {project.pk}")
+        raise Conflict(f"a cluster named {name!r} already exists in project {project.name}")
     return name
 
 
@@ -153,7 +146,7 @@ def create_local_cluster(
     project: Project, name: str, plan: str, created_by: User | None = None
 ) -> Cluster:
     """A LOCAL cluster row in CREATING; the supervisor (`runclusters`) starts its server."""
-    name, plan = _check_cluster_name(project, name), _check_plan(plan)
+    name, plan = check_cluster_name(project, name), _check_plan(plan)
     port = _unused_port()
     return Cluster.objects.create(
         project=project,
@@ -196,7 +189,7 @@ def register_external_cluster(
     from migrations_app.engine.connect import connect, server_info, validate_endpoint
     from migrations_app.engine.errors import EngineError
 
-    name, plan = _check_cluster_name(project, name), _check_plan(plan)
+    name, plan = check_cluster_name(project, name), _check_plan(plan)
     if token and (username or password):
         raise ServiceError("give either an API key (--token) or a username and password, not both")
     if password and not username:

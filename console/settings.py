@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "template_partials",
     "console",
     "migrations_app",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,8 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory: the tests' Celery workers are other processes.
+            "TEST": {"NAME": str(VAR_DIR / "test_console.sqlite3")},
         }
     }
 
@@ -213,6 +216,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600, minimum=60)
 }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Jobs (jobs/lifecycle.py). Collections of one job copied at once: on this 2-core reference
+# machine 1 and 2 cost about the same wall time (bench/README.md), and 1 leaves the second
+# worker slot to another job.
+MIGRATION_PARALLEL_COLLECTIONS = env_int("MIGRATION_PARALLEL_COLLECTIONS", 1, minimum=1)
+MIGRATION_HEARTBEAT = env_int("MIGRATION_HEARTBEAT", 5, minimum=1)
+# A running collection without a heartbeat for this long lost its worker: resume it elsewhere.
+MIGRATION_STALE_AFTER = env_int("MIGRATION_STALE_AFTER", 60, minimum=2)
+MIGRATION_MAX_RESUMES = env_int("MIGRATION_MAX_RESUMES", 3, minimum=0)
+MIGRATION_REAPER_EVERY = env_int("MIGRATION_REAPER_EVERY", 30, minimum=1)
+MIGRATION_NEW_CLUSTER_WAIT = env_int("MIGRATION_NEW_CLUSTER_WAIT", 300, minimum=5)
+CELERY_BEAT_SCHEDULE = {
+    "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},
+}
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from console import throttle
-from console.context_processors import SESSION_PROJECT
+from console.access import SESSION_PROJECT
 from console.models import ApiKey
 from tests.conftest import PASSWORD
 

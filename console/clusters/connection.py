@@ -12,14 +12,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from console.connections import Connection, open_client
 from console.models import Cluster
 from console.redaction import redact
 from migrations_app.engine import catalog
-from migrations_app.engine.connect import (
-    connect,
-    on_database,
-    server_info,
-)
+from migrations_app.engine.connect import on_database, server_info
 from migrations_app.engine.errors import EngineError
 from migrations_app.engine.model import CollectionInfo
 
@@ -61,14 +58,6 @@ class ClusterCatalog:
     error: str = ""
 
 
-def _token(token: str | None, username: str | None, password: str | None) -> str | None:
-    if token:
-        return token
-    if username:
-        return f"{username}:{password or ''}"
-    return None
-
-
 def _failure(exc: Exception, secrets: list[str]) -> str:
     if isinstance(exc, EngineError):
         return redact(exc.message, secrets)
@@ -80,18 +69,11 @@ def _failure(exc: Exception, secrets: list[str]) -> str:
     return redact(f"the server answered with an error: {exc}", secrets)[:300]
 
 
-def check_cluster(
-    uri: str,
-    token: str | None,
-    timeout: float = PAGE_TIMEOUT,
-    secrets: list[str] | None = None,
-) -> ServerCheck:
+def check_cluster(connection: Connection, timeout: float = PAGE_TIMEOUT) -> ServerCheck:
     """Connect and report version, databases and collections per database. Never raises."""
-    secrets = [s for s in (secrets or []) if s]
-    if token:
-        secrets.append(token)
+    secrets = connection.secrets()
     try:
-        client = connect(uri, token=token, timeout=timeout)
+        client = open_client(connection, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message
         return ServerCheck(ok=False, error=_failure(exc, secrets))
     try:
@@ -109,18 +91,6 @@ def check_cluster(
         client.close()
 
 
-def probe_connection(
-    uri: str,
-    *,
-    token: str = "",
-    username: str = "",
-    password: str = "",
-    timeout: float = 5.0,
-) -> ServerCheck:
-    """The Test connection button: the same check, with credentials as typed in the form."""
-    return check_cluster(uri, _token(token, username, password), timeout, secrets=[token, password])
-
-
 def check_clusters(
     clusters: list[Cluster], timeout: float = PAGE_TIMEOUT
 ) -> dict[str, ServerCheck]:
@@ -132,20 +102,18 @@ def check_clusters(
     if not targets:
         return {}
     # Decrypt in this thread; the workers only talk to Milvus.
-    jobs = [(c.pk, c.uri, c.token, c.secrets()) for c in targets]
+    jobs = [(c.pk, c.connection()) for c in targets]
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        futures = {
-            pk: pool.submit(check_cluster, uri, token, timeout, secrets)
-            for pk, uri, token, secrets in jobs
-        }
+        futures = {pk: pool.submit(check_cluster, conn, timeout) for pk, conn in jobs}
         return {pk: future.result() for pk, future in futures.items()}
 
 
 def read_catalog(cluster: Cluster, timeout: float = PAGE_TIMEOUT) -> ClusterCatalog:
     """Every database of the cluster with each collection described live. Never raises."""
-    secrets = cluster.secrets()
+    connection = cluster.connection()
+    secrets = connection.secrets()
     try:
-        client = connect(cluster.uri, token=cluster.token, timeout=timeout)
+        client = open_client(connection, timeout=timeout)
     except Exception as exc:  # noqa: BLE001
         return ClusterCatalog(ok=False, error=_failure(exc, secrets))
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from console.connections import Connection
 from console.models import CLUSTER_NAME_RE, Cluster, Project
 from migrations_app.engine.connect import validate_endpoint
 from migrations_app.engine.errors import EndpointRejected
@@ -109,6 +110,10 @@ class ConnectionForm(forms.Form):
         if data["auth"] == AUTH_USER_PASSWORD:
             return {"token": "", "username": data["username"], "password": data["password"]}
         return {"token": data["api_key"], "username": "", "password": ""}
+
+    def connection(self) -> Connection:
+        """The typed endpoint and credentials as the console's connection value."""
+        return Connection(uri=self.cleaned_data["uri"], **self.credentials())
 
     def secrets(self) -> list[str]:
         """Every secret the user typed (valid or not), for redacting messages about them."""

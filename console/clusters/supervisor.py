@@ -33,6 +33,7 @@ from django.utils import timezone
 from console.clusters import provisioner
 from console.clusters.connection import check_cluster
 from console.clusters.lite_process import HOST, free_port, port_open, stop_process
+from console.connections import Connection
 from console.models import Cluster
 
 log = logging.getLogger("console.clusters.supervisor")
@@ -276,7 +277,8 @@ class Supervisor:
         if port is not None and (cluster.port != port or cluster.uri != f"http://{HOST}:{port}"):
             changes.update(port=port, uri=f"http://{HOST}:{port}")
         if status == Cluster.Status.RUNNING and not cluster.server_version and port:
-            info = check_cluster(f"http://{HOST}:{port}", None, timeout=self.external_timeout)
+            local = Connection(uri=f"http://{HOST}:{port}", typed=False)
+            info = check_cluster(local, timeout=self.external_timeout)
             if info.ok:
                 changes["server_version"] = info.version[:64]
         if not changes:
@@ -301,11 +303,7 @@ class Supervisor:
             if cluster.checked_at is not None and cluster.checked_at > due_before:
                 continue
             self._checks[cluster.pk] = self._pool.submit(
-                check_cluster,
-                cluster.uri,
-                cluster.token,
-                self.external_timeout,
-                cluster.secrets(),
+                check_cluster, cluster.connection(), self.external_timeout
             )
         if wait:
             for future in list(self._checks.values()):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
@@ -20,38 +20,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 
 from console import services
-from console.access import can_manage, get_cluster_for, get_project_for, visible_clusters
-from console.clusters.connection import check_clusters, probe_connection, read_catalog
+from console.access import can_manage, get_cluster_for, project_from_request, visible_clusters
+from console.clusters.connection import check_cluster, check_clusters, read_catalog
 from console.clusters.forms import (
     ConnectionForm,
     CreateClusterForm,
     DeleteClusterForm,
     RegisterClusterForm,
 )
-from console.context_processors import SESSION_PROJECT, current_project
-from console.models import Cluster, Project
+from console.models import Cluster
 from console.redaction import redact
 
 # Statuses whose cluster is worth contacting live; CREATING/STOPPED ones have no server.
 LIVE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
-
-
-def project_from_request(request: HttpRequest, write: bool = False) -> Project:
-    """The project named by `?project=`, else the header switcher's current project.
-
-    404 when the user may not see it (or sees no project at all), 403 for a write by a
-    watcher. A project named in the URL becomes the switcher's current project, so the
-    header always shows the project the page is about.
-    """
-    project_id = request.GET.get("project", "")
-    if not project_id:
-        current = current_project(request)
-        if current is None:
-            raise Http404("No project")
-        project_id = current.pk
-    project = get_project_for(request.user, project_id, write=write)
-    request.session[SESSION_PROJECT] = project.pk
-    return project
+# Test connection waits longer than a page read: a far-away server may be slow to answer.
+TEST_CONNECTION_TIMEOUT = 5.0
 
 
 @login_required
@@ -156,7 +139,7 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST)
     result = None
     if form.is_valid():
-        result = probe_connection(form.cleaned_data["uri"], **form.credentials())
+        result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
     response = render(
         request, "clusters/register.html#connection-result", {"form": form, "result": result}
     )

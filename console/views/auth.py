@@ -10,8 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import throttle
-from console.access import get_project_for
-from console.context_processors import SESSION_PROJECT
+from console.access import SESSION_PROJECT, get_project_for
 from console.forms import LoginForm
 
 

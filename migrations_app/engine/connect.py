@@ -36,6 +36,15 @@ DEFAULT_PORT = 19530
 DEFAULT_TLS_PORT = 443
 SCHEMES = ("http", "https", "tcp")
 
+# pymilvus pings every 10 s even on an idle channel; gRPC servers (Milvus Lite's among them)
+# allow one ping per 5 minutes without data by default and answer more with GOAWAY
+# "too_many_pings", after which pymilvus' pooled channel fails its next connect as "not a
+# Milvus server". Ping only while calls are open, and no more often than servers accept.
+GRPC_OPTIONS = {
+    "grpc.keepalive_time_ms": 300_000,
+    "grpc.keepalive_permit_without_calls": False,
+}
+
 # Cloud instance-metadata services: a request to them from the server can leak its credentials,
 # so they are refused whatever MIGRATION_ALLOW_PRIVATE_ENDPOINTS says.
 METADATA_HOSTS = frozenset(
@@ -201,7 +210,13 @@ def connect(
     if not token and user:
         token = f"{user}:{password or ''}"
     try:
-        client = MilvusClient(uri=endpoint.uri, token=token or "", db_name=db_name, timeout=timeout)
+        client = MilvusClient(
+            uri=endpoint.uri,
+            token=token or "",
+            db_name=db_name,
+            timeout=timeout,
+            grpc_options=GRPC_OPTIONS,
+        )
     except MilvusException as exc:
         raise _translate_connect_failure(endpoint, exc) from None
 
@@ -345,7 +360,9 @@ def client_for_database(client: MilvusClient, db_name: str) -> MilvusClient:
     not check that the database exists. The caller closes it.
     """
     config = client._config
-    return MilvusClient(uri=config.uri, token=config.token, db_name=db_name)
+    return MilvusClient(
+        uri=config.uri, token=config.token, db_name=db_name, grpc_options=GRPC_OPTIONS
+    )
 
 
 @contextmanager

@@ -214,6 +214,13 @@ def copy_collection(
     )
 
 
+def initial_checkpoint(spec) -> dict:
+    """The checkpoint of a target created and still empty (rows 0): resuming from it copies
+    everything, after removing whatever a run that died before its first checkpoint wrote."""
+    streams = list(spec.copy_partitions) if spec.copy_partitions is not None else [WHOLE_COLLECTION]
+    return _State.start(streams, None).checkpoint()
+
+
 def pk_literal(value: int | str, pk_is_varchar: bool) -> str:
     """`value` written as a literal of a Milvus filter expression.
 

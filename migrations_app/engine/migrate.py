@@ -13,7 +13,13 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .connect import on_database, server_kind
-from .copy import DEFAULT_BATCH_BYTES, CopyProgress, CopyResult, copy_collection
+from .copy import (
+    DEFAULT_BATCH_BYTES,
+    CopyProgress,
+    CopyResult,
+    copy_collection,
+    initial_checkpoint,
+)
 from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
@@ -32,6 +38,8 @@ def migrate_collection(
     on_progress: Callable[[CopyProgress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    on_source_count: Callable[[int], None] | None = None,
     load: bool = False,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     sample_rows: int = 100,
@@ -59,6 +67,10 @@ def migrate_collection(
         if on_note is not None:
             on_note(text)
 
+    def phase(name: str) -> None:
+        if on_phase is not None:
+            on_phase(name)
+
     resuming = checkpoint is not None
     check = plan(source_info, choices_of(spec), target_client, resuming=resuming)
     if check.problems:
@@ -74,8 +86,14 @@ def migrate_collection(
                 count_at_start = count_rows(
                     src, source_info.name, pk=spec.primary_field, lite=source_kind == "milvus_lite"
                 )
+            if on_source_count is not None:
+                on_source_count(count_at_start)
+            phase("CREATING")
             if not resuming:
                 create_target(target_client, spec)
+                if on_checkpoint is not None:
+                    on_checkpoint(initial_checkpoint(spec))
+            phase("COPYING")
             with on_database(target_client, spec.db) as dst:
                 try:
                     result = copy_planned(
@@ -93,9 +111,11 @@ def migrate_collection(
                     drop_target(target_client, spec)
                     note(f"copy canceled: incomplete target collection {spec.name} dropped")
                     raise
+                phase("INDEXING")
                 for text in finalize(dst, spec, load=load):
                     note(text)
                 target_loaded_here = _ensure_loaded(dst, spec.name, "target", note)
+                phase("VERIFYING")
                 try:
                     return verify(
                         src,

@@ -1,0 +1,117 @@
+"""Where and as whom: the one value every page, service, task and endpoint connects with.
+
+A `Connection` is an endpoint plus an API key or a username and password. A Cluster row gives
+one (`Cluster.connection()`); an *In Other Organization* job keeps its own, encrypted on the job
+row. `open_client()` is the only way the console opens a Milvus client, so the endpoint rules of
+DESIGN §8 and the redaction of credentials happen in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from pymilvus import MilvusClient
+
+from console.crypto import decrypt_json, encrypt_json
+from migrations_app.engine.connect import connect, parse_endpoint, validate_endpoint
+from migrations_app.engine.errors import EndpointRejected
+
+DEFAULT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An endpoint and the credentials to use there (at most one of token / username).
+
+    `typed` marks an endpoint a person typed (an external cluster, another organization's
+    source): it is checked against the endpoint rules every time it is used, because what a
+    host name resolves to can change after it was first accepted.
+    """
+
+    uri: str
+    token: str = ""
+    username: str = ""
+    password: str = ""
+    typed: bool = True
+
+    def __repr__(self) -> str:  # never let a credential into a traceback or a log line
+        return f"Connection(uri={self.uri!r}, auth={self.auth!r}, typed={self.typed})"
+
+    __str__ = __repr__
+
+    @property
+    def auth(self) -> str:
+        if self.token:
+            return "API_KEY"
+        if self.username:
+            return "USER_PASSWORD"
+        return "NONE"
+
+    @property
+    def pymilvus_token(self) -> str | None:
+        """What pymilvus takes as `token`: the API key, "user:password", or None."""
+        if self.token:
+            return self.token
+        if self.username:
+            return f"{self.username}:{self.password}"
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every secret string of this connection, for redaction."""
+        found = [s for s in (self.token, self.password) if s]
+        if self.username and self.password:
+            found.append(f"{self.username}:{self.password}")
+        return found
+
+    @property
+    def address(self) -> str:
+        """host:port, for people (no scheme, no credentials)."""
+        try:
+            return parse_endpoint(self.uri).address
+        except EndpointRejected:
+            return self.uri
+
+    def encrypt(self) -> str:
+        """The whole connection as Fernet ciphertext, for a database column."""
+        return encrypt_json(asdict(self))
+
+    @classmethod
+    def decrypt(cls, text: str) -> Connection | None:
+        data = decrypt_json(text)
+        if not data or not data.get("uri"):
+            return None
+        known = {k: data[k] for k in ("uri", "token", "username", "password", "typed") if k in data}
+        return cls(**known)
+
+    def with_uri(self, uri: str) -> Connection:
+        return Connection(uri, self.token, self.username, self.password, self.typed)
+
+
+def check_endpoint(connection: Connection) -> Connection:
+    """The connection with its endpoint normalised, or EndpointRejected with the reason.
+
+    Typed endpoints follow DESIGN §8 (schemes, metadata and link-local addresses refused,
+    private ones only when MIGRATION_ALLOW_PRIVATE_ENDPOINTS is on); the console's own local
+    clusters are trusted.
+    """
+    if not connection.typed:
+        return connection
+    uri = validate_endpoint(connection.uri, settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS)
+    return connection.with_uri(uri)
+
+
+def open_client(
+    connection: Connection, *, db_name: str = "default", timeout: float = DEFAULT_TIMEOUT
+) -> MilvusClient:
+    """A MilvusClient on `db_name`, or an EngineError whose message names no credential.
+
+    The caller closes the client.
+    """
+    connection = check_endpoint(connection)
+    return connect(
+        connection.uri,
+        token=connection.pymilvus_token,
+        db_name=db_name,
+        timeout=timeout,
+    )

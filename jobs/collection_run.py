@@ -1,0 +1,254 @@
+"""One run of one JobCollection: open both sides, call the engine, write what happens.
+
+The engine reports through callbacks on this thread (checkpoint, progress, phase, notes) and
+asks `should_cancel` after every batch and in every wait; this module turns those into
+conditional row updates — at most about once a second for progress — and JobEvents. A heartbeat
+thread keeps `heartbeat_at` fresh during long phases (index build) so the reaper can tell a slow
+collection from a dead worker.
+
+Every write is filtered on this run's attempt number: once the reaper has handed the collection
+to another run, this one can no longer change it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from console.connections import open_client
+from console.redaction import redact
+from jobs import lifecycle
+from jobs.events import log_event
+from jobs.models import Job, JobCollection
+from migrations_app.engine.copy import CopyProgress
+from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError
+from migrations_app.engine.migrate import migrate_collection
+from migrations_app.engine.model import CollectionInfo, SchemaChoices, TargetSpec
+from migrations_app.engine.plan import plan, require_ok
+
+log = logging.getLogger("jobs")
+
+C = JobCollection.Status
+PROGRESS_EVERY = 1.0  # seconds between progress/checkpoint writes
+CANCEL_EVERY = 0.5  # seconds between reads of the job's status
+
+
+class CollectionRun:
+    def __init__(self, collection: JobCollection) -> None:
+        self.collection = collection
+        self.job: Job = collection.job
+        self.attempt = collection.attempt
+        self.mine = JobCollection.objects.filter(pk=collection.pk, attempt=self.attempt)
+        self.phases: dict[str, dict[str, str]] = dict(collection.phases or {})
+        self.current_phase = ""
+        self.last_write = 0.0
+        self.pending_checkpoint: dict | None = None
+        self.last_cancel_check = 0.0
+        self.canceling = False
+        self.secrets: list[str] = []
+
+    # --- the run ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        c = self.collection
+        source_conn = self.job.source_connection()
+        target_cluster = self.job.target_cluster
+        if source_conn is None or target_cluster is None:
+            gone = "source" if source_conn is None else "target"
+            self._finish(C.FAILED, error=f"the {gone} cluster was deleted")
+            return
+        target_conn = target_cluster.connection()
+        self.secrets = source_conn.secrets() + target_conn.secrets()
+        resuming = c.checkpoint is not None
+        self.event(
+            f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)"
+            if resuming
+            else "started"
+        )
+        beat = _Heartbeat(self.mine, self.job.pk)
+        beat.start()
+        source = target = None
+        try:
+            source = open_client(source_conn, db_name=c.source_db, timeout=10)
+            target = open_client(target_conn, timeout=10)
+            info = CollectionInfo.from_dict(c.source_info)
+            spec = self._spec(info, source, target)
+            report = migrate_collection(
+                source,
+                target,
+                info,
+                spec,
+                checkpoint=c.checkpoint,
+                on_checkpoint=self.on_checkpoint,
+                on_progress=self.on_progress,
+                should_cancel=self.should_cancel,
+                on_note=lambda text: self.event(text),
+                on_phase=self.on_phase,
+                on_source_count=self.on_source_count,
+                load=self.job.load_after,
+                source_count_at_start=c.source_count_at_start,
+            )
+        except CopyCanceled as exc:
+            self._save_checkpoint(getattr(exc, "checkpoint", None))
+            self._finish(C.CANCELED)
+            self.event("canceled: the incomplete target collection was dropped", level="WARNING")
+        except CopyError as exc:
+            self._save_checkpoint(exc.checkpoint)
+            self._fail(exc.message)
+        except EngineError as exc:
+            self._fail(exc.message)
+        except Exception as exc:  # noqa: BLE001 - the row must always get its final state
+            log.exception("job %s: collection %s crashed", self.job.pk, c.pk)
+            self._fail(f"unexpected error: {type(exc).__name__}: {exc}")
+        else:
+            self._verified(report)
+        finally:
+            beat.stop()
+            for client in (source, target):
+                if client is not None:
+                    client.close()
+
+    def _spec(self, info: CollectionInfo, source, target) -> TargetSpec:
+        """The spec planned at submit; a job into a new cluster plans it now, once."""
+        c = self.collection
+        if c.spec:
+            return TargetSpec.from_dict(c.spec)
+        choices = SchemaChoices.from_dict(c.choices)
+        spec = require_ok(plan(info, choices, target, source_client=source))
+        self.mine.update(spec=spec.to_dict(), target_name=spec.name)
+        return spec
+
+    def _verified(self, report) -> None:
+        if report.verified:
+            self._finish(
+                C.DONE,
+                verification=JobCollection.Verification.VERIFIED,
+                report=report.to_dict(),
+                migrated_entities=report.target_count,
+            )
+            self.event(report.summary())
+        else:
+            self._finish(
+                C.FAILED,
+                verification=JobCollection.Verification.MISMATCH,
+                report=report.to_dict(),
+                error=report.summary(),
+            )
+            self.event(report.summary(), level="ERROR")
+        for message in report.messages:
+            self.event(message, level="WARNING")
+
+    def _fail(self, message: str) -> None:
+        message = redact(message, self.secrets)
+        self._finish(C.FAILED, error=message)
+        self.event(f"failed: {message}", level="ERROR")
+
+    def _finish(self, status: str, **changes) -> None:
+        now = timezone.now()
+        self._close_phase(now)
+        self.mine.update(status=status, ended_at=now, phases=self.phases, **changes)
+
+    # --- engine callbacks -----------------------------------------------------------------
+
+    def on_phase(self, phase: str) -> None:
+        now = timezone.now()
+        self._close_phase(now)
+        self.current_phase = phase
+        self.phases[phase] = {"start": now.isoformat()}
+        self.mine.exclude(status__in=JobCollection.FINAL_STATES).update(
+            status=phase, phases=self.phases, heartbeat_at=now
+        )
+
+    def _close_phase(self, now) -> None:
+        if self.current_phase and self.current_phase in self.phases:
+            self.phases[self.current_phase]["end"] = now.isoformat()
+
+    def on_source_count(self, count: int) -> None:
+        self.mine.filter(source_count_at_start__isnull=True).update(source_count_at_start=count)
+        self.mine.update(total_entities=count)
+
+    def on_checkpoint(self, checkpoint: dict) -> None:
+        # The first checkpoint (0 rows, right after the target is created) is written at once:
+        # from then on a run that dies resumes instead of finding its target name taken.
+        if self.collection.checkpoint is None:
+            self.collection.checkpoint = checkpoint
+            self._save_checkpoint(checkpoint)
+            return
+        self.pending_checkpoint = checkpoint
+
+    def _save_checkpoint(self, checkpoint: dict | None) -> None:
+        checkpoint = checkpoint or self.pending_checkpoint
+        if checkpoint is not None:
+            self.mine.update(checkpoint=checkpoint)
+            self.pending_checkpoint = None
+
+    def on_progress(self, progress: CopyProgress) -> None:
+        now = time.monotonic()
+        if now - self.last_write < PROGRESS_EVERY:
+            return
+        self.last_write = now
+        changes = {
+            "migrated_entities": progress.rows,
+            "rows_per_s": round(progress.rows_per_s, 1),
+            "heartbeat_at": timezone.now(),
+        }
+        if self.pending_checkpoint is not None:
+            changes["checkpoint"] = self.pending_checkpoint
+            self.pending_checkpoint = None
+        self.mine.update(**changes)
+        lifecycle.update_progress(self.job.pk)
+
+    def should_cancel(self) -> bool:
+        if self.canceling:
+            return True
+        now = time.monotonic()
+        if now - self.last_cancel_check < CANCEL_EVERY:
+            return False
+        self.last_cancel_check = now
+        status = Job.objects.filter(pk=self.job.pk).values_list("status", flat=True).first()
+        self.canceling = status in (Job.Status.CANCELING, Job.Status.CANCELED, None)
+        if self.canceling:
+            # Write what was copied before the engine drops the incomplete target.
+            self._save_checkpoint(None)
+        return self.canceling
+
+    def event(self, message: str, *, level: str = "INFO") -> None:
+        log_event(
+            self.job,
+            f"{self.collection.source_name}: {redact(message, self.secrets)}",
+            level=level,
+            collection=self.collection,
+        )
+
+
+class _Heartbeat:
+    """Touches the collection's and the job's heartbeat every MIGRATION_HEARTBEAT seconds."""
+
+    def __init__(self, rows, job_id: str) -> None:
+        self.rows = rows
+        self.job_id = job_id
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.wait(settings.MIGRATION_HEARTBEAT):
+                now = timezone.now()
+                self.rows.update(heartbeat_at=now)
+                Job.objects.filter(pk=self.job_id).update(heartbeat_at=now)
+        except Exception:  # noqa: BLE001 - a missed beat only makes the reaper look closer
+            log.exception("job %s: heartbeat failed", self.job_id)
+        finally:
+            db_connection.close()  # this thread's own connection

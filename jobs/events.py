@@ -1,0 +1,29 @@
+"""Writing a job's log (JobEvent): redacted first, and mirrored to the process log."""
+
+from __future__ import annotations
+
+import logging
+
+from console.redaction import redact
+
+log = logging.getLogger("jobs")
+
+_LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+def log_event(job, message: str, *, level: str = "INFO", collection=None) -> None:
+    """Add a line to the job's log. Credentials of the job's source (and any that look like
+    one) are removed before anything is written."""
+    from jobs.models import JobEvent
+
+    secrets: list[str] = []
+    connection = job.source_connection()
+    if connection is not None:
+        secrets.extend(connection.secrets())
+    target = getattr(job, "target_cluster", None)
+    if target is not None:
+        secrets.extend(target.secrets())
+    text = redact(message, secrets)[:4000]
+    JobEvent.objects.create(job_id=job.pk, collection=collection, level=level, message=text)
+    where = f" [{collection.source_name}]" if collection is not None else ""
+    log.log(_LEVELS.get(level, logging.INFO), "job %s%s: %s", job.pk, where, text)

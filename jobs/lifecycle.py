@@ -1,0 +1,219 @@
+"""How a job moves: which collections run next, and what the job's status follows from.
+
+The Job row is the truth (never Celery's result store). Every transition is a conditional
+update, so the tasks, the reaper, Cancel and Retry can race without doing anything twice:
+whoever updates 0 rows lost and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from jobs.events import log_event
+from jobs.models import Job, JobCollection
+
+log = logging.getLogger("jobs")
+
+C = JobCollection.Status
+
+
+def start(job_id: str) -> bool:
+    """PENDING → IN_PROGRESS; False when someone else started, canceled or finished it."""
+    now = timezone.now()
+    started = Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
+        status=Job.Status.IN_PROGRESS, started_at=now, heartbeat_at=now
+    )
+    return bool(started)
+
+
+def dispatch(job_id: str) -> int:
+    """Send tasks for PENDING collections while fewer than the cap are running; how many sent.
+
+    MIGRATION_PARALLEL_COLLECTIONS caps the collections of one job copied at once.
+    """
+    from jobs import tasks
+
+    job = Job.objects.filter(pk=job_id).only("status").first()
+    if job is None or job.status != Job.Status.IN_PROGRESS:
+        return 0
+    mine = JobCollection.objects.filter(job_id=job_id)
+    running = mine.filter(
+        Q(status__in=JobCollection.ACTIVE_STATES) | Q(status=C.PENDING, queued_at__isnull=False)
+    ).count()
+    sent = 0
+    for collection in mine.filter(status=C.PENDING, queued_at__isnull=True).order_by("position"):
+        if running >= settings.MIGRATION_PARALLEL_COLLECTIONS:
+            break
+        claimed = JobCollection.objects.filter(
+            pk=collection.pk, status=C.PENDING, queued_at__isnull=True
+        ).update(queued_at=timezone.now())
+        if not claimed:
+            continue
+        try:
+            tasks.run_collection.apply_async(args=[collection.pk, collection.attempt])
+        except Exception as exc:  # noqa: BLE001 - the reaper sends it again
+            log.warning("job %s: could not queue collection %s: %s", job_id, collection.pk, exc)
+        running += 1
+        sent += 1
+    return sent
+
+
+def settle(job_id: str) -> str | None:
+    """Once every collection is final, give the job its final status; the status, or None.
+
+    CANCELING → CANCELED; SUCCESSFUL only when every collection is DONE and VERIFIED; otherwise
+    FAILED with a reason made of the collections' own. Pending collections of a job being
+    canceled are canceled here (they never started).
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.is_final:
+        return None
+    collections = JobCollection.objects.filter(job_id=job_id)
+    now = timezone.now()
+    if job.status == Job.Status.CANCELING:
+        collections.filter(status=C.PENDING).update(status=C.CANCELED, ended_at=now)
+    if collections.exclude(status__in=JobCollection.FINAL_STATES).exists():
+        return None
+    rows = list(collections)
+    update_progress(job_id)
+    if job.status == Job.Status.CANCELING:
+        final, reason = Job.Status.CANCELED, "canceled"
+        if job.canceled_by_id:
+            reason = f"canceled by {job.canceled_by.email}"
+    elif all(c.status == C.DONE and c.verification == c.Verification.VERIFIED for c in rows):
+        final, reason = Job.Status.SUCCESSFUL, ""
+    else:
+        final, reason = Job.Status.FAILED, failure_reason(rows)
+    changes = {"status": final, "ended_at": now, "reason": reason}
+    if final == Job.Status.SUCCESSFUL:
+        changes["progress"] = 100
+    if not Job.objects.filter(pk=job_id, status=job.status).update(**changes):
+        return None  # someone else moved it meanwhile (e.g. Cancel): they settle it
+    level = "INFO" if final == Job.Status.SUCCESSFUL else "ERROR"
+    if final == Job.Status.CANCELED:
+        level = "WARNING"
+    summary = {
+        Job.Status.SUCCESSFUL: "job successful: every collection copied and verified",
+        Job.Status.CANCELED: "job canceled",
+        Job.Status.FAILED: f"job failed: {reason}",
+    }[final]
+    log_event(job, summary, level=level)
+    return final
+
+
+def failure_reason(rows: list[JobCollection]) -> str:
+    """One line a person can act on: which collections failed and why."""
+    failed = [c for c in rows if c.status != C.DONE or c.verification != c.Verification.VERIFIED]
+    parts = []
+    for c in failed[:3]:
+        why = c.error or (
+            "verification found differences" if c.verification == c.Verification.MISMATCH else ""
+        )
+        parts.append(f"{c.source_db}.{c.source_name}: {why or c.get_status_display().lower()}")
+    more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+    return f"{len(failed)} of {len(rows)} collection(s) failed — " + "; ".join(parts) + more
+
+
+def update_progress(job_id: str) -> None:
+    """Job progress 0–99 from the rows copied (100 is set only with SUCCESSFUL)."""
+    totals = JobCollection.objects.filter(job_id=job_id).aggregate(
+        total=Sum("total_entities"), done=Sum("migrated_entities")
+    )
+    collections = JobCollection.objects.filter(job_id=job_id)
+    count = collections.count()
+    finished = collections.filter(status=C.DONE).count()
+    total, done = totals["total"] or 0, totals["done"] or 0
+    if total:
+        # Rows carry 90 % of the bar, the phases after the copy (index, verify) the rest.
+        percent = int(90 * min(done, total) / total + 10 * finished / max(count, 1))
+    else:
+        percent = int(100 * finished / max(count, 1))
+    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINAL_STATES).update(
+        progress=min(percent, 99), heartbeat_at=timezone.now()
+    )
+
+
+# --- the reaper --------------------------------------------------------------------------
+
+
+def reap() -> dict[str, int]:
+    """Find work whose worker vanished and resume it; fail what cannot go on. Run by beat.
+
+    - a collection running (CREATING…VERIFYING) without a heartbeat for
+      MIGRATION_STALE_AFTER seconds goes back to PENDING with a new attempt number (the dead
+      task's late redelivery then does nothing) and is sent again: it resumes from its
+      checkpoint. After MIGRATION_MAX_RESUMES resumes it fails, with the reason.
+    - a collection queued but not picked up for that long (the message was lost, e.g. Redis
+      restarted) is sent again;
+    - a PENDING job whose task never ran is sent again;
+    - an IN PROGRESS or CANCELING job with nothing running is dispatched or settled.
+    """
+    stale = timezone.now() - timedelta(seconds=settings.MIGRATION_STALE_AFTER)
+    counts = {"resumed": 0, "failed": 0, "requeued": 0, "jobs": 0}
+    dead = JobCollection.objects.filter(
+        status__in=JobCollection.ACTIVE_STATES, heartbeat_at__lt=stale
+    ).select_related("job")
+    for collection in dead:
+        resumes = collection.attempt + 1
+        if resumes > settings.MIGRATION_MAX_RESUMES:
+            if JobCollection.objects.filter(
+                pk=collection.pk, status=collection.status, attempt=collection.attempt
+            ).update(
+                status=C.FAILED,
+                ended_at=timezone.now(),
+                error=f"the worker copying it stopped responding {resumes} times",
+            ):
+                log_event(
+                    collection.job,
+                    f"{collection.source_name}: the worker stopped responding again; giving up "
+                    f"after {resumes} attempts",
+                    level="ERROR",
+                    collection=collection,
+                )
+                counts["failed"] += 1
+                settle(collection.job_id)
+            continue
+        if JobCollection.objects.filter(
+            pk=collection.pk, status=collection.status, attempt=collection.attempt
+        ).update(status=C.PENDING, attempt=resumes, queued_at=None):
+            rows = (collection.checkpoint or {}).get("rows", 0)
+            log_event(
+                collection.job,
+                f"{collection.source_name}: the worker copying it stopped responding; resuming "
+                f"from the checkpoint ({rows} rows)",
+                level="WARNING",
+                collection=collection,
+            )
+            counts["resumed"] += 1
+            dispatch(collection.job_id)
+
+    lost = JobCollection.objects.filter(
+        status=C.PENDING, queued_at__lt=stale, job__status=Job.Status.IN_PROGRESS
+    )
+    for collection in lost:
+        if JobCollection.objects.filter(
+            pk=collection.pk, status=C.PENDING, attempt=collection.attempt
+        ).update(attempt=collection.attempt + 1, queued_at=None):
+            counts["requeued"] += 1
+            dispatch(collection.job_id)
+
+    from migrations_app.service import enqueue
+
+    for job in Job.objects.filter(status=Job.Status.PENDING, created_at__lt=stale):
+        if job.heartbeat_at is None or job.heartbeat_at < stale:
+            Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+                heartbeat_at=timezone.now()
+            )
+            enqueue(job.pk)
+            counts["jobs"] += 1
+    for job in Job.objects.filter(
+        status__in=(Job.Status.IN_PROGRESS, Job.Status.CANCELING), heartbeat_at__lt=stale
+    ):
+        if not settle(job.pk):
+            dispatch(job.pk)
+    return counts

@@ -1,0 +1,226 @@
+"""Jobs: a migration's row (the source of truth, never Celery's result store), its collections
+and its log.
+
+Every status change is a conditional update (`filter(pk=…, status=…).update(…)`): a redelivered
+task, the reaper and a Cancel click may race, and the one that updates 0 rows lost.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from console import ids
+from console.connections import Connection
+from console.models import Cluster, Project, User
+
+
+class JobQuerySet(models.QuerySet):
+    def unfinished(self) -> QuerySet[Job]:
+        return self.exclude(status__in=Job.FINAL_STATES)
+
+    def search(self, text: str) -> QuerySet[Job]:
+        """Jobs whose id, or one of whose source or target collection names, contains `text`."""
+        text = text.strip()
+        if not text:
+            return self
+        matching = JobCollection.objects.filter(
+            Q(source_name__icontains=text) | Q(target_name__icontains=text)
+        ).values("job_id")
+        return self.filter(Q(pk__icontains=text) | Q(pk__in=matching))
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        IN_PROGRESS = "IN_PROGRESS", "In Progress"
+        SUCCESSFUL = "SUCCESSFUL", "Successful"
+        FAILED = "FAILED", "Failed"
+        CANCELING = "CANCELING", "Canceling"
+        CANCELED = "CANCELED", "Canceled"
+
+    class Type(models.TextChoices):
+        MIGRATION = "MIGRATION", "Migration"
+
+    FINAL_STATES = (Status.SUCCESSFUL, Status.FAILED, Status.CANCELED)
+    CANCELABLE_STATES = (Status.PENDING, Status.IN_PROGRESS)
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.job_id, editable=False)
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.MIGRATION)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+
+    # Source: a cluster of the organization, or another organization's endpoint whose
+    # connection is kept here, encrypted. The names are snapshots: they stay readable after
+    # a cluster is renamed or deleted.
+    source_cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_connection_enc = models.TextField(blank=True, default="")
+    source_name = models.CharField(max_length=255)
+    source_db = models.CharField(max_length=255, default="default")
+    target_cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_name = models.CharField(max_length=255)
+    target_db = models.CharField(max_length=255, default="default")
+    load_after = models.BooleanField(default=False)
+    # The target cluster was created for this job (Migrate to *New Cluster*).
+    target_is_new = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, default="")
+    task_id = models.CharField(max_length=255, blank=True, default="")
+    canceled_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="job_project_created"),
+            models.Index(fields=["project", "status", "-created_at"], name="job_project_status"),
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return self.pk
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATES
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in self.CANCELABLE_STATES
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == self.Status.FAILED
+
+    def source_connection(self) -> Connection | None:
+        """Where and as whom to read the source: the job's own (another organization) or its
+        cluster's; None when the source cluster was deleted."""
+        if self.source_connection_enc:
+            return Connection.decrypt(self.source_connection_enc)
+        if self.source_cluster is not None:
+            return self.source_cluster.connection()
+        return None
+
+    @property
+    def duration(self):
+        if self.started_at is None:
+            return None
+        return (self.ended_at or timezone.now()) - self.started_at
+
+    @property
+    def description(self) -> str:
+        """The Jobs page's "Description & Type" line."""
+        return f"Migrate {self.source_name} ({self.source_db}) to {self.target_name}"
+
+
+class JobCollection(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        CREATING = "CREATING", "Creating"
+        COPYING = "COPYING", "Copying"
+        INDEXING = "INDEXING", "Indexing"
+        VERIFYING = "VERIFYING", "Verifying"
+        DONE = "DONE", "Done"
+        FAILED = "FAILED", "Failed"
+        CANCELED = "CANCELED", "Canceled"
+
+    class Verification(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        VERIFIED = "VERIFIED", "Verified"
+        MISMATCH = "MISMATCH", "Mismatch"
+
+    FINAL_STATES = (Status.DONE, Status.FAILED, Status.CANCELED)
+    ACTIVE_STATES = (Status.CREATING, Status.COPYING, Status.INDEXING, Status.VERIFYING)
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="collections")
+    position = models.PositiveIntegerField(default=0)
+    source_db = models.CharField(max_length=255)
+    source_name = models.CharField(max_length=255)
+    target_db = models.CharField(max_length=255)
+    target_name = models.CharField(max_length=255)
+    # The engine's data, as JSON: the user's SchemaChoices, the source's CollectionInfo and
+    # the planned TargetSpec at submit time (re-planned against the target when the copy starts).
+    choices = models.JSONField(default=dict)
+    source_info = models.JSONField(default=dict)
+    spec = models.JSONField(default=dict)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    total_entities = models.BigIntegerField(default=0)
+    migrated_entities = models.BigIntegerField(default=0)
+    rows_per_s = models.FloatField(default=0)
+    checkpoint = models.JSONField(null=True, blank=True)
+    source_count_at_start = models.BigIntegerField(null=True, blank=True)
+    verification = models.CharField(
+        max_length=20, choices=Verification.choices, default=Verification.PENDING
+    )
+    report = models.JSONField(null=True, blank=True)  # the engine's VerifyReport
+    # {"CREATING": {"start": iso, "end": iso}, ...}: when each phase ran, for View Details.
+    phases = models.JSONField(default=dict)
+    error = models.TextField(blank=True, default="")
+    # Which run of this collection may write: a task carrying an older attempt does nothing.
+    attempt = models.PositiveIntegerField(default=0)
+    # Set when a task was sent for this PENDING collection: it counts as running (for the
+    # per-job cap) and the reaper sends it again if no worker picks it up.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="jobcoll_status_hb")]
+
+    def __str__(self) -> str:
+        return f"{self.source_db}.{self.source_name} → {self.target_db}.{self.target_name}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATES
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_entities:
+            return 0
+        return min(99, int(100 * self.migrated_entities / self.total_entities))
+
+
+class JobEvent(models.Model):
+    """One line of a job's log (View Details' error log). Redacted before it is written."""
+
+    class Level(models.TextChoices):
+        INFO = "INFO", "Info"
+        WARNING = "WARNING", "Warning"
+        ERROR = "ERROR", "Error"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    collection = models.ForeignKey(
+        JobCollection, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["job", "at"], name="jobevent_job_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.level} {self.message}"

@@ -1,0 +1,112 @@
+"""Celery tasks: run a job (fan out one task per collection), copy one collection, reap.
+
+Tasks receive primary keys only and read everything from the database: the Job row is the
+truth. They are `acks_late` with prefetch 1 (settings), so a worker that dies mid-task leaves
+its message to be redelivered; the reaper does not wait for that (the visibility timeout is
+hours): a collection whose heartbeat stops is resumed from its checkpoint on another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from jobs import lifecycle
+from jobs.collection_run import CollectionRun
+from jobs.events import log_event
+from jobs.models import Job, JobCollection
+
+log = logging.getLogger("jobs")
+
+
+@shared_task(name="jobs.run_job", acks_late=True, ignore_result=True)
+def run_job(job_id: str) -> None:
+    """Start the job (PENDING → IN PROGRESS) and send its first collections to the workers.
+
+    A job into a *New Cluster* waits here (re-sent every few seconds) until the cluster runs.
+    """
+    job = Job.objects.select_related("target_cluster").filter(pk=job_id).first()
+    if job is None or job.is_final:
+        return
+    if job.status == Job.Status.PENDING:
+        target = job.target_cluster
+        if target is None:
+            _fail_pending(job, "the target cluster was deleted before the job started")
+            return
+        if target.status == target.Status.CREATING:
+            waited = timezone.now() - job.created_at
+            if waited < timedelta(seconds=settings.MIGRATION_NEW_CLUSTER_WAIT):
+                Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+                run_job.apply_async(args=[job_id], countdown=2)
+                return
+            _fail_pending(
+                job,
+                f"the new cluster {target.name} did not start within "
+                f"{settings.MIGRATION_NEW_CLUSTER_WAIT} s: check the cluster supervisor",
+            )
+            return
+        if not lifecycle.start(job_id):
+            return
+        log_event(job, "job started")
+    lifecycle.dispatch(job_id)
+    lifecycle.settle(job_id)
+
+
+def _fail_pending(job: Job, reason: str) -> None:
+    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+        status=Job.Status.FAILED, reason=reason, ended_at=timezone.now()
+    ):
+        JobCollection.objects.filter(job=job, status=JobCollection.Status.PENDING).update(
+            status=JobCollection.Status.FAILED, error=reason
+        )
+        log_event(job, f"job failed: {reason}", level="ERROR")
+
+
+@shared_task(name="jobs.run_collection", acks_late=True, ignore_result=True)
+def run_collection(collection_id: int, attempt: int) -> None:
+    """Copy, index and verify one collection, then send the job's next one and settle it.
+
+    Runs only if the collection is still PENDING with this attempt number: a redelivered or
+    superseded message does nothing.
+    """
+    collection = (
+        JobCollection.objects.select_related("job", "job__target_cluster", "job__source_cluster")
+        .filter(pk=collection_id)
+        .first()
+    )
+    if collection is None:
+        return
+    job = collection.job
+    if job.status != Job.Status.IN_PROGRESS:
+        lifecycle.settle(job.pk)
+        return
+    now = timezone.now()
+    claimed = JobCollection.objects.filter(
+        pk=collection_id, status=JobCollection.Status.PENDING, attempt=attempt
+    ).update(
+        status=JobCollection.Status.CREATING,
+        started_at=collection.started_at or now,
+        heartbeat_at=now,
+        queued_at=None,
+    )
+    if not claimed:
+        return
+    collection.refresh_from_db()
+    try:
+        CollectionRun(collection).run()
+    finally:
+        lifecycle.dispatch(job.pk)
+        lifecycle.settle(job.pk)
+
+
+@shared_task(name="jobs.reap", ignore_result=True)
+def reap() -> dict[str, int]:
+    """Resume or fail work whose worker vanished (see lifecycle.reap); run by Celery beat."""
+    counts = lifecycle.reap()
+    if any(counts.values()):
+        log.info("reaper: %s", counts)
+    return counts

@@ -1,0 +1,512 @@
+"""The one place that turns a migration request (wizard, REST API or CLI) into a Job.
+
+`check_migration` is the complete pre-migration check (the wizard's *Check only*): roles and
+tenancy, the plan matrix, both clusters reachable, the source database and collections, and the
+engine's plan of every collection at once. `start_migration` runs the same check and, when it
+found no problem, creates the Job with its JobCollections and enqueues it after commit. Nothing
+is created anywhere when a check fails; every problem is reported together.
+
+Cancel and Retry of a job live here too, so the Jobs page, the API and the CLI share them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from console import services as console_services
+from console.access import can_manage, visible_clusters, visible_projects
+from console.connections import Connection, open_client
+from console.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, Unavailable
+from console.models import Cluster, Project, User
+from console.plans import target_refusal
+from console.redaction import redact
+from jobs.events import log_event
+from jobs.models import Job, JobCollection
+from migrations_app.engine import catalog
+from migrations_app.engine.errors import (
+    CannotReach,
+    DatabaseNotFound,
+    EngineError,
+)
+from migrations_app.engine.model import CollectionInfo, PlanResult, SchemaChoices
+from migrations_app.engine.plan import name_problem, plan_many
+
+log = logging.getLogger("migrations_app.service")
+
+MAX_COLLECTIONS = 100
+STARTABLE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
+
+
+@dataclass
+class CollectionChoice:
+    """One source collection and what the user chose for its target (None keeps the source's).
+
+    partition_key: None keeps the source's, "" removes it, a field name makes that field the key.
+    """
+
+    name: str
+    target_name: str | None = None
+    description: str | None = None
+    enable_dynamic_field: bool | None = None
+    partition_key: str | None = None
+
+    def schema_choices(self, target_db: str) -> SchemaChoices:
+        return SchemaChoices(
+            target_db=target_db,
+            target_name=self.target_name or self.name,
+            description=self.description,
+            enable_dynamic_field=self.enable_dynamic_field,
+            partition_key=self.partition_key,
+        )
+
+
+@dataclass
+class MigrationRequest:
+    """What to migrate, as the wizard, the API and the CLI collect it.
+
+    Source: `source_cluster_id` (In Current Organization) or `source_connection` (In Other
+    Organization). Target: `target_cluster_id`, or `new_cluster_name` + `new_cluster_project_id`
+    for a new Dedicated cluster. `collections` None means every collection of `source_db`;
+    `target_db` "" means the same name as `source_db`.
+    """
+
+    source_cluster_id: str = ""
+    source_connection: Connection | None = None
+    source_db: str = "default"
+    target_cluster_id: str = ""
+    target_db: str = ""
+    collections: list[CollectionChoice] | None = None
+    load_after: bool = False
+    new_cluster_name: str = ""
+    new_cluster_project_id: str = ""
+
+    @property
+    def to_new_cluster(self) -> bool:
+        return bool(self.new_cluster_name or self.new_cluster_project_id)
+
+
+@dataclass
+class CollectionCheck:
+    source: CollectionInfo
+    plan: PlanResult | None
+
+
+@dataclass
+class Check:
+    """What the pre-migration check found. `problems` empty: the migration may start."""
+
+    project: Project
+    source_cluster: Cluster | None
+    source_label: str
+    target_cluster: Cluster | None
+    target_label: str
+    source_db: str
+    target_db: str
+    collections: list[CollectionCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_problems(self) -> None:
+        """Invalid (or Conflict when every problem is a name already taken), listing all."""
+        if not self.problems:
+            return
+        kind = Conflict if set(self.problems) <= set(self.conflicts) else Invalid
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} problems: " + "; ".join(self.problems)
+        raise kind(message, problems=self.problems, step="schema")
+
+
+# --- the check ---------------------------------------------------------------------------
+
+
+def check_migration(user: User, request: MigrationRequest) -> Check:
+    """The complete pre-migration check; creates nothing.
+
+    Raises NotFound (a cluster or project the user may not see), Forbidden (the user may not
+    start migrations in the target project), Invalid (a request that cannot be planned at all:
+    no source, a refused plan pair, a database that does not exist, an endpoint not allowed)
+    and Unavailable (a cluster that cannot be reached). Problems of single collections (names,
+    types, partition keys) are returned in `Check.problems`, all of them.
+    """
+    project, target_cluster, target_plan, target_label = _resolve_target(user, request)
+    source_cluster, source_connection, source_label = _resolve_source(user, request, project)
+
+    refusal = target_refusal(source_cluster.plan if source_cluster else None, target_plan)
+    if refusal:
+        raise Invalid(f"{refusal} ({source_label} → {target_label})", step="target")
+
+    source_db = (request.source_db or "default").strip()
+    target_db = (request.target_db or source_db).strip()
+    for db, what in ((source_db, "source"), (target_db, "target")):
+        problem = name_problem(db, f"{what} database name")
+        if problem:
+            raise Invalid(problem, step=what)
+
+    check = Check(
+        project=project,
+        source_cluster=source_cluster,
+        source_label=source_label,
+        target_cluster=target_cluster,
+        target_label=target_label,
+        source_db=source_db,
+        target_db=target_db,
+    )
+    source = _open(source_connection, source_db, "source", source_label)
+    try:
+        infos = _describe_source(source, request, source_db, source_label, check)
+        if target_cluster is None:
+            # A new cluster is empty and not running yet: the engine plans each collection
+            # against it when the job starts; names only need to be unique in the request.
+            _check_new_cluster_names(infos, request, target_db, check)
+        else:
+            target = _open(target_cluster.connection(), "default", "target", target_label)
+            try:
+                _plan(source, target, infos, request, target_db, check)
+            finally:
+                target.close()
+    finally:
+        source.close()
+    for info in infos:
+        if info.entity_count == 0:
+            check.warnings.append(f"collection {info.name} is empty: only its schema is copied")
+    return check
+
+
+def _resolve_target(
+    user: User, request: MigrationRequest
+) -> tuple[Project, Cluster | None, str, str]:
+    """(project of the job, target cluster or None for a new one, target plan, label)."""
+    if request.to_new_cluster:
+        project = visible_projects(user).filter(pk=request.new_cluster_project_id).first()
+        if project is None:
+            raise NotFound(f"project {request.new_cluster_project_id} not found", step="target")
+        _require_manager(user, project)
+        name = console_services.check_cluster_name(project, request.new_cluster_name)
+        return project, None, Cluster.Plan.DEDICATED, f"new cluster {name}"
+    if not request.target_cluster_id:
+        raise Invalid("choose a target cluster", step="target")
+    target = visible_clusters(user).filter(pk=request.target_cluster_id).first()
+    if target is None:
+        raise NotFound(f"cluster {request.target_cluster_id} not found", step="target")
+    _require_manager(user, target.project)
+    if target.status not in STARTABLE_STATUSES:
+        raise Unavailable(
+            f"target cluster {target.name} is {target.get_status_display().lower()}: "
+            "it must be running to receive a migration",
+            step="target",
+        )
+    return target.project, target, target.plan, f"cluster {target.name}"
+
+
+def _require_manager(user: User, project: Project) -> None:
+    if not can_manage(user, project):
+        raise Forbidden(
+            "Only an Organization Owner or a Project Admin of project "
+            f"{project.name} can start a migration into it",
+            step="target",
+        )
+
+
+def _resolve_source(
+    user: User, request: MigrationRequest, project: Project
+) -> tuple[Cluster | None, Connection, str]:
+    if request.source_cluster_id and request.source_connection is not None:
+        raise Invalid("give either a source cluster or a source endpoint, not both", step="source")
+    if request.source_connection is not None:
+        connection = request.source_connection
+        if not connection.uri:
+            raise Invalid("enter the endpoint of the source", step="source")
+        return None, connection, connection.address
+    if not request.source_cluster_id:
+        raise Invalid("choose a source cluster", step="source")
+    source = visible_clusters(user).filter(pk=request.source_cluster_id).first()
+    if source is None:
+        raise NotFound(f"cluster {request.source_cluster_id} not found", step="source")
+    if source.project.organization_id != project.organization_id:
+        raise Invalid(
+            f"source cluster {source.name} belongs to another organization: migrate it with "
+            "In Other Organization (its endpoint and credentials)",
+            step="source",
+        )
+    if source.status not in STARTABLE_STATUSES:
+        raise Unavailable(
+            f"source cluster {source.name} is {source.get_status_display().lower()}: it must "
+            "be running to be migrated",
+            step="source",
+        )
+    return source, source.connection(), f"cluster {source.name}"
+
+
+def _open(connection: Connection, db: str, role: str, label: str):
+    try:
+        return open_client(connection, db_name=db)
+    except DatabaseNotFound:
+        raise Invalid(f"database {db} does not exist on the {role} ({label})", step=role) from None
+    except CannotReach as exc:
+        message = redact(exc.message, connection.secrets())
+        raise Unavailable(f"the {role} cannot be reached: {message}", step=role) from None
+    except EngineError as exc:
+        message = redact(exc.message, connection.secrets())
+        raise Invalid(f"the {role} refused the connection: {message}", step=role) from None
+
+
+def _describe_source(
+    source, request: MigrationRequest, db: str, label: str, check: Check
+) -> list[CollectionInfo]:
+    try:
+        existing = catalog.list_collections(source)
+    except EngineError as exc:
+        raise Unavailable(f"cannot list the collections of the source: {exc.message}") from None
+    if request.collections is None:
+        names = sorted(existing)
+        if not names:
+            raise Invalid(
+                f"database {db} of the source ({label}) has no collections", step="source"
+            )
+    else:
+        names = [c.name for c in request.collections]
+        if not names:
+            raise Invalid("choose at least one collection to migrate", step="collections")
+    if len(names) > MAX_COLLECTIONS:
+        raise Invalid(
+            f"a job migrates at most {MAX_COLLECTIONS} collections; {len(names)} were chosen",
+            step="collections",
+        )
+    seen: set[str] = set()
+    infos = []
+    for name in names:
+        if name in seen:
+            check.problems.append(f"collection {name} is chosen more than once")
+            continue
+        seen.add(name)
+        if name not in existing:
+            check.problems.append(
+                f"collection {name} does not exist in database {db} of the source"
+            )
+            continue
+        try:
+            infos.append(catalog.describe_collection(source, name))
+        except EngineError as exc:
+            check.problems.append(f"collection {name} cannot be read: {exc.message}")
+    return infos
+
+
+def _choice_for(request: MigrationRequest, name: str) -> CollectionChoice:
+    for choice in request.collections or []:
+        if choice.name == name:
+            return choice
+    return CollectionChoice(name=name)
+
+
+def _plan(source, target, infos, request: MigrationRequest, target_db: str, check: Check) -> None:
+    pairs = [(info, _choice_for(request, info.name).schema_choices(target_db)) for info in infos]
+    try:
+        results = plan_many(pairs, target, source_client=source)
+    except EngineError as exc:
+        raise Unavailable(f"cannot plan the migration on the target: {exc.message}") from None
+    for info, result in zip(infos, results, strict=True):
+        check.collections.append(CollectionCheck(source=info, plan=result))
+        for problem in result.problems:
+            check.problems.append(f"{info.name}: {problem}")
+            if "already exists" in problem:
+                check.conflicts.append(f"{info.name}: {problem}")
+        check.warnings.extend(f"{info.name}: {warning}" for warning in result.warnings)
+
+
+def _check_new_cluster_names(infos, request: MigrationRequest, target_db: str, check) -> None:
+    seen: dict[str, str] = {}
+    for info in infos:
+        name = _choice_for(request, info.name).target_name or info.name
+        problem = name_problem(name, "target collection name")
+        if problem:
+            check.problems.append(f"{info.name}: {problem}")
+        elif name in seen:
+            check.problems.append(
+                f"{info.name}: target collection {name} is chosen more than once in this "
+                f"request (also for {seen[name]})"
+            )
+        seen.setdefault(name, info.name)
+        check.collections.append(CollectionCheck(source=info, plan=None))
+
+
+# --- starting ----------------------------------------------------------------------------
+
+
+def start_migration(user: User, request: MigrationRequest) -> Job:
+    """Check, then create the Job (PENDING) with its collections; enqueued after commit.
+
+    Raises ServiceError (its kind says why) and creates nothing when any check fails.
+    """
+    check = check_migration(user, request)
+    check.raise_problems()
+    with transaction.atomic():
+        target_cluster = check.target_cluster
+        if target_cluster is None:
+            target_cluster = console_services.create_local_cluster(
+                check.project, request.new_cluster_name, Cluster.Plan.DEDICATED, created_by=user
+            )
+        job = _create_job(user, request, check, target_cluster)
+    return job
+
+
+def _create_job(user: User, request: MigrationRequest, check: Check, target: Cluster) -> Job:
+    connection = request.source_connection
+    job = Job.objects.create(
+        project=check.project,
+        created_by=user,
+        source_cluster=check.source_cluster,
+        source_connection_enc=connection.encrypt() if connection is not None else "",
+        source_name=(check.source_cluster.name if check.source_cluster else connection.address),
+        source_db=check.source_db,
+        target_cluster=target,
+        target_name=target.name,
+        target_db=check.target_db,
+        load_after=request.load_after,
+        target_is_new=check.target_cluster is None,
+        task_id=str(uuid.uuid4()),
+    )
+    for position, item in enumerate(check.collections):
+        choice = _choice_for(request, item.source.name).schema_choices(check.target_db)
+        spec = item.plan.spec if item.plan is not None else None
+        JobCollection.objects.create(
+            job=job,
+            position=position,
+            source_db=item.source.db,
+            source_name=item.source.name,
+            target_db=check.target_db,
+            target_name=spec.name if spec else choice.target_name,
+            choices=choice.to_dict(),
+            source_info=item.source.to_dict(),
+            spec=spec.to_dict() if spec else {},
+            total_entities=item.source.entity_count,
+        )
+    who = user.email
+    log_event(
+        job,
+        f"job created by {who}: {len(check.collections)} collection(s) from {check.source_label} "
+        f"(database {check.source_db}) to {check.target_label} (database {check.target_db})",
+    )
+    for warning in check.warnings:
+        log_event(job, warning, level="WARNING")
+    transaction.on_commit(lambda: enqueue(job.pk))
+    return job
+
+
+def enqueue(job_id: str) -> None:
+    """Send the job's task to the broker with the id stored on the row.
+
+    A broker that is down does not lose the job: it stays PENDING and the reaper sends it again.
+    """
+    from jobs import tasks
+
+    job = Job.objects.filter(pk=job_id).only("task_id").first()
+    if job is None:
+        return
+    try:
+        tasks.run_job.apply_async(args=[job_id], task_id=job.task_id or None)
+    except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the reaper retries
+        log.warning("job %s: could not reach the broker, the reaper will retry: %s", job_id, exc)
+
+
+# --- cancel and retry --------------------------------------------------------------------
+
+
+def cancel_job(user: User, job: Job) -> Job:
+    """PENDING → CANCELED at once; IN PROGRESS → CANCELING (the copy stops within a batch).
+
+    The caller has checked that the user may manage the job's project. Conflict when the job
+    is already final or being canceled.
+    """
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+        status=Job.Status.CANCELED, ended_at=now, canceled_by=user, reason="canceled"
+    ):
+        JobCollection.objects.filter(job=job, status=JobCollection.Status.PENDING).update(
+            status=JobCollection.Status.CANCELED, ended_at=now
+        )
+        log_event(job, f"canceled by {user.email} before it started", level="WARNING")
+        _revoke(job)
+    elif Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
+        status=Job.Status.CANCELING, canceled_by=user
+    ):
+        log_event(job, f"cancel requested by {user.email}", level="WARNING")
+        from jobs import lifecycle
+
+        lifecycle.settle(job.pk)  # nothing running (all collections final or pending): done now
+    else:
+        job.refresh_from_db()
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: only Pending and In Progress jobs "
+            "can be canceled"
+        )
+    job.refresh_from_db()
+    return job
+
+
+def _revoke(job: Job) -> None:
+    from console.celery import app
+
+    if job.task_id:
+        try:
+            app.control.revoke(job.task_id)
+        except Exception as exc:  # noqa: BLE001 - the row says CANCELED; the task checks it
+            log.warning("job %s: revoke failed: %s", job.pk, exc)
+
+
+def retry_job(user: User, job: Job) -> Job:
+    """Re-run a FAILED job's unfinished collections from their checkpoints.
+
+    Conflict unless the job FAILED.
+    """
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+            status=Job.Status.PENDING,
+            reason="",
+            ended_at=None,
+            progress=0,
+            task_id=str(uuid.uuid4()),
+        )
+        if not updated:
+            job.refresh_from_db()
+            raise Conflict(
+                f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
+            )
+        again = JobCollection.objects.filter(job=job).exclude(status=JobCollection.Status.DONE)
+        count = again.count()
+        for collection in again:
+            JobCollection.objects.filter(pk=collection.pk).update(
+                status=JobCollection.Status.PENDING,
+                error="",
+                verification=JobCollection.Verification.PENDING,
+                queued_at=None,
+                attempt=collection.attempt + 1,
+                ended_at=None,
+            )
+        log_event(job, f"retried by {user.email}: {count} unfinished collection(s) run again")
+        transaction.on_commit(lambda: enqueue(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+__all__ = [
+    "Check",
+    "CollectionChoice",
+    "MigrationRequest",
+    "ServiceError",
+    "cancel_job",
+    "check_migration",
+    "retry_job",
+    "start_migration",
+]
