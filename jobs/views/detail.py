@@ -110,8 +110,14 @@ def overview(job: Job, collections: list[JobCollection]) -> Overview:
 def _body_context(request: HttpRequest, job: Job) -> dict:
     collections = list(job.collections.all())
     now = timezone.now()
+    # Text written by the tasks is redacted when written; redacting again here means a
+    # credential that slipped into a row still never reaches the screen.
+    secrets = job_secrets(job)
+    for c in collections:
+        c.error = redact(c.error, secrets)
     return {
         "job": job,
+        "reason": redact(job.reason, secrets),
         "overview": overview(job, collections),
         "rows": [
             CollectionRow(c, collection_phases(c, now), c.report or None) for c in collections
@@ -132,6 +138,9 @@ def _log_context(request: HttpRequest, job: Job) -> dict:
         events = events.filter(level=level)
     events = events.order_by(*(("at", "pk") if order == "oldest" else ("-at", "-pk")))
     shown = list(events[:LOG_LIMIT])
+    secrets = job_secrets(job)
+    for event in shown:
+        event.message = redact(event.message, secrets)
     first_error = (
         job.events.filter(level=JobEvent.Level.ERROR)
         .order_by("at", "pk")
