@@ -148,5 +148,7 @@ def project_from_request(request: HttpRequest, write: bool = False) -> Project:
             raise Http404("No project")
         project_id = current.pk
     project = get_project_for(request.user, project_id, write=write)
-    request.session[SESSION_PROJECT] = project.pk
+    if request.session.get(SESSION_PROJECT) != project.pk:
+        # Only when it changes: a session write on every page view is a database write each.
+        request.session[SESSION_PROJECT] = project.pk
     return project

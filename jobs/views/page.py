@@ -22,8 +22,8 @@ from console.access import (
     get_job_for,
     owns_organization,
     project_from_request,
-    visible_jobs,
 )
+from console.models import Project
 from jobs.forms import JobFilterForm
 from jobs.models import Job, JobCollection
 
@@ -32,12 +32,21 @@ PAGE_SIZE = 20
 CANCEL_WHY = "Only Organization Owners and Project Admins can cancel jobs"
 
 
-def with_row_data(jobs: QuerySet[Job]) -> QuerySet[Job]:
-    """What a row shows beyond the Job itself, fetched for the whole page at once."""
+def with_row_data(jobs: QuerySet[Job], *, with_project: bool = False) -> QuerySet[Job]:
+    """What a row shows beyond the Job itself, fetched for the whole page at once.
+
+    Newest first by `created_at` alone, which the (project, created_at) index answers: adding
+    the primary key as a tie-breaker (the model's ordering) makes SQLite sort every job of the
+    project. The project comes by prefetch, not a join, for the same reason: with the join
+    SQLite's planner starts from the (small) project table and sorts again.
+    """
     names = JobCollection.objects.only("id", "job_id", "position", "source_name")
-    return jobs.select_related("created_by", "project__organization").prefetch_related(
-        Prefetch("collections", queryset=names)
+    jobs = (
+        jobs.order_by("-created_at")
+        .select_related("created_by")
+        .prefetch_related(Prefetch("collections", queryset=names))
     )
+    return jobs.prefetch_related("project") if with_project else jobs
 
 
 @login_required
@@ -51,15 +60,21 @@ def job_list(request: HttpRequest) -> HttpResponse:
     form = JobFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
 
-    jobs = visible_jobs(request.user)
+    # `project` is one the user may see (project_from_request), and an Owner sees every project
+    # of the organization: filtering on it directly, rather than through visible_jobs()'s
+    # subquery, lets the database walk the (project, created_at) index instead of sorting
+    # every job of the project.
     if org_scope:
-        jobs = jobs.filter(project__organization=project.organization)
+        projects = Project.objects.filter(organization_id=project.organization_id)
+        jobs = Job.objects.filter(project__in=projects.values("pk"))
     else:
-        jobs = jobs.filter(project=project)
+        jobs = Job.objects.filter(project=project)
     if filters.get("status"):
         jobs = jobs.filter(status=filters["status"])
     jobs = jobs.search(filters.get("q", ""))
-    page = Paginator(with_row_data(jobs), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(with_row_data(jobs, with_project=org_scope), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
 
     # Pagination links keep the filters: everything but the page number.
     query = request.GET.copy()
@@ -91,11 +106,11 @@ def job_row(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_job_for(request.user, job_id)
     if not request.htmx:
         return redirect("job_detail", job_id=job.pk)
-    job = with_row_data(Job.objects.filter(pk=job.pk)).get()
     # The Project column is there only in the organization view, which only Owners have.
     org_scope = request.GET.get("scope") == "org" and owns_organization(
         request.user, job.project.organization
     )
+    job = with_row_data(Job.objects.filter(pk=job.pk), with_project=org_scope).get()
     context = {
         "job": job,
         "org_scope": org_scope,
