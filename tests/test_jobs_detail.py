@@ -275,3 +275,16 @@ def test_it_lets_an_organization_owner_read_every_projects_job(owner_client, oth
     response = owner_client.get(_url(job))
     assert response.status_code == 200
     assert "boom" in response.content.decode()
+
+
+def test_it_shows_the_average_speed_of_a_finished_job(viewer_client, project):
+    # make_job: a final job ran 42 s.
+    job = make_job(project, status=Job.Status.SUCCESSFUL)
+    JobCollection.objects.filter(job=job).update(
+        status=JobCollection.Status.DONE, total_entities=4_200, migrated_entities=4_200
+    )
+
+    html = viewer_client.get(_url(job)).content.decode()
+
+    assert "4,200 of 4,200 rows · 100 rows/s on average" in html
+    assert "<dt>Current Phase</dt><dd>—</dd>" in html

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -52,3 +54,12 @@ def rows(value: int | float | None) -> str:
     if value is None:
         return "—"
     return f"{int(value):,}"
+
+
+@register.filter
+def breakable_email(email: str | None) -> SafeString | str:
+    """An email that may wrap after its "@" in a narrow column."""
+    if not email:
+        return "—"
+    local, at, domain = email.partition("@")
+    return mark_safe(f"{escape(local)}{at}<wbr>{escape(domain)}")  # noqa: S308 - both parts escaped

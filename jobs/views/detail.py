@@ -58,6 +58,8 @@ class Overview:
     rows_per_s: float
     eta: float | None
     phase: str
+    # Once final: rows copied per second of the job's whole duration.
+    average: float | None = None
 
 
 def _time(value: str | None) -> datetime | None:
@@ -104,7 +106,10 @@ def overview(job: Job, collections: list[JobCollection]) -> Overview:
             )
         else:
             phase = "Waiting for a worker"
-    return Overview(total, migrated, rows_per_s, eta, phase)
+    average = None
+    if job.is_final and job.duration and job.duration.total_seconds() > 0:
+        average = migrated / job.duration.total_seconds()
+    return Overview(total, migrated, rows_per_s, eta, phase, average)
 
 
 def _body_context(request: HttpRequest, job: Job) -> dict:
