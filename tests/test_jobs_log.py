@@ -3,8 +3,11 @@ job is final."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from jobs.models import Job
 from tests.jobrows import add_event, make_job
@@ -46,8 +49,19 @@ def test_it_shows_new_lines_as_they_come(viewer_client, project):
     assert "docs: copied 1,000 rows" in viewer_client.get(_url(job), **HTMX).content.decode()
 
 
+def test_it_polls_a_few_seconds_past_the_end_for_the_last_line(viewer_client, project):
+    job = make_job(project, status=Job.Status.FAILED, ended_at=timezone.now())
+
+    response = viewer_client.get(_url(job), **HTMX)
+
+    assert response.status_code == 200
+    assert 'hx-trigger="every 2s"' in response.content.decode()
+
+
 def test_it_stops_polling_once_the_job_is_final(viewer_client, project):
-    job = make_job(project, status=Job.Status.FAILED)
+    job = make_job(
+        project, status=Job.Status.FAILED, ended_at=timezone.now() - timedelta(seconds=6)
+    )
     add_event(job, "job failed: source unreachable", "ERROR")
 
     response = viewer_client.get(_url(job), **HTMX)

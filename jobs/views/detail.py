@@ -29,6 +29,9 @@ from jobs.views.page import CANCEL_WHY
 RETRY_WHY = "Only Organization Owners and Project Admins can retry jobs"
 # The page shows this many log lines; the download has them all.
 LOG_LIMIT = 500
+# The job's last log line ("job successful…") is written just after its final status: the
+# log keeps polling this long past the end so that line is not missed.
+LOG_GRACE = timedelta(seconds=5)
 PHASES = [
     JobCollection.Status.CREATING,
     JobCollection.Status.COPYING,
@@ -133,6 +136,12 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
     }
 
 
+def log_polling(job: Job) -> bool:
+    if not job.is_final:
+        return True
+    return job.ended_at is not None and timezone.now() - job.ended_at < LOG_GRACE
+
+
 def _log_context(request: HttpRequest, job: Job) -> dict:
     form = LogFilterForm(request.GET)
     level, order = form.values()
@@ -154,6 +163,7 @@ def _log_context(request: HttpRequest, job: Job) -> dict:
     )
     return {
         "job": job,
+        "log_polling": log_polling(job),
         "log_form": form,
         "events": shown,
         "event_count": len(shown) if len(shown) < LOG_LIMIT else events.count(),
@@ -188,12 +198,14 @@ def job_live(request: HttpRequest, job_id: str) -> HttpResponse:
 @login_required
 @require_GET
 def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
-    """htmx poll of the log (keeping its level and order); 286 once the job is final."""
+    """htmx poll of the log (keeping its level and order); 286 once the job is final (and its
+    last line written)."""
     job = get_job_for(request.user, job_id)
     if not request.htmx:
         return redirect("job_detail", job_id=job.pk)
-    status = HTMX_STOP_POLLING if job.is_final else 200
-    return render(request, "jobs/detail.html#job-log", _log_context(request, job), status=status)
+    context = _log_context(request, job)
+    status = 200 if context["log_polling"] else HTMX_STOP_POLLING
+    return render(request, "jobs/detail.html#job-log", context, status=status)
 
 
 @login_required
