@@ -172,8 +172,16 @@ def test_it_cancels_a_running_job_through_the_dialog(
     row = page.get_by_role("table", name="Jobs").get_by_role("row").filter(has_text=job.pk)
     expect(row.locator(".badge")).to_have_text("In Progress")
 
+    # Keep Job closes the dialog and changes nothing.
     row.get_by_role("button", name="Cancel", exact=True).click()
     dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Keep Job").click()
+    expect(dialog).to_be_hidden()
+    job.refresh_from_db()
+    assert job.status == Job.Status.IN_PROGRESS
+
+    row.get_by_role("button", name="Cancel", exact=True).click()
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(job.pk)
     page.screenshot(path=f"{SHOTS}-cancel-dialog.png")
