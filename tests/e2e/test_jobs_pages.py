@@ -212,3 +212,19 @@ def test_it_shows_a_watcher_why_cancel_is_not_theirs(live_server, browser_page, 
     )
     cancel.click(force=True)
     expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def test_it_copies_a_job_id(live_server, browser_page, viewer, project):
+    from tests.jobrows import make_job
+
+    job = make_job(project, status=Job.Status.SUCCESSFUL)
+    page = browser_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+
+    _log_in(page, live_server, viewer)
+    page.goto(live_server.url + "/jobs/")
+    row = page.get_by_role("table", name="Jobs").get_by_role("row").filter(has_text=job.pk)
+    copy = row.get_by_role("button", name=f"Copy job ID {job.pk}")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == job.pk
