@@ -3,7 +3,8 @@ organization for its Owners (?scope=org). Unfinished rows poll their own fragmen
 (/jobs/<id>/row/) and stop (286) once final.
 
 The page costs the same number of queries whatever the number of jobs: the page's jobs come with
-their creator and project (select_related) and their collection names (one prefetch).
+their creator (select_related), their collection names and, in the organization view, their
+project (one prefetch each).
 """
 
 from __future__ import annotations
@@ -17,12 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HTMX_STOP_POLLING
 
-from console.access import (
-    can_manage,
-    get_job_for,
-    owns_organization,
-    project_from_request,
-)
+from console.access import can_manage, get_job_for, owns_organization, project_from_request
 from console.models import Project
 from jobs.forms import JobFilterForm
 from jobs.models import Job, JobCollection

@@ -1,6 +1,7 @@
 """In Chromium: a job started from the CLI and run by a real Celery worker — its row on the Jobs
 page goes Pending → In Progress → Successful without a reload; View Details shows the progress
-bars, the verification figures and the log. And Cancel through the page's dialog."""
+bars, the verification figures and the log. Cancel through the page's dialog, a watcher's
+disabled Cancel, the copy button."""
 
 from __future__ import annotations
 
