@@ -54,6 +54,15 @@ def visible_organizations(user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(memberships__user=user).distinct()
 
 
+def owns_organization(user: User, organization: Organization) -> bool:
+    """Organization Owners see every project's jobs at once (the Jobs page's organization view)."""
+    if not user.is_authenticated:
+        return False
+    return Membership.objects.filter(
+        user=user, organization=organization, role=Membership.Role.ORG_OWNER
+    ).exists()
+
+
 def can_manage(user: User, project: Project) -> bool:
     return managed_projects(user).filter(pk=project.pk).exists()
 
@@ -139,5 +148,7 @@ def project_from_request(request: HttpRequest, write: bool = False) -> Project:
             raise Http404("No project")
         project_id = current.pk
     project = get_project_for(request.user, project_id, write=write)
-    request.session[SESSION_PROJECT] = project.pk
+    if request.session.get(SESSION_PROJECT) != project.pk:
+        # Only when it changes: a session write on every page view is a database write each.
+        request.session[SESSION_PROJECT] = project.pk
     return project
