@@ -20,7 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 
 from console import services
-from console.access import can_manage, get_cluster_for, project_from_request, visible_clusters
+from console.access import (
+    can_manage,
+    get_cluster_for,
+    project_from_request,
+    show_project,
+    visible_clusters,
+)
 from console.clusters.connection import check_cluster, check_clusters, read_catalog
 from console.clusters.forms import (
     ConnectionForm,
@@ -70,6 +76,7 @@ def _detail_context(request: HttpRequest, cluster: Cluster) -> dict:
 @require_GET
 def cluster_detail(request: HttpRequest, cluster_id: str) -> HttpResponse:
     cluster = get_cluster_for(request.user, cluster_id)
+    show_project(request, cluster.project)
     return render(request, "clusters/detail.html", _detail_context(request, cluster))
 
 
@@ -90,7 +97,7 @@ def cluster_status(request: HttpRequest, cluster_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @sensitive_post_parameters("api_key", "password")
 def cluster_register(request: HttpRequest) -> HttpResponse:
-    project = project_from_request(request, write=True)
+    project = project_from_request(request, write=True, action="register clusters")
     form = RegisterClusterForm(request.POST or None, project=project)
     status = 200
     if request.method == "POST":
@@ -135,7 +142,7 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
 
     Answers 200 either way so htmx swaps the result in; the body says which it was.
     """
-    project_from_request(request, write=True)
+    project_from_request(request, write=True, action="register clusters")
     form = ConnectionForm(request.POST)
     result = None
     if form.is_valid():
@@ -150,7 +157,7 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cluster_create(request: HttpRequest) -> HttpResponse:
-    project = project_from_request(request, write=True)
+    project = project_from_request(request, write=True, action="create clusters")
     form = CreateClusterForm(request.POST or None, project=project)
     status = 200
     if request.method == "POST":
@@ -182,7 +189,7 @@ def cluster_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cluster_delete(request: HttpRequest, cluster_id: str) -> HttpResponse:
-    cluster = get_cluster_for(request.user, cluster_id, write=True)
+    cluster = get_cluster_for(request.user, cluster_id, write=True, action="delete clusters")
     form = DeleteClusterForm(request.POST or None, cluster=cluster)
     status = 200
     if request.method == "POST":
