@@ -6,12 +6,14 @@ back, so a form shown again after an error does not carry the secret into the pa
 
 from __future__ import annotations
 
+import ipaddress
+
 from django import forms
 from django.conf import settings
 
 from console.connections import Connection
 from console.models import CLUSTER_NAME_RE, Cluster, Project
-from migrations_app.engine.connect import validate_endpoint
+from migrations_app.engine.connect import Endpoint, parse_endpoint, validate_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
@@ -120,6 +122,19 @@ class ConnectionForm(forms.Form):
         return [v for v in (self.data.get("api_key"), self.data.get("password")) if v]
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_server(a: Endpoint, b: Endpoint) -> bool:
+    return a.port == b.port and (a.host == b.host or _is_loopback(a.host) and _is_loopback(b.host))
+
+
 class RegisterClusterForm(ClusterNameMixin, ConnectionForm):
     name = _name_field()
     plan = _plan_field()
@@ -129,6 +144,23 @@ class RegisterClusterForm(ClusterNameMixin, ConnectionForm):
     def __init__(self, *args, project: Project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
+
+    def clean_uri(self) -> str:
+        """Also: not one of this project's own local clusters, which the console already runs
+        (another tenant's local port is refused at the connection seam, console.connections)."""
+        uri = super().clean_uri()
+        typed = parse_endpoint(uri)
+        for local in Cluster.objects.filter(project=self.project, kind=Cluster.Kind.LOCAL):
+            try:
+                same = _same_server(typed, parse_endpoint(local.uri))
+            except EndpointRejected:
+                continue
+            if same:
+                raise forms.ValidationError(
+                    f"{typed.address} is {local.name}, a local cluster of this project that "
+                    "the console already runs: use it as it is, no need to register it."
+                )
+        return uri
 
 
 class CreateClusterForm(ClusterNameMixin, forms.Form):

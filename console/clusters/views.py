@@ -99,10 +99,13 @@ def cluster_status(request: HttpRequest, cluster_id: str) -> HttpResponse:
 def cluster_register(request: HttpRequest) -> HttpResponse:
     project = project_from_request(request, write=True, action="register clusters")
     form = RegisterClusterForm(request.POST or None, project=project)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
+    result = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        # The same check as the Test connection button, so a failure reads the same on both
+        # paths and shows in the one place Test connection uses (#connection-result).
+        result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
+        if result.ok:
             try:
                 cluster = services.register_external_cluster(
                     project,
@@ -126,9 +129,11 @@ def cluster_register(request: HttpRequest) -> HttpResponse:
                     f"Milvus {cluster.server_version}.",
                 )
                 return redirect("cluster_detail", cluster_id=cluster.pk)
-        status = 400
     response = render(
-        request, "clusters/register.html", {"form": form, "project": project}, status=status
+        request,
+        "clusters/register.html",
+        {"form": form, "project": project, "result": result},
+        status=400 if request.method == "POST" else 200,
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -148,7 +153,9 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
     response = render(
-        request, "clusters/register.html#connection-result", {"form": form, "result": result}
+        request,
+        "clusters/register.html#connection-result",
+        {"form": form, "result": result, "testing": True},
     )
     response["Cache-Control"] = "no-store"
     return response
