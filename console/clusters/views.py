@@ -185,7 +185,8 @@ def cluster_create(request: HttpRequest) -> HttpResponse:
                     f"exists in project {project.name}.",
                 )
             else:
-                messages.success(request, f"Cluster {cluster.name} is being created.")
+                # No flash message: the detail page says "being created" inside its polled
+                # body, so the notice goes away by itself once the cluster is running.
                 return redirect("cluster_detail", cluster_id=cluster.pk)
         status = 400
     return render(
