@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from console import ids
 from console.connections import Connection
-from console.errors import Conflict
 from console.crypto import decrypt_json, encrypt_json
+from console.errors import Conflict
 
 
 class UserManager(BaseUserManager):
