@@ -241,13 +241,20 @@ def test_it_tells_that_the_endpoint_is_a_local_cluster_of_the_project(owner_clie
         uri=f"http://{HOST}:{port}",
         port=port,
     )
-    response = owner_client.post(_url(project), _api_key("again", f"http://localhost:{port}", ""))
-    assert response.status_code == 400
-    assert (
+    data = _api_key("again", f"http://localhost:{port}", "")
+    message = (
         f"localhost:{port} is mine, a local cluster of this project that the console already runs"
-        in response.content.decode()
     )
+    response = owner_client.post(_url(project), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
     assert Cluster.objects.count() == 1
+    tested = owner_client.post(
+        reverse("cluster_test_connection") + f"?project={project.pk}",
+        data,
+        HTTP_HX_REQUEST="true",
+    )
+    assert message in tested.content.decode()
 
 
 def test_it_refuses_a_duplicate_name_in_the_project(owner_client, project, standalone):

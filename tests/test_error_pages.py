@@ -83,3 +83,13 @@ def test_it_serves_a_favicon(client, db):
     assert response.status_code == 301
     assert response["Location"] == "/static/console/favicon.svg"
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_it_explains_an_expired_form_in_the_layout(owner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(reverse("api_keys"), {"name": "no token"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "console/console.css" in html and "This form has expired" in html
+    assert "reload the page, and send the form again" in html

@@ -147,8 +147,8 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
 
     Answers 200 either way so htmx swaps the result in; the body says which it was.
     """
-    project_from_request(request, write=True, action="register clusters")
-    form = ConnectionForm(request.POST)
+    project = project_from_request(request, write=True, action="register clusters")
+    form = ConnectionForm(request.POST, project=project)
     result = None
     if form.is_valid():
         result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
