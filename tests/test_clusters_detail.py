@@ -142,6 +142,19 @@ def test_it_shows_the_facts_but_never_the_credentials(owner_client, cluster):
     assert cluster.credentials["token"] not in html
 
 
+def test_it_says_why_a_read_only_member_cannot_delete_the_cluster(viewer_client, project):
+    stopped = Cluster.objects.create(
+        project=project, name="old", uri="http://127.0.0.1:1", status=Cluster.Status.STOPPED
+    )
+    html = viewer_client.get(_url(stopped)).content.decode()
+    assert reverse("cluster_delete", args=[stopped.pk]) not in html
+    assert 'disabled aria-describedby="why-delete">Delete Cluster</button>' in html
+    assert (
+        "Only Organization Owners and Project Admins can delete clusters in project "
+        "Default Project." in html
+    )
+
+
 def test_it_answers_404_to_outsiders(outsider_client, cluster):
     assert outsider_client.get(_url(cluster)).status_code == 404
 

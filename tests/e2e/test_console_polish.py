@@ -104,6 +104,7 @@ def test_it_closes_the_user_menu_on_an_outside_click_and_on_escape(
     log_out.click()
     expect(page).to_have_url(re.compile(r"/login/"))
     expect(page.get_by_role("status")).to_have_text("You have logged out.")
+    _screenshot(page, "logged-out")
 
 
 def test_it_copies_a_new_key_and_confirms_its_deletion(live_server, browser_page, owner):
@@ -114,6 +115,7 @@ def test_it_copies_a_new_key_and_confirms_its_deletion(live_server, browser_page
     page.get_by_label("Key Name").fill("deploy")
     page.get_by_role("button", name="Create API Key").click()
 
+    _screenshot(page, "api-key-created")
     key = page.locator("#new-key").inner_text()
     assert key.startswith("mmc_")
     page.get_by_role("button", name="Copy").click()
@@ -125,6 +127,7 @@ def test_it_copies_a_new_key_and_confirms_its_deletion(live_server, browser_page
     page.get_by_role("link", name="Delete deploy").click()
     dialog = page.get_by_role("dialog", name="Delete API key “deploy”?")
     expect(dialog).to_be_visible()
+    _screenshot(page, "api-key-delete-dialog")
     dialog.get_by_role("button", name="Keep it").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("cell", name="deploy", exact=True)).to_be_visible()
