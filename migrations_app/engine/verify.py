@@ -27,7 +27,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .connect import on_database, server_kind
-from .copy import pk_after_filter, pk_literal
+from .filters import pk_after_filter, pk_literal
 from .errors import VerifyError
 from .model import CollectionInfo, TargetSpec, VerifyReport
 
