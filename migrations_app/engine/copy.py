@@ -140,7 +140,7 @@ def copy_collection(
             raise CopyError(f"batch_bytes must be positive, got {batch_bytes}")
         if pk_field not in read_fields:
             raise CopyError(f"read_fields must include the primary key field {pk_field!r}")
-        cancel = CancelFlag(should_cancel)
+        cancel = CancelFlag.of(should_cancel)
         src = Endpoint(source, "source")
         dst = Endpoint(target, "target", cancel)
         source_schema = _describe(src, source_collection)

@@ -95,6 +95,12 @@ class CancelFlag:
         self.asked = -float("inf")
         self.canceled = False
 
+    @classmethod
+    def of(cls, should_cancel: Callable[[], bool] | None) -> CancelFlag:
+        """`should_cancel` as a CancelFlag (itself when it is one already: a phase handing its
+        flag to another must not throttle it twice)."""
+        return should_cancel if isinstance(should_cancel, CancelFlag) else cls(should_cancel)
+
     def now(self) -> bool:
         if not self.canceled and self.should_cancel is not None:
             self.asked = time.monotonic()
