@@ -34,7 +34,7 @@ from .errors import CopyCanceled, CopyError, VerifyError
 from .filters import pk_in_filter, pk_literal
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .reader import scan_keys
-from .rpc import CancelFlag, Endpoint
+from .rpc import CancelFlag, Endpoint, wait_for
 
 DEFAULT_SAMPLE_ROWS = 100
 FETCH_CHUNK = 100  # keys per "pk in [...]" query
@@ -87,6 +87,7 @@ def verify(
                 partition=partition,
                 lite=lite,
                 endpoint=end,
+                should_cancel=cancel,
             )
 
         source_count = count(src_end, source.name, None, source_kind == "milvus_lite")
@@ -151,8 +152,12 @@ def count_rows(
     partition: str | None = None,
     lite: bool = False,
     endpoint: Endpoint | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> int:
-    """Exact number of rows (strong consistency), of one partition when `partition` is given."""
+    """Exact number of rows (strong consistency), of one partition when `partition` is given.
+
+    `endpoint` (the client's, with its cancel flag) reads the keys where they are counted;
+    `should_cancel` is looked at while the count waits: CopyCanceled."""
     where = f"{collection}" + (f" partition {partition}" if partition else "")
     try:
         if partition is not None and lite:
@@ -162,12 +167,16 @@ def count_rows(
                 len(keys)
                 for keys in scan_keys(end, collection, pk, pk_is_varchar, partition=partition)
             )
-        answer = client.query(
-            collection,
-            filter="",
-            output_fields=["count(*)"],
-            partition_names=[partition] if partition else None,
-            consistency_level="Strong",
+        answer = wait_for(
+            lambda: client.query(
+                collection,
+                filter="",
+                output_fields=["count(*)"],
+                partition_names=[partition] if partition else None,
+                consistency_level="Strong",
+            ),
+            should_cancel,
+            f"counting the rows of {where}",
         )
     except MilvusException as exc:
         raise VerifyError(f"cannot count the rows of {where}: {exc.message}") from None
@@ -228,17 +237,26 @@ def compare_rows(
         if cancel is not None and cancel():
             raise CopyCanceled(f"verification of {spec.db}.{spec.name} canceled")
         expr = pk_in_filter(pk, chunk, spec.pk_is_varchar)
+        what = f"reading sample rows of {spec.db}.{spec.name}"
         try:
             left = {
                 r[pk]: r
-                for r in src.query(
-                    source.name, filter=expr, output_fields=output, consistency_level="Strong"
+                for r in wait_for(
+                    lambda e=expr: src.query(
+                        source.name, filter=e, output_fields=output, consistency_level="Strong"
+                    ),
+                    cancel,
+                    what,
                 )
             }
             right = {
                 r[pk]: r
-                for r in dst.query(
-                    spec.name, filter=expr, output_fields=output, consistency_level="Strong"
+                for r in wait_for(
+                    lambda e=expr: dst.query(
+                        spec.name, filter=e, output_fields=output, consistency_level="Strong"
+                    ),
+                    cancel,
+                    what,
                 )
             }
         except MilvusException as exc:
