@@ -179,6 +179,7 @@ def _copy_and_check(
 ) -> VerifyReport:
     with on_database(target_client, spec.db) as dst:
         phase(COPYING)
+        check_cancel("before the copy")
         try:
             result = copy_planned(
                 src,
@@ -197,12 +198,12 @@ def _copy_and_check(
             if error.checkpoint is None:
                 error.checkpoint = checkpoint
             raise
-        check_cancel("after the copy")
         phase(INDEXING)
+        check_cancel("before building indexes")
         for text in finalize(dst, spec, load=load, should_cancel=cancel):
             note(text)
-        check_cancel("after building indexes")
         phase(VERIFYING)
+        check_cancel("before verifying")
         target_loaded_here = _ensure_loaded(dst, spec.name, "target", note, cancel)
         try:
             return verify(
