@@ -10,7 +10,7 @@ the read with a CopyError, because a copy that skipped or repeated keys would no
 How pages are sized. In bytes: the limit is `budget / bytes per row`, where bytes per row
 starts from the schema (vector dims, declared lengths) and then follows what pages really
 weigh. The budget ramps up — the first page is 1/RAMP_UP_START of the batch, each next one at
-most twice the last — so the writer starts early and a wrong guess costs little. An answer the
+most twice what the last one weighed — so the writer starts early and a wrong guess costs little. An answer the
 server refuses for its size (Milvus' maxOutputSize, 100 MB by default) or larger than
 MAX_REQUEST_BYTES is read again with half the limit, so no insert built from a page gets near
 gRPC's 64 MB limit whatever the dimension.
@@ -104,9 +104,13 @@ class PageSizer:
         limit = max(1, int(self.budget // self.row_bytes))
         return min(limit, self.window) if self.window else limit
 
-    def accepted(self, rows: int, size: int) -> None:
-        self.row_bytes = max(size // rows + 1, 1)
-        self.budget = min(self.batch_bytes, self.budget * RAMP_UP_FACTOR)
+    def accepted(self, rows: int, size: int, full: bool = True) -> None:
+        """A page of `rows` weighing `size` bytes was read; `full`: as many rows as asked."""
+        self.row_bytes = max(-(-size // rows), 1)  # rounded up
+        if full:
+            # Grow from what the page really weighed, not from the budget: a schema guess that
+            # was too high would otherwise make the second page jump.
+            self.budget = min(self.batch_bytes, size * RAMP_UP_FACTOR)
 
     def too_large(self, limit: int, where: str) -> None:
         """Make the next limit at most half of `limit`."""
@@ -187,7 +191,7 @@ def read_pages(
             sizer.too_large(limit, where)  # rows heavier than measured so far: read it again
             continue
         check_page_order(keys, last, where)
-        sizer.accepted(len(keys), size)
+        sizer.accepted(len(keys), size, full=len(keys) >= limit)
         last = keys[-1]
         yield answer, keys, size
         if len(keys) < limit:
