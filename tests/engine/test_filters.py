@@ -76,8 +76,22 @@ def test_it_matches_extreme_and_hostile_keys_exactly_on_milvus(standalone, keys,
     try:
         make_keys_collection(client, name, keys, varchar)
         client.load_collection(name)
+        readable = keys
+        if not varchar:
+            # Milvus 2.3.5 quirk: a row keyed INT64_MAX is stored (count(*) has it) but no query
+            # returns it, not even an empty filter; a copy from such a source comes up one row
+            # short and verify reports the count mismatch.
+            everything = client.query(
+                name, filter="", output_fields=["pk"], limit=100, consistency_level="Strong"
+            )
+            assert INT64_MAX not in {row["pk"] for row in everything}
+            count = client.query(
+                name, filter="", output_fields=["count(*)"], consistency_level="Strong"
+            )
+            assert count[0]["count(*)"] == len(keys)
+            readable = [k for k in keys if k != INT64_MAX]
 
-        check_filters(client, name, keys, varchar)
+        check_filters(client, name, readable, varchar)
     finally:
         client.drop_collection(name)
         client.close()
