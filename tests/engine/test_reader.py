@@ -3,19 +3,26 @@ again smaller when too large, and key scans with the engine's own filters."""
 
 from __future__ import annotations
 
-import pytest
+import os
 
+import pytest
+from pymilvus import DataType
+
+from migrations_app.engine.connect import connect
 from migrations_app.engine.copy import CopyProgress, copy_collection
 from migrations_app.engine.errors import CopyError
 from migrations_app.engine.reader import (
+    MAX_REQUEST_BYTES,
     RAMP_UP_FACTOR,
     RAMP_UP_START,
     PageSizer,
     check_page_order,
+    query_page,
+    read_pages,
     scan_keys,
 )
-from migrations_app.engine.rpc import Endpoint
-from tests.engine.sample_data import create_simple
+from migrations_app.engine.rpc import AnswerTooLarge, Endpoint
+from tests.engine.sample_data import create_simple, vector
 
 
 def test_it_accepts_pages_that_continue_strictly_after_the_last_key():
@@ -103,3 +110,58 @@ def test_it_scans_keys_in_order_after_a_given_key(pair):
 
     assert everything == list(range(500))
     assert after == list(range(450, 500))
+
+
+@pytest.mark.standalone
+def test_it_reads_again_smaller_a_page_milvus_refuses_for_its_size(standalone):
+    client = connect(standalone.uri, token=standalone.token)
+    name = f"heavy_rows_{os.getpid()}"
+    if client.has_collection(name):
+        client.drop_collection(name)
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("pk", DataType.INT64, is_primary=True)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=8)
+    schema.add_field("body", DataType.VARCHAR, max_length=65_535)
+    index = client.prepare_index_params()
+    index.add_index("vec", index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=schema, index_params=index)
+    rows = 1_700  # × 64 KB: an answer of ~110 MB, over maxOutputSize (100 MB by default)
+    try:
+        for start in range(0, rows, 200):
+            client.insert(
+                name,
+                [
+                    {"pk": i, "vec": vector(i), "body": f"{i:06d}" + "x" * 65_000}
+                    for i in range(start, min(start + 200, rows))
+                ],
+            )
+        client.flush(name)
+        client.load_collection(name)
+        endpoint = Endpoint(client, "source")
+
+        with pytest.raises(AnswerTooLarge) as refused:
+            query_page(endpoint, "reading", name, "pk >= 0", ["pk", "body"], [], 16_384)
+        # The sizer believes rows are tiny, so it asks for everything at once.
+        sizer = PageSizer(row_bytes=100, batch_bytes=1024 * 1024 * 1024)
+        sizer.budget = sizer.batch_bytes
+        pages = list(
+            read_pages(
+                endpoint,
+                sizer,
+                collection=name,
+                pk_field="pk",
+                pk_is_varchar=False,
+                output_fields=["pk", "body"],
+                partition=None,
+                after=None,
+            )
+        )
+    finally:
+        client.drop_collection(name)
+        client.close()
+
+    assert "exceed the limit size" in refused.value.reason  # Milvus 2.3's words for it
+    keys = [k for _, page_keys, _ in pages for k in page_keys]
+    assert keys == list(range(rows))
+    assert max(size for _, _, size in pages) <= MAX_REQUEST_BYTES
+    assert len(pages) >= 3
