@@ -173,15 +173,23 @@ def copy_collection(
             on_progress=on_progress,
         )
     except CopyCanceled as error:
-        error.checkpoint = state.checkpoint() if state is not None else checkpoint
+        error.checkpoint = _last_checkpoint(state, checkpoint)
         rows = state.rows if state is not None else 0
         raise CopyCanceled(
             f"copy of {source_collection!r} canceled after {rows} rows",
             checkpoint=error.checkpoint,
         ) from None
     except CopyError as error:
-        error.checkpoint = state.checkpoint() if state is not None else checkpoint
+        error.checkpoint = _last_checkpoint(state, checkpoint)
         raise
+
+
+def _last_checkpoint(state: _State | None, given: dict | None) -> dict:
+    """The checkpoint an error carries: what this run wrote, else what it was given, else the
+    0-row checkpoint (nothing written: resuming from it is a start that cannot duplicate)."""
+    if state is not None:
+        return state.checkpoint()
+    return given if given is not None else initial_checkpoint()
 
 
 def _run(

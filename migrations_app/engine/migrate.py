@@ -20,7 +20,7 @@ from .copy import (
     copy_collection,
     initial_checkpoint,
 )
-from .errors import CopyCanceled, CopyError, MigrateError, PlanError
+from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .plan import choices_of, create_target, drop_target, plan
@@ -180,24 +180,19 @@ def _copy_and_check(
     with on_database(target_client, spec.db) as dst:
         phase(COPYING)
         check_cancel("before the copy")
-        try:
-            result = copy_planned(
-                src,
-                dst,
-                source_info.name,
-                spec,
-                # A fresh run's target was created just now and holds nothing: plain inserts.
-                # Its 0-row checkpoint is for the run that resumes it.
-                checkpoint=checkpoint if resuming else None,
-                batch_bytes=batch_bytes,
-                on_checkpoint=on_checkpoint,
-                on_progress=on_progress,
-                should_cancel=cancel,
-            )
-        except CopyError as error:
-            if error.checkpoint is None:
-                error.checkpoint = checkpoint
-            raise
+        result = copy_planned(
+            src,
+            dst,
+            source_info.name,
+            spec,
+            # A fresh run's target was created just now and holds nothing: plain inserts.
+            # Its 0-row checkpoint is for the run that resumes it.
+            checkpoint=checkpoint if resuming else None,
+            batch_bytes=batch_bytes,
+            on_checkpoint=on_checkpoint,
+            on_progress=on_progress,
+            should_cancel=cancel,
+        )
         phase(INDEXING)
         check_cancel("before building indexes")
         for text in finalize(dst, spec, load=load, should_cancel=cancel):

@@ -22,7 +22,7 @@ from migrations_app.engine.filters import pk_after_filter, pk_in_filter
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.plan import plan, require_ok
-from tests.engine.sample_data import create_simple
+from tests.engine.sample_data import create_simple, vector
 
 ROWS = 600
 FIELDS = ["pk", "vec", "title", "category"]
@@ -49,7 +49,7 @@ def stored_rows(client: MilvusClient, name: str) -> int:
     return answer[0]["count(*)"]
 
 
-def copy(source, target, src_name, dst_name, varchar, **options):
+def copy(source, target, src_name, dst_name, varchar, partitions=None, **options):
     return copy_collection(
         source,
         target,
@@ -59,13 +59,15 @@ def copy(source, target, src_name, dst_name, varchar, **options):
         pk_is_varchar=varchar,
         read_fields=FIELDS,
         dynamic=False,
-        partitions=None,
+        partitions=partitions,
         batch_bytes=6_000,
         **options,
     )
 
 
-def crash_after_batches(source, target, src_name, dst_name, varchar, batches: int) -> list[dict]:
+def crash_after_batches(
+    source, target, src_name, dst_name, varchar, batches: int, partitions=None
+) -> list[dict]:
     """Run a copy whose worker dies after `batches` batches; return every checkpoint reported."""
     checkpoints: list[dict] = []
 
@@ -75,7 +77,7 @@ def crash_after_batches(source, target, src_name, dst_name, varchar, batches: in
             raise WorkerDied
 
     with pytest.raises(WorkerDied):
-        copy(source, target, src_name, dst_name, varchar, on_checkpoint=save)
+        copy(source, target, src_name, dst_name, varchar, partitions, on_checkpoint=save)
     return checkpoints
 
 
@@ -89,22 +91,27 @@ def write_unreported_batch(source, target, src_name, dst_name, varchar, after, r
     target.insert(dst_name, [dict(row) for row in data])
 
 
-def resume_exactly(source, target, src_name, dst_name, varchar, *, load_after=None):
-    """Crash, add an unreported batch, resume from an older checkpoint; check the result."""
-    checkpoints = crash_after_batches(source, target, src_name, dst_name, varchar, batches=5)
-    last_written = checkpoints[-1]["partitions"]["*"]
+def resume_exactly(
+    source, target, src_name, dst_name, varchar, *, partitions=None, rows=ROWS, load_after=None
+):
+    """Crash, add an unreported batch, resume from an older checkpoint; check the result.
+    With `partitions`, the crash happens in the first one (the unreported batch goes there)."""
+    checkpoints = crash_after_batches(
+        source, target, src_name, dst_name, varchar, batches=5, partitions=partitions
+    )
+    last_written = checkpoints[-1]["partitions"][partitions[0] if partitions else "*"]
     write_unreported_batch(source, target, src_name, dst_name, varchar, last_written, rows=25)
     saved = checkpoints[1]  # the caller's later saves were lost
     assert 0 < saved["rows"] < checkpoints[-1]["rows"]
 
-    result = copy(source, target, src_name, dst_name, varchar, checkpoint=saved)
+    result = copy(source, target, src_name, dst_name, varchar, partitions, checkpoint=saved)
 
     if load_after is not None:
         load_after()
-    assert result.rows == ROWS and result.resumed_rows == saved["rows"]
+    assert result.rows == rows and result.resumed_rows == saved["rows"]
     assert result.upserted_rows >= checkpoints[-1]["rows"] - saved["rows"] + 25
     assert all_keys(target, dst_name, varchar) == all_keys(source, src_name, varchar)
-    assert stored_rows(target, dst_name) == ROWS
+    assert stored_rows(target, dst_name) == rows
     return result
 
 
@@ -144,8 +151,22 @@ def test_it_gives_every_copy_error_a_checkpoint(pair):
     with pytest.raises(CopyError) as resumed:
         copy(source, target, "refused", "not_there", False, checkpoint=initial_checkpoint())
 
-    assert missing.value.checkpoint is None  # nothing was created or written: start afresh
-    assert resumed.value.checkpoint == initial_checkpoint()
+    assert missing.value.checkpoint == resumed.value.checkpoint == initial_checkpoint()
+
+
+def test_it_gives_a_failed_migration_the_checkpoint_saved_at_creation(pair):
+    source, target = pair
+    create_simple(source, "vanished", rows=20)
+    info, spec = planned(source, target, "vanished")
+
+    def drop_target(checkpoint: dict) -> None:
+        target.drop_collection("vanished")  # someone drops it before the first batch
+
+    with pytest.raises(CopyError) as raised:
+        migrate_collection(source, target, info, spec, on_checkpoint=drop_target)
+
+    assert raised.value.message == "target collection 'vanished' does not exist"
+    assert raised.value.checkpoint == initial_checkpoint()
 
 
 def planned(source, target, name):
@@ -224,23 +245,56 @@ def load_for_reading(client: MilvusClient, name: str):
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("varchar", [False, True])
-def test_it_resumes_into_an_unloaded_standalone_collection(pair, milvus, varchar):
+@pytest.mark.parametrize("layout", ["int", "varchar", "partition_key", "partitions"])
+def test_it_resumes_into_an_unloaded_standalone_collection(pair, milvus, layout):
     source, _ = pair
-    name = f"resume_unloaded_{int(varchar)}_{os.getpid()}"
+    name = f"resume_unloaded_{layout}_{os.getpid()}"
+    varchar = layout == "varchar"
+    keyed = layout == "partition_key"
+    partitions = ["_default", "p1"] if layout == "partitions" else None
     drop(milvus, name)
-    create_simple(source, name, rows=ROWS, varchar_pk=varchar)
-    create_simple(milvus, name, varchar_pk=varchar, index=False)
+    explicit = ("p1",) if partitions else ()
+    create_simple(
+        source, name, rows=ROWS, varchar_pk=varchar, partition_key=keyed, partitions=explicit
+    )
+    rows = ROWS
+    if partitions:
+        extra = [
+            {"pk": i, "vec": vector(i), "title": f"title {i}", "category": i % 4}
+            for i in range(ROWS, ROWS + 150)
+        ]
+        source.insert(name, extra, partition_name="p1")
+        rows += len(extra)
+    create_simple(
+        milvus, name, varchar_pk=varchar, partition_key=keyed, partitions=explicit, index=False
+    )
     try:
         assert milvus.get_load_state(name)["state"].name == "NotLoad"
 
         result = resume_exactly(
-            source, milvus, name, name, varchar, load_after=load_for_reading(milvus, name)
+            source,
+            milvus,
+            name,
+            name,
+            varchar,
+            partitions=partitions,
+            rows=rows,
+            load_after=load_for_reading(milvus, name),
         )
 
-        assert result.upserted_rows == ROWS - result.resumed_rows
+        assert result.upserted_rows == rows - result.resumed_rows
+        if partitions:
+            in_p1 = milvus.query(
+                name,
+                filter="",
+                output_fields=["count(*)"],
+                partition_names=["p1"],
+                consistency_level="Strong",
+            )
+            assert in_p1[0]["count(*)"] == 150
     finally:
         drop(milvus, name)
+        drop(source, name)
 
 
 @pytest.mark.standalone
