@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pymilvus import DataType, MilvusClient
 from pymilvus.grpc_gen import milvus_pb2
 
+from .checkpoint import CopyState, initial_checkpoint
 from .errors import CopyCanceled, CopyError
 from .reader import (
     WHOLE_COLLECTION,
@@ -59,7 +60,6 @@ from .rpc import CancelFlag, Endpoint, StatusError
 # are much faster there (at 400,000 rows a query costs ~0.5 s before it returns a row); peak RSS
 # measured ~355 MB at 100,000 rows and ~380 MB at 400,000 (about 210 MB of it is pymilvus).
 DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
-CHECKPOINT_VERSION = 1
 
 
 class _Unbounded:
@@ -88,12 +88,6 @@ class CopyResult:
     partition_rows: dict[str, int] = field(default_factory=dict)
     resumed_rows: int = 0  # of `rows`, those an earlier run had already written
     upserted_rows: int = 0  # rows this run wrote as upserts (the uncertain range of a resume)
-
-
-def initial_checkpoint() -> dict:
-    """The checkpoint of a copy that has written nothing yet: resuming from it is exact even
-    when a run wrote batches before it saved any checkpoint of its own."""
-    return _State.start([WHOLE_COLLECTION], None).checkpoint()
 
 
 def copy_collection(
@@ -134,7 +128,7 @@ def copy_collection(
     written row (the given one when nothing was written). All callbacks run on the calling
     thread. Returns the rows and bytes copied and the rows per partition.
     """
-    state: _State | None = None
+    state: CopyState | None = None
     try:
         if batch_bytes <= 0:
             raise CopyError(f"batch_bytes must be positive, got {batch_bytes}")
@@ -152,7 +146,7 @@ def copy_collection(
         _check_primary_key(source_schema, source_collection, pk_field, pk_is_varchar)
         carry_dynamic = dynamic and bool(source_schema.get("enable_dynamic_field"))
 
-        state = _State.start(streams, checkpoint)
+        state = CopyState.start(streams, checkpoint)
         uncertain = {}
         if checkpoint is not None:
             uncertain = _uncertain_ranges(dst, target_collection, pk_field, pk_is_varchar, state)
@@ -184,7 +178,7 @@ def copy_collection(
         raise
 
 
-def _last_checkpoint(state: _State | None, given: dict | None) -> dict:
+def _last_checkpoint(state: CopyState | None, given: dict | None) -> dict:
     """The checkpoint an error carries: what this run wrote, else what it was given, else the
     0-row checkpoint (nothing written: resuming from it is a start that cannot duplicate)."""
     if state is not None:
@@ -195,7 +189,7 @@ def _last_checkpoint(state: _State | None, given: dict | None) -> dict:
 def _run(
     src: Endpoint,
     dst: Endpoint,
-    state: _State,
+    state: CopyState,
     cancel: CancelFlag,
     *,
     uncertain: dict,
@@ -267,7 +261,7 @@ def _run(
 
 
 def _uncertain_ranges(
-    dst: Endpoint, collection: str, pk_field: str, pk_is_varchar: bool, state: _State
+    dst: Endpoint, collection: str, pk_field: str, pk_is_varchar: bool, state: CopyState
 ) -> dict[str, object]:
     """For each unfinished partition: the highest key the target may hold past the checkpoint
     (None: nothing there), or UNBOUNDED when the target cannot be queried (not loaded)."""
@@ -330,66 +324,7 @@ def _check_partitions(client: MilvusClient, collection: str, names: list[str], r
         )
 
 
-@dataclass
-class _State:
-    """What has been written: the source of every checkpoint."""
-
-    streams: list[str]
-    last_pk: dict[str, int | str | None]
-    done: list[str]
-    rows: int
-    bytes: int
-    partition_rows: dict[str, int]
-
-    @classmethod
-    def start(cls, streams: list[str], checkpoint: dict | None) -> _State:
-        if checkpoint is None:
-            return cls(streams=streams, last_pk={}, done=[], rows=0, bytes=0, partition_rows={})
-        try:
-            last_pk = dict(checkpoint["partitions"])
-            done = list(checkpoint["done_partitions"])
-            rows = int(checkpoint["rows"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise CopyError(f"the checkpoint to resume from is malformed: {error!r}") from error
-        unknown = [name for name in [*last_pk, *done] if name not in streams]
-        if unknown:
-            raise CopyError(
-                "the checkpoint to resume from names partitions this copy does not have: "
-                + ", ".join(repr(name) for name in unknown)
-            )
-        return cls(
-            streams=streams,
-            last_pk=last_pk,
-            done=done,
-            rows=rows,
-            bytes=int(checkpoint.get("bytes", 0)),
-            partition_rows={k: int(v) for k, v in checkpoint.get("partition_rows", {}).items()},
-        )
-
-    def advance(self, page: Page) -> None:
-        self.last_pk[page.stream] = page.last_pk
-        self.rows += page.rows
-        self.bytes += page.bytes
-        self.partition_rows[page.stream] = self.partition_rows.get(page.stream, 0) + page.rows
-
-    def finish(self, stream: str) -> None:
-        self.last_pk.setdefault(stream, None)
-        self.partition_rows.setdefault(stream, 0)
-        if stream not in self.done:
-            self.done.append(stream)
-
-    def checkpoint(self) -> dict:
-        return {
-            "version": CHECKPOINT_VERSION,
-            "partitions": dict(self.last_pk),
-            "done_partitions": list(self.done),
-            "rows": self.rows,
-            "bytes": self.bytes,
-            "partition_rows": dict(self.partition_rows),
-        }
-
-
-def _report(on_checkpoint: Callable[[dict], None] | None, state: _State) -> None:
+def _report(on_checkpoint: Callable[[dict], None] | None, state: CopyState) -> None:
     if on_checkpoint is not None:
         on_checkpoint(state.checkpoint())
 
