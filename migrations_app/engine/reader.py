@@ -124,10 +124,12 @@ def query_page(
     what: str,
     collection: str,
     expr: str,
-    output_fields,
-    partition_names,
+    output_fields: list[str],
+    partition_names: list[str],
     limit: int,
 ):
+    """One strongly consistent query of up to `limit` rows matching `expr`, sorted by primary
+    key (the `iterator` flag), as the raw QueryResults answer (columnar FieldData)."""
     request = Prepare.query_request(
         collection,
         expr,
