@@ -1,6 +1,8 @@
 from django.urls import include, path
 from django.views.generic.base import RedirectView
+from ninja.openapi.views import openapi_json
 
+from console.api.site import api
 from console.views import api_keys, auth
 
 urlpatterns = [
@@ -11,4 +13,7 @@ urlpatterns = [
     path("api-keys/", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<int:key_id>/delete/", api_keys.api_key_delete, name="api_key_delete"),
     path("clusters/", include("console.clusters.urls")),
+    # The same view as ninja's own /v2/openapi.json, under a name pages can link to.
+    path("v2/openapi.json", openapi_json, {"api": api}, name="api-openapi"),
+    path("v2/", api.urls),
 ]
