@@ -144,6 +144,13 @@ TEMPLATES = [
     }
 ]
 
+# WAL lets the web process read while a worker writes; IMMEDIATE avoids "database is locked"
+# upgrades from read to write transactions.
+_SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 _db_url = os.environ.get("DATABASE_URL", "")
 if _db_url:
     try:
@@ -152,18 +159,14 @@ if _db_url:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if not DATABASES["default"].get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://u@h/console")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "console.sqlite3",
-            # WAL lets the web process read while a worker writes; IMMEDIATE avoids
-            # "database is locked" upgrades from read to write transactions.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
             # A file, not memory: the tests' Celery workers are other processes.
             "TEST": {"NAME": str(VAR_DIR / "test_console.sqlite3")},
         }
