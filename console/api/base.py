@@ -185,10 +185,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        if exc.errors and all(e.get("loc", ("",))[0] == "body" for e in exc.errors):
-            # An absent body reads as "body.payload is required": say it plainly.
-            if any(tuple(e.get("loc", ())) == ("body", "payload") for e in exc.errors):
-                return error_response(api, request, 400, "the request body must be a JSON object")
+        # An absent body, or one that is not an object, fails at the body itself
+        # ("body.payload"): say it plainly instead of naming ninja's parameter.
+        if any(tuple(e.get("loc", ())) == ("body", "payload") for e in exc.errors):
+            return error_response(api, request, 400, "the request body must be a JSON object")
         return error_response(api, request, 422, validation_message(exc.errors))
 
     @api.exception_handler(AuthenticationError)
