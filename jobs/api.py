@@ -26,6 +26,8 @@ Verification = Literal[tuple(JobCollection.Verification.values)]  # type: ignore
 
 
 class SourceOut(Schema):
+    """This organization's cluster (clusterId, clusterName) or another's endpoint (host:port)."""
+
     clusterId: str | None = None
     clusterName: str | None = None
     endpoint: str | None = None
@@ -108,6 +110,7 @@ def _job(request: HttpRequest, job_id: str, write: bool = False) -> Job:
     "/{jobId}",
     response={200: JobResponse, **ERRORS},
     operation_id="describeJob",
+    exclude_unset=True,  # the source has clusterId/clusterName or endpoint, as job_data gives it
     summary="A job with its collections",
 )
 def describe_job(request: HttpRequest, jobId: str):
@@ -119,6 +122,7 @@ def describe_job(request: HttpRequest, jobId: str):
     "",
     response={200: JobPageResponse, **ERRORS},
     operation_id="listJobs",
+    exclude_unset=True,
     summary="Jobs the key's user may see, newest first",
 )
 def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
