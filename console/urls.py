@@ -1,15 +1,9 @@
-from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views.generic.base import RedirectView
 from ninja.openapi.views import openapi_json
 
 from console.api.site import api
 from console.views import api_keys, auth
-
-
-def _api_not_found(request: HttpRequest) -> JsonResponse:
-    """Unknown paths under /v2/ answer in the API's error shape, not with an HTML page."""
-    return JsonResponse({"code": 404, "message": "no such endpoint"}, status=404)
 
 
 urlpatterns = [
@@ -23,5 +17,4 @@ urlpatterns = [
     # The same view as ninja's own /v2/openapi.json, under a name pages can link to.
     path("v2/openapi.json", openapi_json, {"api": api}, name="api-openapi"),
     path("v2/", api.urls),
-    re_path(r"^v2/", _api_not_found, name="api-not-found"),
 ]

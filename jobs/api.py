@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
+from ninja.errors import ValidationError
 
 from console.access import get_job_for, get_project_for, visible_jobs
 from console.api.base import ERRORS, ok
@@ -126,6 +127,13 @@ def describe_job(request: HttpRequest, jobId: str):
     summary="Jobs the key's user may see, newest first",
 )
 def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
+    # Unknown parameters are refused as unknown body fields are: a misspelled filter must
+    # not silently list everything. (ninja drops them before the schema sees them.)
+    unknown = sorted(set(request.GET) - set(JobFilters.model_fields))
+    if unknown:
+        raise ValidationError(
+            [{"loc": ("query", name), "type": "extra_forbidden"} for name in unknown]
+        )
     jobs = visible_jobs(request.auth)
     if filters.projectId:
         jobs = jobs.filter(project=get_project_for(request.auth, filters.projectId))

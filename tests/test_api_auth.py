@@ -123,3 +123,10 @@ def test_it_answers_unknown_paths_under_v2_with_the_error_envelope(owner, api_as
     response = api_as(owner).get("/v2/nothing-here")
 
     _assert_error(response, 404)
+
+
+def test_it_answers_a_wrong_method_with_the_error_envelope(owner, api_as):
+    response = api_as(owner).get("/v2/migrations/toExisting")
+
+    assert "POST" in _assert_error(response, 405)["message"]
+    assert response["Allow"] == "POST"

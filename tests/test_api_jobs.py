@@ -158,6 +158,7 @@ def test_it_lists_only_the_projects_a_member_sees(admin, outsider, api_as, proje
         ({"pageSize": 101}, "pageSize:"),
         ({"pageSize": "ten"}, "pageSize:"),
         ({"currentPage": 0}, "currentPage:"),
+        ({"state": "FAILED"}, "state: is not a known field"),
     ],
 )
 def test_it_names_a_bad_query_parameter(owner, api_as, params, named):
@@ -235,3 +236,16 @@ def test_it_ignores_a_body_sent_to_cancel(owner, api_as, project):
     job = _job(project)
 
     assert api_as(owner).post(f"/v2/jobs/{job.pk}/cancel", raw="{junk").status_code == 200
+
+
+def test_it_answers_an_unexpected_failure_with_500_and_no_detail(owner, api_as, project, caplog):
+    # A row the response schema does not allow (written by hand, never by the app) makes the
+    # response fail validation: the client gets a plain 500, the log gets the traceback.
+    job = _job(project)
+    JobCollection.objects.filter(job=job).update(status="SOMETHING_ELSE")
+
+    response = api_as(owner).get(f"/v2/jobs/{job.pk}")
+
+    message = _error(response, 500)
+    assert "Traceback" not in message and "SOMETHING_ELSE" not in message
+    assert "Traceback" in caplog.text or "SOMETHING_ELSE" in caplog.text

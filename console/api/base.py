@@ -69,6 +69,13 @@ class ApiKeyAuth(HttpBearer):
     at once: every request looks the key up.
     """
 
+    def __call__(self, request: HttpRequest) -> User | None:
+        # ninja's own version logs a non-Bearer header in DEBUG: a credential in a log.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.authenticate(request, token)
+
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         token = token.strip()
         if not token or len(token) > 200:
