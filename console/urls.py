@@ -5,7 +5,6 @@ from ninja.openapi.views import openapi_json
 from console.api.site import api
 from console.views import api_keys, auth
 
-
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="clusters", permanent=False)),
     path("login/", auth.login_view, name="login"),
