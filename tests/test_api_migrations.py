@@ -156,73 +156,6 @@ def test_it_creates_a_dedicated_cluster_and_a_job_waiting_for_it(owner, api_as, 
     assert job.status == Job.Status.PENDING
 
 
-# --- another organization's source: the real Milvus standalone with authorization on ------
-
-
-@pytest.fixture(scope="module")
-def standalone_source(standalone):
-    client = MilvusClient(uri=standalone.uri, token=standalone.token)
-    name = "api_src_docs"
-    if name in client.list_collections():
-        client.drop_collection(name)
-    create_simple(client, name, rows=25)
-    client.flush(name)  # Milvus 2.3 counts only flushed rows
-    client.close()
-    return name
-
-
-@pytest.mark.standalone
-@pytest.mark.parametrize("auth", ["apiKey", "username"])
-def test_it_starts_a_migration_from_another_organization(
-    auth, owner, api_as, target, standalone, standalone_source, caplog
-):
-    caplog.set_level(logging.DEBUG)
-    user, password = standalone.token.split(":")
-    credentials = (
-        {"apiKey": standalone.token}
-        if auth == "apiKey"
-        else {"username": user, "password": password}
-    )
-    body = {
-        "source": {"endpoint": standalone.uri, **credentials},
-        "destination": {"clusterId": target.pk},
-        "dbCollections": [{"collections": [{"collectionName": standalone_source}]}],
-    }
-
-    response = api_as(owner).post(TO_EXISTING, body)
-
-    assert response.status_code == 200, response.content
-    job = Job.objects.get(pk=response.json()["data"]["jobId"])
-    assert job.source_cluster is None and job.source_name == f"127.0.0.1:{standalone.port}"
-    assert job.source_connection().pymilvus_token == standalone.token
-    assert job.collections.get().total_entities == 25
-    # The credentials are kept encrypted and never shown again.
-    assert password not in job.source_connection_enc
-    shown = api_as(owner).get(f"/v2/jobs/{job.pk}").content.decode()
-    assert password not in shown and standalone.token not in shown
-    assert standalone.token not in caplog.text
-    assert all(password not in e.message for e in job.events.all())
-
-
-@pytest.mark.standalone
-def test_it_refuses_wrong_credentials_for_another_organization(
-    owner, api_as, target, standalone, standalone_source, caplog
-):
-    wrong = "root:not-the-password-42"
-    body = {
-        "source": {"endpoint": standalone.uri, "apiKey": wrong},
-        "destination": {"clusterId": target.pk},
-        "dbCollections": [{}],
-    }
-
-    response = api_as(owner).post(TO_EXISTING, body)
-
-    assert response.status_code in (400, 503)
-    message = _error(response, response.status_code)
-    assert "not-the-password-42" not in message and "not-the-password-42" not in caplog.text
-    assert not Job.objects.exists()
-
-
 # --- refusals: the service's, with its message ------------------------------------------------
 
 
@@ -442,3 +375,72 @@ def test_it_needs_a_key_before_it_reads_a_body(db, client):
     response = client.post(TO_EXISTING, "{}", content_type="application/json")
 
     _error(response, 401)
+
+
+# --- another organization's source: the real Milvus standalone with authorization on ------
+# Last in the module: the standalone takes ~20 s to start the first time, and Milvus Lite
+# servers drop gRPC channels left idle that long ("too many pings").
+
+
+@pytest.fixture(scope="module")
+def standalone_source(standalone):
+    client = MilvusClient(uri=standalone.uri, token=standalone.token)
+    name = "api_src_docs"
+    if name in client.list_collections():
+        client.drop_collection(name)
+    create_simple(client, name, rows=25)
+    client.flush(name)  # Milvus 2.3 counts only flushed rows
+    client.close()
+    return name
+
+
+@pytest.mark.standalone
+@pytest.mark.parametrize("auth", ["apiKey", "username"])
+def test_it_starts_a_migration_from_another_organization(
+    auth, owner, api_as, target, standalone, standalone_source, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    user, password = standalone.token.split(":")
+    credentials = (
+        {"apiKey": standalone.token}
+        if auth == "apiKey"
+        else {"username": user, "password": password}
+    )
+    body = {
+        "source": {"endpoint": standalone.uri, **credentials},
+        "destination": {"clusterId": target.pk},
+        "dbCollections": [{"collections": [{"collectionName": standalone_source}]}],
+    }
+
+    response = api_as(owner).post(TO_EXISTING, body)
+
+    assert response.status_code == 200, response.content
+    job = Job.objects.get(pk=response.json()["data"]["jobId"])
+    assert job.source_cluster is None and job.source_name == f"127.0.0.1:{standalone.port}"
+    assert job.source_connection().pymilvus_token == standalone.token
+    assert job.collections.get().total_entities == 25
+    # The credentials are kept encrypted and never shown again.
+    assert password not in job.source_connection_enc
+    shown = api_as(owner).get(f"/v2/jobs/{job.pk}").content.decode()
+    assert password not in shown and standalone.token not in shown
+    assert standalone.token not in caplog.text
+    assert all(password not in e.message for e in job.events.all())
+
+
+@pytest.mark.standalone
+def test_it_refuses_wrong_credentials_for_another_organization(
+    owner, api_as, target, standalone, standalone_source, caplog
+):
+    wrong = "root:not-the-password-42"
+    body = {
+        "source": {"endpoint": standalone.uri, "apiKey": wrong},
+        "destination": {"clusterId": target.pk},
+        "dbCollections": [{}],
+    }
+
+    response = api_as(owner).post(TO_EXISTING, body)
+
+    assert response.status_code in (400, 503)
+    message = _error(response, response.status_code)
+    assert "not-the-password-42" not in message and "not-the-password-42" not in caplog.text
+    assert not Job.objects.exists()

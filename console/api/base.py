@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from typing import Any
 
@@ -110,7 +109,7 @@ class KeyRateLimit(BaseThrottle):
         return count <= settings.API_RATE_LIMIT
 
     def wait(self) -> float:
-        return max(1.0, math.ceil(1 - time.time() % 1))
+        return 1.0  # the current window ends within a second
 
 
 # --- the body parser ----------------------------------------------------------------------
