@@ -236,6 +236,12 @@ MIGRATION_STALE_AFTER = env_int("MIGRATION_STALE_AFTER", 60, minimum=2)
 MIGRATION_MAX_RESUMES = env_int("MIGRATION_MAX_RESUMES", 3, minimum=0)
 MIGRATION_REAPER_EVERY = env_int("MIGRATION_REAPER_EVERY", 30, minimum=1)
 MIGRATION_NEW_CLUSTER_WAIT = env_int("MIGRATION_NEW_CLUSTER_WAIT", 300, minimum=5)
+# Bytes of rows per copy batch (the engine's default, 16 MB, when 0): a checkpoint and a
+# cancel check follow every batch.
+MIGRATION_BATCH_BYTES = env_int("MIGRATION_BATCH_BYTES", 0, minimum=0)
+# A copy stopped by a server error the engine's own retries did not outlast (a server that
+# restarted, came back with the collection released) resumes from its checkpoint this often.
+MIGRATION_COPY_RESUMES = env_int("MIGRATION_COPY_RESUMES", 2, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},
 }

@@ -147,12 +147,18 @@ def outsider_client(outsider):
 
 
 @pytest.fixture
-def job_worker(transactional_db, tmp_path):
+def worker_env() -> dict[str, str]:
+    """Extra environment of the `job_worker` process (override in a module: small batches...)."""
+    return {}
+
+
+@pytest.fixture
+def job_worker(transactional_db, tmp_path, worker_env):
     """A real Celery worker process on the test database and the test Redis; stopped at the
     end. Tests using it are transactional: the worker must see what they commit."""
     from tests.workers import Worker
 
-    worker = Worker(tmp_path)
+    worker = Worker(tmp_path, worker_env)
     worker.start()
     yield worker
     worker.stop()
