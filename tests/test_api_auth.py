@@ -3,6 +3,8 @@ the error envelope, no session cookies, the OpenAPI document."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.urls import reverse
 
@@ -30,10 +32,15 @@ def test_it_refuses_a_request_without_a_key(db):
 @pytest.mark.parametrize(
     "header", ["Bearer mmc_not-a-key", "Basic dXNlcjpwYXNz", "Bearer ", "mmc_x"]
 )
-def test_it_refuses_an_invalid_key(db, client, header):
+def test_it_refuses_an_invalid_key(db, client, header, caplog):
+    caplog.set_level(logging.DEBUG)
+
     response = client.get("/v2/jobs", HTTP_AUTHORIZATION=header)
 
     _assert_error(response, 401)
+    secret = header.partition(" ")[2].strip() or header
+    if secret:
+        assert secret.encode() not in response.content and secret not in caplog.text
 
 
 def test_it_refuses_a_revoked_key_at_once(owner, owner_client):
