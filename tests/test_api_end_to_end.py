@@ -174,3 +174,37 @@ def test_it_migrates_from_another_organization(
     _no_secret(standalone.token, caplog.text, job_worker.logs(), events, listed, str(data))
     _no_secret(f'"{password}"', listed, str(response.content))
     _no_secret(api.key, caplog.text, job_worker.logs())
+
+
+def test_it_retries_a_failed_job_to_successful(owner, project, api_as, lite_factory, job_worker):
+    source_server, target_server = lite_factory(), lite_factory()
+    fill(source_server, "notes", 200, varchar_pk=True)
+    source = local_cluster(project, source_server, "src", plan=Cluster.Plan.SERVERLESS)
+    target = local_cluster(project, target_server, "dst", plan=Cluster.Plan.SERVERLESS)
+    api = api_as(owner)
+    # Planned while the collection existed, dropped before the worker reads it: FAILED.
+    job_worker.stop()
+    response = api.post(
+        "/v2/migrations/toExisting",
+        {
+            "source": {"clusterId": source.pk},
+            "destination": {"clusterId": target.pk},
+            "dbCollections": [{"collections": [{"collectionName": "notes"}]}],
+        },
+    )
+    job_id = response.json()["data"]["jobId"]
+    client = MilvusClient(uri=source_server.uri)
+    client.drop_collection("notes")
+    client.close()
+    job_worker.start()
+    assert _follow(api, job_id, job_worker)["status"] == "FAILED"
+    assert api.post(f"/v2/jobs/{job_id}/cancel").status_code == 409
+
+    fill(source_server, "notes", 200, varchar_pk=True)
+    retried = api.post(f"/v2/jobs/{job_id}/retry")
+
+    assert retried.json() == {"code": 0, "data": {"jobId": job_id, "status": "PENDING"}}
+    data = _follow(api, job_id, job_worker)
+    assert data["status"] == "SUCCESSFUL", data["reason"]
+    assert count(target_server, "notes") == 200
+    assert api.post(f"/v2/jobs/{job_id}/retry").status_code == 409
