@@ -95,6 +95,9 @@ MIGRATION_ALLOW_PRIVATE_ENDPOINTS = env_bool("MIGRATION_ALLOW_PRIVATE_ENDPOINTS"
 CLUSTERS_DIR = Path(os.environ.get("CLUSTERS_DIR", VAR_DIR / "clusters"))
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# REST API v2 (console/api): requests per second per API key, and the largest body accepted.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 20, minimum=1)
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -104,12 +107,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "ninja",  # serves the API docs page's Swagger UI from its bundled static files, no CDN
     "console",
     "migrations_app",
     "jobs",
 ]
 
 MIDDLEWARE = [
+    "console.api.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

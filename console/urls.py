@@ -1,7 +1,9 @@
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic.base import RedirectView
+from ninja.openapi.views import openapi_json
 
+from console.api.site import api
 from console.views import api_keys, auth
 
 urlpatterns = [
@@ -15,4 +17,7 @@ urlpatterns = [
     path("api-keys/<int:key_id>/delete/", api_keys.api_key_delete, name="api_key_delete"),
     path("clusters/", include("console.clusters.urls")),
     path("jobs/", include("jobs.urls")),
+    # The same view as ninja's own /v2/openapi.json, under a name pages can link to.
+    path("v2/openapi.json", openapi_json, {"api": api}, name="api-openapi"),
+    path("v2/", api.urls),
 ]

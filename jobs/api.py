@@ -1,0 +1,180 @@
+"""REST v2 job endpoints (DESIGN §7): read, list, cancel and retry jobs.
+
+Tenancy first, as in the views: `get_job_for` / `visible_jobs` start from what the key's user
+may see, so another organization's job is a 404; cancel and retry need a manager (403 for a
+watcher) and then run the same service as the Jobs page.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from django.http import Http404, HttpRequest
+from ninja import Field, Query, Router, Schema
+from ninja.errors import ValidationError
+
+from console.access import get_job_for, get_project_for, visible_jobs
+from console.api.base import ERRORS, ok
+from jobs.models import Job, JobCollection
+from jobs.serializers import job_data
+from migrations_app.service import cancel_job, retry_job
+
+router = Router(tags=["jobs"])
+
+JOB_ID_CHARS = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+JobStatus = Literal[tuple(Job.Status.values)]  # type: ignore[valid-type]
+CollectionStatus = Literal[tuple(JobCollection.Status.values)]  # type: ignore[valid-type]
+Verification = Literal[tuple(JobCollection.Verification.values)]  # type: ignore[valid-type]
+
+
+class SourceOut(Schema):
+    """This organization's cluster (clusterId, clusterName) or another's endpoint (host:port)."""
+
+    clusterId: str | None = None
+    clusterName: str | None = None
+    endpoint: str | None = None
+    dbName: str
+
+
+class DestinationOut(Schema):
+    clusterId: str | None
+    clusterName: str
+    dbName: str
+
+
+class CollectionOut(Schema):
+    sourceDb: str
+    sourceCollection: str
+    targetDb: str
+    targetCollection: str
+    status: CollectionStatus
+    totalEntities: int
+    migratedEntities: int
+    verification: Verification
+
+
+class JobOut(Schema):
+    jobId: str
+    type: Literal["MIGRATION"]
+    status: JobStatus
+    progress: int = Field(ge=0, le=100)
+    startTime: str | None = Field(description="ISO 8601 UTC, null until started")
+    endTime: str | None = Field(description="ISO 8601 UTC, null until final")
+    reason: str
+    createdBy: str | None
+    projectId: str
+    source: SourceOut
+    destination: DestinationOut
+    collections: list[CollectionOut]
+
+
+class JobResponse(Schema):
+    code: int
+    data: JobOut
+
+
+class JobPage(Schema):
+    count: int
+    currentPage: int
+    pageSize: int
+    records: list[JobOut]
+
+
+class JobPageResponse(Schema):
+    code: int
+    data: JobPage
+
+
+class JobState(Schema):
+    jobId: str
+    status: JobStatus
+
+
+class JobStateResponse(Schema):
+    code: int
+    data: JobState
+
+
+class JobFilters(Schema):
+    projectId: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    status: JobStatus | None = None
+    pageSize: int = Field(10, ge=1, le=100)
+    currentPage: int = Field(1, ge=1, le=1_000_000)
+
+
+def _job(request: HttpRequest, job_id: str, write: bool = False) -> Job:
+    # Ids are looked up, never parsed; bytes no id has (NUL, spaces) never reach the database.
+    if not JOB_ID_CHARS.fullmatch(job_id):
+        raise Http404("No such job")
+    return get_job_for(request.auth, job_id, write=write)
+
+
+@router.get(
+    "/{jobId}",
+    response={200: JobResponse, **ERRORS},
+    operation_id="describeJob",
+    exclude_unset=True,  # the source has clusterId/clusterName or endpoint, as job_data gives it
+    summary="A job with its collections",
+)
+def describe_job(request: HttpRequest, jobId: str):
+    job = _job(request, jobId)
+    return ok(job_data(job))
+
+
+@router.get(
+    "",
+    response={200: JobPageResponse, **ERRORS},
+    operation_id="listJobs",
+    exclude_unset=True,
+    summary="Jobs the key's user may see, newest first",
+)
+def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
+    # Unknown parameters are refused as unknown body fields are: a misspelled filter must
+    # not silently list everything. (ninja drops them before the schema sees them.)
+    unknown = sorted(set(request.GET) - set(JobFilters.model_fields))
+    if unknown:
+        raise ValidationError(
+            [{"loc": ("query", name), "type": "extra_forbidden"} for name in unknown]
+        )
+    jobs = visible_jobs(request.auth)
+    if filters.projectId:
+        jobs = jobs.filter(project=get_project_for(request.auth, filters.projectId))
+    if filters.status:
+        jobs = jobs.filter(status=filters.status)
+    count = jobs.count()
+    start = (filters.currentPage - 1) * filters.pageSize
+    page = jobs.select_related("created_by").prefetch_related("collections")[
+        start : start + filters.pageSize
+    ]
+    return ok(
+        {
+            "count": count,
+            "currentPage": filters.currentPage,
+            "pageSize": filters.pageSize,
+            "records": [job_data(job) for job in page],
+        }
+    )
+
+
+@router.post(
+    "/{jobId}/cancel",
+    response={200: JobStateResponse, **ERRORS},
+    operation_id="cancelJob",
+    summary="Cancel a Pending or In Progress job (409 when it is already final)",
+)
+def cancel(request: HttpRequest, jobId: str):
+    job = cancel_job(request.auth, _job(request, jobId, write=True))
+    return ok({"jobId": job.pk, "status": job.status})
+
+
+@router.post(
+    "/{jobId}/retry",
+    response={200: JobStateResponse, **ERRORS},
+    operation_id="retryJob",
+    summary="Retry a Failed job's unfinished collections (409 unless it failed)",
+)
+def retry(request: HttpRequest, jobId: str):
+    job = retry_job(request.auth, _job(request, jobId, write=True))
+    return ok({"jobId": job.pk, "status": job.status})
