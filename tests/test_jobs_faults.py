@@ -112,6 +112,7 @@ def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
     try:
         _kill_and_resume(job, job_worker, settings)
         client = MilvusClient(uri=standalone.uri, token=standalone.token)
+        client.load_collection(name)  # the job leaves it released (no "load after")
         rows = client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
         assert rows[0]["count(*)"] == ROWS
     finally:
