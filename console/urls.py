@@ -11,4 +11,5 @@ urlpatterns = [
     path("api-keys/", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<int:key_id>/delete/", api_keys.api_key_delete, name="api_key_delete"),
     path("clusters/", include("console.clusters.urls")),
+    path("migrations/", include("migrations_app.wizard.urls")),
 ]
