@@ -141,3 +141,24 @@ def viewer_client(viewer):
 @pytest.fixture
 def outsider_client(outsider):
     return _client_for(outsider)
+
+
+# --- Jobs: a real Celery worker -------------------------------------------------------------
+
+
+@pytest.fixture
+def worker_env() -> dict[str, str]:
+    """Extra environment of the `job_worker` process (override in a module: small batches...)."""
+    return {}
+
+
+@pytest.fixture
+def job_worker(transactional_db, tmp_path, worker_env):
+    """A real Celery worker process on the test database and the test Redis; stopped at the
+    end. Tests using it are transactional: the worker must see what they commit."""
+    from tests.workers import Worker
+
+    worker = Worker(tmp_path, worker_env)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -187,7 +187,13 @@ def cluster_delete(request: HttpRequest, cluster_id: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            cluster.delete()
+            try:
+                services.delete_cluster(cluster)
+            except services.ServiceError as exc:
+                form.add_error(None, exc.message)
+                return render(
+                    request, "clusters/delete.html", {"form": form, "cluster": cluster}, status=409
+                )
             note = (
                 " The supervisor stops its server and removes its data."
                 if cluster.kind == Cluster.Kind.LOCAL
