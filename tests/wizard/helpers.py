@@ -47,13 +47,19 @@ def fill_source(uri: str, token: str | None = None, prefix: str = "") -> None:
     client.close()
 
 
-def cluster_on(project, server, name: str, plan: str = Cluster.Plan.DEDICATED) -> Cluster:
-    """A running LOCAL cluster row of `project` served by a real Milvus Lite `server`."""
+def cluster_on(
+    project, server, name: str, plan: str = Cluster.Plan.DEDICATED, kind: str = Cluster.Kind.LOCAL
+) -> Cluster:
+    """A running cluster row of `project` served by a real Milvus Lite `server`.
+
+    EXTERNAL where the test runs the cluster supervisor, which would otherwise take the
+    LOCAL row over (and serve it from its own, empty, data directory).
+    """
     return Cluster.objects.create(
         project=project,
         name=name,
         plan=plan,
-        kind=Cluster.Kind.LOCAL,
+        kind=kind,
         uri=server.uri,
         port=server.port,
         status=Cluster.Status.RUNNING,
