@@ -37,7 +37,8 @@ def standalone():
 
 # --- Personas -------------------------------------------------------------------------------
 # owner: Organization Owner of "Acme"; admin: Project Admin of Acme's default project;
-# viewer: Read-Only member of it; outsider: owner of another organization ("Globex").
+# viewer: Read-Only member of it; writer: Read-Write member of it; member: in the organization
+# without a role in any project; outsider: owner of another organization ("Globex").
 
 PASSWORD = "correct-horse-battery"
 
@@ -107,6 +108,26 @@ def viewer(org, project):
 
 
 @pytest.fixture
+def writer(org, project):
+    from console.models import Membership, ProjectMembership
+
+    return _member(
+        "writer@acme.test",
+        org,
+        Membership.Role.ORG_MEMBER,
+        project,
+        ProjectMembership.Role.PROJECT_READ_WRITE,
+    )
+
+
+@pytest.fixture
+def member(org, project):
+    from console.models import Membership
+
+    return _member("member@acme.test", org, Membership.Role.ORG_MEMBER)
+
+
+@pytest.fixture
 def outsider(db):
     from console.models import Membership, Organization, Project
 
@@ -136,6 +157,16 @@ def project_admin_client(admin):
 @pytest.fixture
 def viewer_client(viewer):
     return _client_for(viewer)
+
+
+@pytest.fixture
+def writer_client(writer):
+    return _client_for(writer)
+
+
+@pytest.fixture
+def member_client(member):
+    return _client_for(member)
 
 
 @pytest.fixture

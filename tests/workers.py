@@ -49,19 +49,18 @@ class Worker:
             "DATABASE_URL": database_url(),
             "MIGRATION_HEARTBEAT": "1",
             "PYTHONPATH": str(ROOT),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **self.extra_env,
         }
         log = self.log_path.open("w")
         self.proc = subprocess.Popen(
+            # The same script as `make run`'s Procfile: it starts the worker again when it
+            # exits on its own (see scripts/worker.sh).
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
+                "bash",
+                str(ROOT / "scripts" / "worker.sh"),
                 "--pool",
-                "threads",
+                "prefork",
                 "--concurrency",
                 "2",
                 "--loglevel",

@@ -6,12 +6,14 @@ back, so a form shown again after an error does not carry the secret into the pa
 
 from __future__ import annotations
 
+import ipaddress
+
 from django import forms
 from django.conf import settings
 
 from console.connections import Connection
 from console.models import CLUSTER_NAME_RE, Cluster, Project
-from migrations_app.engine.connect import validate_endpoint
+from migrations_app.engine.connect import Endpoint, parse_endpoint, validate_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
@@ -52,6 +54,19 @@ def _plan_field() -> forms.ChoiceField:
     )
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_server(a: Endpoint, b: Endpoint) -> bool:
+    return a.port == b.port and (a.host == b.host or _is_loopback(a.host) and _is_loopback(b.host))
+
+
 class ConnectionForm(forms.Form):
     """Where an existing Milvus is and how to log in; also the Test connection request."""
 
@@ -87,13 +102,33 @@ class ConnectionForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
 
+    def __init__(self, *args, project: Project | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
     def clean_uri(self) -> str:
+        """A valid endpoint, and not one of the project's own local clusters, which the console
+        already runs (another tenant's local port is refused at the connection seam)."""
         try:
-            return validate_endpoint(
+            uri = validate_endpoint(
                 self.cleaned_data["uri"], settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS
             )
         except EndpointRejected as exc:
             raise forms.ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from None
+        if self.project is None:
+            return uri
+        typed = parse_endpoint(uri)
+        for local in Cluster.objects.filter(project=self.project, kind=Cluster.Kind.LOCAL):
+            try:
+                same = _same_server(typed, parse_endpoint(local.uri))
+            except EndpointRejected:
+                continue
+            if same:
+                raise forms.ValidationError(
+                    f"{typed.address} is {local.name}, a local cluster of this project that "
+                    "the console already runs: use it as it is, no need to register it."
+                )
+        return uri
 
     def clean(self) -> dict:
         data = super().clean()
@@ -127,8 +162,7 @@ class RegisterClusterForm(ClusterNameMixin, ConnectionForm):
     field_order = ["name", "plan", "uri", "auth", "api_key", "username", "password"]
 
     def __init__(self, *args, project: Project, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = project
+        super().__init__(*args, project=project, **kwargs)
 
 
 class CreateClusterForm(ClusterNameMixin, forms.Form):
