@@ -14,14 +14,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from console.access import current_project, managed_projects, visible_clusters
+from console.access import current_project, managed_projects, refusal, visible_clusters
 from console.models import Cluster, Organization, Project, User
 from migrations_app.models import WizardDraft
 
-NOT_ALLOWED = (
-    "Only an Organization Owner or a Project Admin can start a migration. Ask one of them "
-    "to start it, or to make you a Project Admin."
-)
+ACTION = "start a migration"
 
 
 def target_projects(user: User, organization: Organization) -> QuerySet[Project]:
@@ -44,7 +41,7 @@ def wizard_project(request: HttpRequest) -> Project:
     if project is None:
         raise Http404("No project")
     if not may_start(request.user, project.organization):
-        raise PermissionDenied(NOT_ALLOWED)
+        raise PermissionDenied(refusal(project, ACTION))
     return project
 
 
@@ -59,7 +56,7 @@ def load_draft(request: HttpRequest, draft_id: uuid.UUID, flow: str | None = Non
     if draft is None or (flow is not None and draft.flow != flow):
         raise Http404("No such draft")
     if not may_start(request.user, draft.project.organization):
-        raise PermissionDenied(NOT_ALLOWED)
+        raise PermissionDenied(refusal(draft.project, ACTION))
     return draft
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from console.access import visible_clusters
 from console.models import Cluster, Project, User
@@ -159,8 +159,5 @@ def migration_request(draft: WizardDraft) -> MigrationRequest:
 
 
 def jobs_url(job: Job) -> str:
-    """The Jobs page with the new job highlighted."""
-    try:
-        return f"{reverse('jobs')}?highlight={job.pk}"
-    except NoReverseMatch:  # the Jobs page lives in another branch until it is merged
-        return f"{reverse('migrations')}?highlight={job.pk}"
+    """The Jobs page of the job's project with the new job highlighted."""
+    return f"{reverse('jobs')}?project={job.project_id}&highlight={job.pk}"

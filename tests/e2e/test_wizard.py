@@ -74,7 +74,7 @@ def log_in(page, base_url: str, user) -> None:
     throttle.reset(user.email, "127.0.0.1")
     page.goto(base_url + "/login/")
     page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/clusters/"))
 
@@ -223,19 +223,19 @@ def test_it_migrates_from_another_organization(
     page.get_by_role("link", name="In Other Organization").click()
     expect(page.get_by_role("heading", name="Connect to Data Source")).to_be_visible()
     page.get_by_label("Endpoint").fill(standalone_source.uri)
-    page.get_by_role("group", name="Authentication").get_by_label(auth, exact=True).check()
+    page.get_by_role("group", name="Authentication").get_by_role("radio", name=auth).check()
     if auth == "API Key":
         page.get_by_label("API Key", exact=True).last.fill("wrong:credentials")
     else:
-        page.get_by_label("Username").fill(STANDALONE_USER)
-        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_label("Username", exact=True).fill(STANDALONE_USER)
+        page.get_by_label("Password", exact=True).fill("not-the-password")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert").filter(has_text="Authentication failed")).to_be_visible()
     expect(page.get_by_role("heading", name="Connect to Data Source")).to_be_visible()
     if auth == "API Key":
         page.get_by_label("API Key", exact=True).last.fill(standalone_source.token)
     else:
-        page.get_by_label("Password").fill(STANDALONE_PASSWORD)
+        page.get_by_label("Password", exact=True).fill(STANDALONE_PASSWORD)
     page.get_by_role("button", name="Next").click()
 
     expect(page.get_by_role("heading", name="Select Source and Target")).to_be_visible()

@@ -42,9 +42,12 @@ def test_it_shows_a_read_only_member_why_not(viewer_client):
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'disabled aria-describedby="why-not">In Current Organization</button>' in html
-    assert 'disabled aria-describedby="why-not">In Other Organization</button>' in html
-    assert "Only an Organization Owner or a Project Admin can start a migration" in html
+    assert 'disabled aria-describedby="why-current">In Current Organization</button>' in html
+    assert 'disabled aria-describedby="why-other">In Other Organization</button>' in html
+    assert (
+        "Only Organization Owners and Project Admins can start a migration in project "
+        "Default Project." in html
+    )
 
 
 def test_it_answers_403_to_a_read_only_member_posting_the_first_steps(viewer_client, clusters):

@@ -7,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from console.access import current_project
-from migrations_app.wizard.drafts import NOT_ALLOWED, may_start
+from console.access import current_project, refusal
+from migrations_app.wizard.drafts import ACTION, may_start
 
 
 @login_required
@@ -24,7 +24,6 @@ def landing(request: HttpRequest) -> HttpResponse:
         {
             "project": project,
             "allowed": allowed,
-            "reason": "" if allowed else NOT_ALLOWED,
-            "highlight": request.GET.get("highlight", ""),
+            "reason": "" if allowed else refusal(project, ACTION),
         },
     )

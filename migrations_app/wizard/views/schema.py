@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -123,6 +124,12 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
                 if action == "migrate":
                     job = service.start_migration(request.user, steps.migration_request(draft))
                     draft.delete()
+                    messages.success(
+                        request,
+                        f"Migration job {job.pk} created: {len(infos)} collection"
+                        f"{'s' if len(infos) != 1 else ''} from {job.source_name} to "
+                        f"{job.target_name}.",
+                    )
                     return redirect(steps.jobs_url(job))
                 check = service.check_migration(request.user, steps.migration_request(draft))
                 problems = check.problems
