@@ -85,8 +85,14 @@ def open_migrations(page) -> None:
 
 
 def migrated_job(page, worker) -> Job:
-    expect(page).to_have_url(re.compile(r"highlight=job-[a-z0-9]{20}"))
+    """The job Migrate created, once SUCCESSFUL; the browser is on the Jobs page with it."""
+    expect(page).to_have_url(re.compile(r"/jobs/\?project=proj-[^&]+&highlight=job-[a-z0-9]{20}"))
     job_id = re.search(r"highlight=(job-[a-z0-9]{20})", page.url).group(1)
+    expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text=f"Migration job {job_id} created")
+    ).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text=job_id)).to_be_visible()
     job = wait_for(Job.objects.get(pk=job_id), *Job.FINAL_STATES, timeout=180, worker=worker)
     assert job.status == Job.Status.SUCCESSFUL, job.reason
     return job

@@ -72,7 +72,7 @@ def test_it_walks_to_a_pending_job_and_lands_on_the_jobs_page(owner_client, owne
 
     assert response.status_code == 302, response.content.decode()[:3000]
     job = Job.objects.get()
-    assert response["Location"].endswith(f"?highlight={job.pk}")
+    assert response["Location"] == f"/jobs/?project={job.project_id}&highlight={job.pk}"
     assert job.status == Job.Status.PENDING
     assert job.created_by == owner and job.source_cluster == source and job.target_cluster == target
     rows = list(JobCollection.objects.filter(job=job).order_by("position"))

@@ -81,7 +81,7 @@ def test_it_creates_the_cluster_and_a_waiting_job_on_migrate(owner_client, sourc
 
     assert response.status_code == 302, response.content.decode()[:3000]
     job = Job.objects.get()
-    assert response["Location"].endswith(f"?highlight={job.pk}")
+    assert response["Location"].endswith(f"&highlight={job.pk}")
     created = Cluster.objects.get(name="fresh-1")
     assert created.plan == Cluster.Plan.DEDICATED and created.kind == Cluster.Kind.LOCAL
     assert created.status == Cluster.Status.CREATING

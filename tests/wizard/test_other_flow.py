@@ -103,7 +103,7 @@ def test_it_migrates_from_the_standalone_to_a_pending_job(owner_client, filled, 
 
     assert response.status_code == 302, response.content.decode()[:3000]
     job = Job.objects.get()
-    assert response["Location"].endswith(f"?highlight={job.pk}")
+    assert response["Location"].endswith(f"&highlight={job.pk}")
     assert job.source_cluster is None and job.target_cluster == target
     kept = Connection.decrypt(job.source_connection_enc)
     assert kept.pymilvus_token == filled.token
