@@ -117,9 +117,10 @@ def same_org(project, lite_factory):
 
 
 def test_it_migrates_in_the_current_organization_to_an_existing_cluster(
-    live_server, browser_page, owner, project, same_org, job_worker
+    live_server, browser_page, owner, project, same_org, lite_factory, job_worker
 ):
     source, target = same_org
+    cluster_on(project, lite_factory(), "free-one", Cluster.Plan.FREE)
     page = browser_page
     log_in(page, live_server.url, owner)
     open_migrations(page)
@@ -127,6 +128,7 @@ def test_it_migrates_in_the_current_organization_to_an_existing_cluster(
     page.get_by_role("link", name="In Current Organization").click()
     choose(page, "Source Cluster", source.pk, "current/databases/")
     expect(page.get_by_label("Source Database")).to_have_value("default")
+    page.screenshot(path="/tmp/wizard-start-420.png", full_page=True)
     expect(
         page.get_by_role("group", name="Migrate to").get_by_label("Existing Cluster")
     ).to_be_checked()
@@ -135,11 +137,16 @@ def test_it_migrates_in_the_current_organization_to_an_existing_cluster(
 
     expect(page.get_by_role("heading", name="Select Target")).to_be_visible()
     choose(page, "Target Project", project.pk, "target/clusters/")
+    free = page.get_by_label("Target Cluster").locator("option", has_text="free-one")
+    expect(free).to_be_disabled()
+    expect(free).to_contain_text("a Free cluster cannot be a migration target")
     page.get_by_label("Target Cluster").select_option(target.pk)
+    page.screenshot(path="/tmp/wizard-target-420.png", full_page=True)
     page.get_by_role("button", name="Next").click()
 
     page.get_by_label("docs", exact=True).check()
     page.get_by_label("items", exact=True).check()
+    page.screenshot(path="/tmp/wizard-collections-420.png", full_page=True)
     page.get_by_role("button", name="Next").click()
 
     expect(page.get_by_role("heading", name="Configure Schema")).to_be_visible()
