@@ -66,6 +66,7 @@ def rows(uri: str, name: str, token: str = "", key: str = "id") -> list[dict]:
 
 def choose(page, label: str, value: str, refreshes: str) -> None:
     """Pick an option of a select whose change makes htmx refresh the next field; wait for it."""
+    page.wait_for_load_state("load")  # htmx binds its triggers once the page has loaded
     with page.expect_response(lambda r: refreshes in r.url):
         page.get_by_label(label).select_option(value)
 
@@ -153,7 +154,7 @@ def test_it_migrates_in_the_current_organization_to_an_existing_cluster(
     expect(page.get_by_text("No problems found")).to_be_visible()
     configure(page, "docs", name="docs_copy", description="copied by the wizard")
     docs = page.get_by_role("group", name="docs", exact=True)
-    docs.get_by_text("Advanced Settings").click()
+    docs.get_by_role("button", name="Advanced Settings").click()
     expect(docs.get_by_label("Dynamic Field")).to_be_checked()
     expect(
         page.get_by_role("group", name="items", exact=True).get_by_label("Partition Key")

@@ -149,8 +149,6 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         "back_url": steps.previous_url(draft, "wizard_schema"),
         "step_error": steps.pop_error(draft, "wizard_schema"),
     }
-    if request.htmx and request.method == "POST":
-        return render(request, "migrations/schema.html#findings", context, status=status)
     return render(request, "migrations/schema.html", context, status=status)
 
 
