@@ -163,8 +163,8 @@ def review(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         check = service.check_migration(request.user, steps.migration_request(draft))
         problems = check.problems
     except ServiceError as exc:
-        if exc.kind in (Kind.FORBIDDEN, Kind.NOT_FOUND):
-            _refusal_response(draft, exc)
+        # Shown as it is, whatever its kind: an htmx 403/404 would leave "Checking…" forever,
+        # and Migrate answers the same refusal with its proper status.
         failure, problems = exc.message, exc.problems
     return render(
         request,
