@@ -223,3 +223,43 @@ def test_it_shows_an_invalid_name(owner_client, source, target):
     assert response.status_code == 400
     assert "is invalid: use letters, digits and underscores" in response.content.decode()
     assert not Job.objects.exists()
+
+
+def test_it_sends_a_refusal_about_the_target_back_to_the_target_step(owner_client, source, target):
+    base = walk_current_to_schema(owner_client, source, target, ["docs"])
+    Cluster.objects.filter(pk=target.pk).update(status=Cluster.Status.STOPPED)
+
+    response = owner_client.post(base + "schema/", schema_post("migrate", ["docs"]))
+
+    assert response.status_code == 302 and response["Location"] == base + "target/"
+    page = owner_client.get(base + "target/").content.decode()
+    assert "target cluster dst is stopped: it must be running to receive a migration" in page
+    assert f'value="{target.pk}" disabled' in page
+    assert not Job.objects.exists()
+
+
+def test_it_lists_the_clusters_of_the_chosen_target_project(
+    owner_client, source, target, other_project, lite_factory
+):
+    elsewhere = cluster_on(other_project, lite_factory(), "analytics-dst", Plan.DEDICATED)
+    response = owner_client.post(
+        reverse("wizard_current"),
+        {
+            "source_cluster": source.pk,
+            "source_db": "default",
+            "migrate_to": "existing",
+            "migration_type": "offline",
+        },
+    )
+    base = draft_url_of(response)
+
+    html = owner_client.get(
+        base + "target/clusters/", {"target_project": other_project.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert f'value="{elsewhere.pk}"' in html and f'value="{target.pk}"' not in html
+    response = owner_client.post(
+        base + "target/", {"target_project": other_project.pk, "target_cluster": elsewhere.pk}
+    )
+    assert response["Location"] == base + "collections/"
+    assert WizardDraft.objects.get().data["target_project_id"] == other_project.pk
