@@ -245,6 +245,7 @@ def test_it_migrates_from_another_organization(
         page.get_by_label("Password", exact=True).fill("not-the-password")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert").filter(has_text="Authentication failed")).to_be_visible()
+    page.screenshot(path=f"/tmp/wizard-connect-420-{auth[:3]}.png", full_page=True)
     expect(page.get_by_role("heading", name="Connect to Data Source")).to_be_visible()
     if auth == "API Key":
         page.get_by_label("API Key", exact=True).last.fill(standalone_source.token)
@@ -258,6 +259,7 @@ def test_it_migrates_from_another_organization(
     page.get_by_label("wze_items", exact=True).check()
     choose(page, "Target Project", project.pk, "target/clusters/")
     page.get_by_label("Target Cluster").select_option(target.pk)
+    page.screenshot(path=f"/tmp/wizard-source-420-{auth[:3]}.png", full_page=True)
     page.get_by_role("button", name="Next").click()
 
     expect(page.get_by_role("heading", name="Configure Schema")).to_be_visible()
