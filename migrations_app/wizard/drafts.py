@@ -14,7 +14,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from console.access import current_project, managed_projects, refusal, visible_clusters
+from console.access import (
+    current_project,
+    managed_projects,
+    refusal,
+    visible_clusters,
+    visible_projects,
+)
 from console.models import Cluster, Organization, Project, User
 from migrations_app.models import WizardDraft
 
@@ -64,3 +70,14 @@ def new_draft(user: User, project: Project, flow: str) -> WizardDraft:
     """A fresh draft; drafts abandoned longer than the TTL go at the same time."""
     WizardDraft.objects.expired().delete()
     return WizardDraft(user=user, project=project, flow=flow, data={})
+
+
+def require_visible(request: HttpRequest, cluster_ids=(), project_ids=()) -> None:
+    """An id the user may not see at all is a 404, never a form error that confirms it."""
+    user = request.user
+    for cluster_id in filter(None, cluster_ids):
+        if not visible_clusters(user).filter(pk=cluster_id).exists():
+            raise Http404("No such cluster")
+    for project_id in filter(None, project_ids):
+        if not visible_projects(user).filter(pk=project_id).exists():
+            raise Http404("No such project")

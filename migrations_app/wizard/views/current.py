@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console import services as console_services
-from console.access import visible_clusters, visible_projects
+from console.access import visible_clusters
 from console.clusters.connection import check_cluster
 from console.errors import ServiceError
 from console.models import Cluster
@@ -21,6 +21,7 @@ from migrations_app.wizard import steps
 from migrations_app.wizard.drafts import (
     load_draft,
     new_draft,
+    require_visible,
     source_clusters,
     target_projects,
     wizard_project,
@@ -29,17 +30,6 @@ from migrations_app.wizard.forms import NEW, CollectionsForm, StartForm, TargetF
 from migrations_app.wizard.source import list_collections
 
 CURRENT = WizardDraft.Flow.CURRENT
-
-
-def _visible_or_404(request: HttpRequest, cluster_ids=(), project_ids=()) -> None:
-    """An id the user may not see at all is a 404, never a form error that confirms it."""
-    user = request.user
-    for cluster_id in filter(None, cluster_ids):
-        if not visible_clusters(user).filter(pk=cluster_id).exists():
-            raise Http404("No such cluster")
-    for project_id in filter(None, project_ids):
-        if not visible_projects(user).filter(pk=project_id).exists():
-            raise Http404("No such project")
 
 
 def _databases(cluster: Cluster | None) -> tuple[list[str], str]:
@@ -62,7 +52,7 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
         draft = load_draft(request, draft_id, CURRENT)
     clusters = list(source_clusters(request.user, draft.project.organization))
     if request.method == "POST":
-        _visible_or_404(request, cluster_ids=[request.POST.get("source_cluster")])
+        require_visible(request, cluster_ids=[request.POST.get("source_cluster")])
         chosen_id = request.POST.get("source_cluster")
     else:
         chosen_id = request.GET.get("source_cluster") or draft.data.get("source_cluster_id")
@@ -95,7 +85,7 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
         request,
         "migrations/current_start.html",
         {
-            "draft": draft if draft.pk and not draft._state.adding else None,
+            "draft": None if draft._state.adding else draft,
             "form": form,
             "db_error": db_error,
             "step_error": steps.pop_error(draft, "wizard_current_edit") if draft_id else "",
@@ -138,7 +128,7 @@ def target(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         return redirect(steps.step_url(draft, "wizard_current_edit"))
     new_cluster = draft.data.get("migrate_to") == NEW
     if request.method == "POST":
-        _visible_or_404(
+        require_visible(
             request,
             cluster_ids=[request.POST.get("target_cluster")],
             project_ids=[request.POST.get("target_project")],
@@ -206,7 +196,7 @@ def target_clusters(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     """htmx: the Target Cluster select for the chosen Target Project (both flows)."""
     draft = load_draft(request, draft_id)
     project_id = request.GET.get("target_project", "")
-    _visible_or_404(request, project_ids=[project_id])
+    require_visible(request, project_ids=[project_id])
     context = _target_context(request, draft, project_id)
     context.update(selected=draft.data.get("target_cluster_id", ""), field_errors=[])
     return render(request, "migrations/_target_cluster.html", context)
@@ -218,7 +208,7 @@ def cluster_name_check(request: HttpRequest, draft_id: uuid.UUID) -> HttpRespons
     """htmx: is the New Cluster's name allowed and free in the chosen project?"""
     draft = load_draft(request, draft_id, CURRENT)
     project_id = request.GET.get("target_project", "")
-    _visible_or_404(request, project_ids=[project_id])
+    require_visible(request, project_ids=[project_id])
     project = steps.chosen_project(request.user, draft, project_id)
     name = request.GET.get("cluster_name", "")
     problem, ok = "", ""

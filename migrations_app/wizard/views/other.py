@@ -18,10 +18,15 @@ from console.connections import Connection
 from console.models import Cluster
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
-from migrations_app.wizard.drafts import load_draft, new_draft, target_projects, wizard_project
+from migrations_app.wizard.drafts import (
+    load_draft,
+    new_draft,
+    require_visible,
+    target_projects,
+    wizard_project,
+)
 from migrations_app.wizard.forms import ConnectForm, SourceTargetForm
 from migrations_app.wizard.source import list_collections, list_databases
-from migrations_app.wizard.views.current import _visible_or_404
 
 OTHER = WizardDraft.Flow.OTHER
 
@@ -99,7 +104,7 @@ def source(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "back":
         return redirect(steps.step_url(draft, "wizard_other_edit"))
     if request.method == "POST":
-        _visible_or_404(
+        require_visible(
             request,
             cluster_ids=[request.POST.get("target_cluster")],
             project_ids=[request.POST.get("target_project")],
