@@ -103,9 +103,11 @@ class CollectionRun:
                 checkpoint = exc.checkpoint or c.checkpoint
                 if resume == settings.MIGRATION_COPY_RESUMES or checkpoint is None:
                     raise
-                if self.should_cancel():
-                    raise CopyCanceled(exc.message, checkpoint=checkpoint) from None
                 c.checkpoint = checkpoint
+                if self.should_cancel():
+                    # Run once more: the engine sees the flag first thing and drops the
+                    # incomplete target it created.
+                    continue
                 self.event(
                     f"copy interrupted ({redact(exc.message, self.secrets)}); resuming from "
                     f"the checkpoint ({checkpoint.get('rows', 0)} rows)",

@@ -16,6 +16,7 @@ from pymilvus.exceptions import MilvusException
 from .connect import on_database, server_kind
 from .errors import FinalizeError
 from .model import FieldInfo, IndexInfo, TargetSpec
+from .rpc import CancelFlag, wait_for
 from .support import Support
 
 # Metric for a vector field that had no index on the source: a collection cannot be loaded
@@ -36,14 +37,21 @@ def finalize(
     *,
     load: bool = False,
     on_note: Callable[[str], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> list[str]:
     """Flush the target collection, build its indexes, and load it when `load` is True
     (otherwise it is left released).
 
     Returns the notes (index rebuilt differently, index added for an unindexed vector field);
-    each is also passed to `on_note` as it happens. Raises FinalizeError with the reason.
+    each is also passed to `on_note` as it happens. Raises FinalizeError with the reason, and
+    CopyCanceled within about a second of `should_cancel()` turning True (a flush, index build
+    or load still running on the server is left to finish there).
     """
     notes: list[str] = []
+    cancel = CancelFlag.of(should_cancel) if should_cancel is not None else None
+
+    def wait(what: str, fn):
+        return wait_for(fn, cancel, f"{what} of {spec.name}")
 
     def note(text: str) -> None:
         notes.append(text)
@@ -54,7 +62,7 @@ def finalize(
     support = Support(kind, version)
     with on_database(target_client, spec.db) as client:
         try:
-            client.flush(spec.name)
+            wait("flush", lambda: client.flush(spec.name))
         except MilvusException as exc:
             raise FinalizeError(f"cannot flush {spec.name} on the target: {exc.message}") from None
 
@@ -79,11 +87,15 @@ def finalize(
         for index in indexes:
             if index.index_name in existing:
                 continue
-            _build(client, spec, index, support, note)
+            # The build's notes are passed on here, on the caller's thread.
+            said: list[str] = []
+            wait("index build", lambda i=index, s=said: _build(client, spec, i, support, s.append))
+            for text in said:
+                note(text)
 
         if load:
             try:
-                client.load_collection(spec.name)
+                wait("load", lambda: client.load_collection(spec.name))
             except MilvusException as exc:
                 raise FinalizeError(
                     f"cannot load {spec.name} on the target: {exc.message}"

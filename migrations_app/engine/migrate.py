@@ -24,7 +24,11 @@ from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .plan import choices_of, create_target, drop_target, plan
+from .rpc import CancelFlag, wait_for
 from .verify import count_rows, verify
+
+# The phases reported to `on_phase`, in order (JobCollection statuses of the same names).
+CREATING, COPYING, INDEXING, VERIFYING = "CREATING", "COPYING", "INDEXING", "VERIFYING"
 
 
 def migrate_collection(
@@ -51,16 +55,30 @@ def migrate_collection(
     changed, e.g. the name was taken meanwhile) and the target is created; with one, the target
     must still exist and the copy resumes after the checkpoint. The clients may be bound to any
     database. The source is flushed first (its rows do not change; reads get faster) and
-    loaded if it was not (and released again at the end). `on_note` receives what a person should read in the job log (indexes rebuilt
-    differently, source loaded for reading, ...).
+    loaded if it was not (and released again at the end).
+
+    Callbacks, all on the calling thread:
+    - `on_phase(name)`: "CREATING" (before the plan check and the target's creation; also on a
+      resume), "COPYING", "INDEXING" (finalize: flush, indexes, load), "VERIFYING".
+    - `on_source_count(n)`: the source's row count at the start, as soon as it is known (the
+      given `source_count_at_start` on a resume that passes one), so the caller can keep it.
+    - `on_checkpoint(checkpoint)`: a JSON-safe dict to keep and pass back as `checkpoint` to
+      resume; the first one (0 rows) right after the target is created, then after every
+      written batch. Any of them resumes exactly.
+    - `on_progress(CopyProgress)` after every written batch; `on_note(text)`: what a person
+      should read in the job log (indexes rebuilt differently, source loaded for reading, ...).
+    - `should_cancel()`: asked after every batch and, at most twice a second, while waiting in
+      any phase (copy, retry back-off, flush, index build, load, verify).
 
     `source_count_at_start`: the source's row count when the migration first started; a
-    resumed run passes the first run's figure (the report's `source_count_at_start`) so that
-    writes made in between are still noticed. None: counted now.
+    resumed run passes the first run's figure so that writes made in between are still noticed.
+    None: counted now.
 
-    Raises CopyCanceled when `should_cancel` says so (the incomplete target collection is
-    dropped first), CopyError when the copy fails (the target is kept: resume from the error's
-    checkpoint), and PlanError/CreateError/FinalizeError/VerifyError/MigrateError with the reason.
+    Raises CopyCanceled when `should_cancel` says so, in any phase, within about a second (the
+    target collection, which this migration created and which is then incomplete, is dropped
+    first); CopyError when the copy fails (the target is kept: resume from the error's
+    `checkpoint`, which is always set); PlanError/CreateError/FinalizeError/VerifyError/
+    MigrateError with the reason.
     """
 
     def note(text: str) -> None:
@@ -71,87 +89,150 @@ def migrate_collection(
         if on_phase is not None:
             on_phase(name)
 
+    cancel = CancelFlag.of(should_cancel)
+
+    def check_cancel(what: str) -> None:
+        if cancel.now():
+            raise CopyCanceled(f"migration of {source_info.name} canceled {what}")
+
     resuming = checkpoint is not None
+    phase(CREATING)
+    check_cancel("before it started")
     check = plan(source_info, choices_of(spec), target_client, resuming=resuming)
     if check.problems:
         raise PlanError(check.problems)
 
-    source_kind, _ = server_kind(source_client)
-    with on_database(source_client, source_info.db) as src:
-        loaded_here = _ensure_loaded(src, source_info.name, "source", note)
-        _flush_quietly(src, source_info.name)
-        try:
-            count_at_start = source_count_at_start
-            if count_at_start is None:
-                count_at_start = count_rows(
-                    src, source_info.name, pk=spec.primary_field, lite=source_kind == "milvus_lite"
-                )
-            if on_source_count is not None:
-                on_source_count(count_at_start)
-            phase("CREATING")
-            if not resuming:
-                create_target(target_client, spec)
-                if on_checkpoint is not None:
-                    on_checkpoint(initial_checkpoint(spec))
-            phase("COPYING")
-            with on_database(target_client, spec.db) as dst:
-                try:
-                    result = copy_planned(
+    created = False
+    try:
+        source_kind, _ = server_kind(source_client)
+        with on_database(source_client, source_info.db) as src:
+            loaded_here = _ensure_loaded(src, source_info.name, "source", note, cancel)
+            try:
+                _flush_quietly(src, source_info.name, cancel)
+                count_at_start = source_count_at_start
+                if count_at_start is None:
+                    count_at_start = count_rows(
                         src,
-                        dst,
                         source_info.name,
-                        spec,
-                        checkpoint=checkpoint,
-                        batch_bytes=batch_bytes,
-                        on_checkpoint=on_checkpoint,
-                        on_progress=on_progress,
-                        should_cancel=should_cancel,
+                        pk=spec.primary_field,
+                        pk_is_varchar=spec.pk_is_varchar,
+                        lite=source_kind == "milvus_lite",
                     )
-                except CopyCanceled:
-                    drop_target(target_client, spec)
-                    note(f"copy canceled: incomplete target collection {spec.name} dropped")
-                    raise
-                phase("INDEXING")
-                for text in finalize(dst, spec, load=load):
-                    note(text)
-                target_loaded_here = _ensure_loaded(dst, spec.name, "target", note)
-                phase("VERIFYING")
-                try:
-                    return verify(
-                        src,
-                        dst,
-                        source_info,
-                        spec,
-                        source_count_at_start=count_at_start,
-                        sample_rows=sample_rows,
-                        copied_rows=result.rows,
-                    )
-                finally:
-                    if target_loaded_here and not load:
-                        dst.release_collection(spec.name)
+                if on_source_count is not None:
+                    on_source_count(count_at_start)
+                check_cancel("before the target was created")
+                if not resuming:
+                    create_target(target_client, spec)
+                    created = True
+                    checkpoint = initial_checkpoint()
+                    if on_checkpoint is not None:
+                        on_checkpoint(checkpoint)
+                return _copy_and_check(
+                    src,
+                    target_client,
+                    source_info,
+                    spec,
+                    checkpoint=checkpoint,
+                    resuming=resuming,
+                    phase=phase,
+                    note=note,
+                    cancel=cancel,
+                    check_cancel=check_cancel,
+                    on_checkpoint=on_checkpoint,
+                    on_progress=on_progress,
+                    load=load,
+                    batch_bytes=batch_bytes,
+                    sample_rows=sample_rows,
+                    count_at_start=count_at_start,
+                )
+            finally:
+                if loaded_here:
+                    # Leave the source as it was found: it was loaded only to be read.
+                    src.release_collection(source_info.name)
+    except CopyCanceled:
+        # The target is this migration's own (the plan refuses existing names): created by
+        # this run or by the run being resumed, and incomplete.
+        if created or resuming:
+            drop_target(target_client, spec)
+            note(f"migration canceled: incomplete target collection {spec.name} dropped")
+        raise
+
+
+def _copy_and_check(
+    src: MilvusClient,
+    target_client: MilvusClient,
+    source_info: CollectionInfo,
+    spec: TargetSpec,
+    *,
+    checkpoint: dict,
+    resuming: bool,
+    phase,
+    note,
+    cancel: CancelFlag,
+    check_cancel,
+    on_checkpoint,
+    on_progress,
+    load: bool,
+    batch_bytes: int,
+    sample_rows: int,
+    count_at_start: int,
+) -> VerifyReport:
+    with on_database(target_client, spec.db) as dst:
+        phase(COPYING)
+        check_cancel("before the copy")
+        result = copy_planned(
+            src,
+            dst,
+            source_info.name,
+            spec,
+            # A fresh run's target was created just now and holds nothing: plain inserts.
+            # Its 0-row checkpoint is for the run that resumes it.
+            checkpoint=checkpoint if resuming else None,
+            batch_bytes=batch_bytes,
+            on_checkpoint=on_checkpoint,
+            on_progress=on_progress,
+            should_cancel=cancel,
+        )
+        phase(INDEXING)
+        check_cancel("before building indexes")
+        for text in finalize(dst, spec, load=load, should_cancel=cancel):
+            note(text)
+        phase(VERIFYING)
+        check_cancel("before verifying")
+        target_loaded_here = _ensure_loaded(dst, spec.name, "target", note, cancel)
+        try:
+            return verify(
+                src,
+                dst,
+                source_info,
+                spec,
+                source_count_at_start=count_at_start,
+                sample_rows=sample_rows,
+                copied_rows=result.rows,
+                should_cancel=cancel,
+            )
         finally:
-            if loaded_here:
-                # Leave the source as it was found: it was loaded only to be read.
-                src.release_collection(source_info.name)
+            if target_loaded_here and not load:
+                dst.release_collection(spec.name)
 
 
-def _flush_quietly(client: MilvusClient, name: str) -> None:
+def _flush_quietly(client: MilvusClient, name: str, cancel) -> None:
     """Flush the source before reading it: its data does not change, and Milvus Lite answers
     every query with a scan of the rows not yet flushed (measured at 100,000 rows: the copy
     took 23 s unflushed, 9 s flushed). A role that may not flush just reads more slowly."""
     try:
-        client.flush(name)
+        wait_for(lambda: client.flush(name), cancel, f"flush of {name}")
     except MilvusException:
         pass
 
 
-def _ensure_loaded(client: MilvusClient, name: str, role: str, note) -> bool:
+def _ensure_loaded(client: MilvusClient, name: str, role: str, note, cancel) -> bool:
     """Load collection `name` if it is not; True when this call loaded it."""
     state = client.get_load_state(name).get("state")
     if getattr(state, "name", str(state)) == "Loaded":
         return False
     try:
-        client.load_collection(name)
+        wait_for(lambda: client.load_collection(name), cancel, f"load of {name}")
     except MilvusException as exc:
         raise MigrateError(
             f"the {role} collection {name} is not loaded and cannot be loaded: {exc.message}"

@@ -1,17 +1,20 @@
 """Check a copied collection against its source and say, with figures, whether it is exact.
 
 Checks: entity counts of the collection and of every copied partition (strong consistency),
-duplicate primary keys on the target, a sample of rows compared field by field, and whether the
-source changed since the migration started. `verified` is True only when all of them pass.
+duplicate primary keys on the target, a sample of rows compared field by field, keys found on
+one side only, and whether the source changed since the migration started. `verified` is True
+only when all of them pass.
+
+Keys are read with the engine's own escaped key-range filters in keyset pages, like the copy
+(reader.scan_keys) — never pymilvus' `query_iterator`, which breaks on VARCHAR keys holding `"`
+or `\\`. One scan of each side's keys gives its distinct key count (a Milvus query answers each
+key once while `count(*)` counts every stored row, so the difference is the duplicates) and a
+reservoir sample drawn uniformly over its whole key range. The two samples are compared row by
+row on both sides, so a key present on one side only is reported whichever side holds it.
 
 Server quirks this relies on (see DESIGN §9):
-- Milvus Lite's `count(*)` ignores `partition_names`: a partition is counted there by iterating
+- Milvus Lite's `count(*)` ignores `partition_names`: a partition is counted there by scanning
   its primary keys.
-- Milvus Lite keeps one row per primary key (an insert of an existing key replaces the row), so
-  the target cannot hold duplicates and no key scan is made: the sample is the first keys the
-  source returns in each copied partition. On Milvus servers duplicates are counted by iterating
-  the target's keys (a query answers each key once, `count(*)` counts every stored row), and
-  the sample is drawn uniformly from that same scan.
 - Milvus Lite answers slowly until freshly inserted rows are flushed: finalize flushes first.
 """
 
@@ -20,19 +23,20 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .connect import on_database, server_kind
-from .copy import pk_after_filter, pk_literal
-from .errors import VerifyError
+from .errors import CopyCanceled, CopyError, VerifyError
+from .filters import pk_in_filter, pk_literal
 from .model import CollectionInfo, TargetSpec, VerifyReport
+from .reader import scan_keys
+from .rpc import CancelFlag, Endpoint, wait_for
 
 DEFAULT_SAMPLE_ROWS = 100
-ITERATOR_BATCH = 16_384
 FETCH_CHUNK = 100  # keys per "pk in [...]" query
 FLOAT_TOLERANCE = 1e-6
 MAX_SHOWN = 80  # characters of a value quoted in a mismatch
@@ -48,13 +52,17 @@ def verify(
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
     copied_rows: int | None = None,
     seed: int | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> VerifyReport:
     """Compare target collection `spec` with `source`; both must be loaded.
 
     `source_count_at_start` (the source's exact count before the copy) lets the report say when
-    the source was written to during the migration. Raises VerifyError when a check cannot run.
+    the source was written to during the migration. `sample_rows` keys are sampled on each side
+    (`seed` makes the sample repeatable). `should_cancel` is asked between pages and while
+    waiting: CopyCanceled within about a second. Raises VerifyError when a check cannot run.
     """
     started = time.monotonic()
+    cancel = CancelFlag.of(should_cancel)
     source_kind, _ = server_kind(source_client)
     target_kind, _ = server_kind(target_client)
     label_source = f"{source.db}.{source.name}"
@@ -62,11 +70,28 @@ def verify(
     mismatches: list[str] = []
     messages: list[str] = []
     partitions: dict[str, dict[str, int]] = {}
-    pk = spec.primary_field
+    pk, varchar = spec.primary_field, spec.pk_is_varchar
 
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        source_count = count_rows(src, source.name, pk=pk, lite=source_kind == "milvus_lite")
-        target_count = count_rows(dst, spec.name, pk=pk, lite=target_kind == "milvus_lite")
+        src_end = Endpoint(src, "source", cancel)
+        dst_end = Endpoint(dst, "target", cancel)
+
+        def count(end: Endpoint, name: str, partition: str | None, lite: bool) -> int:
+            if cancel():
+                raise CopyCanceled(f"verification of {label_target} canceled")
+            return count_rows(
+                end.client,
+                name,
+                pk=pk,
+                pk_is_varchar=varchar,
+                partition=partition,
+                lite=lite,
+                endpoint=end,
+                should_cancel=cancel,
+            )
+
+        source_count = count(src_end, source.name, None, source_kind == "milvus_lite")
+        target_count = count(dst_end, spec.name, None, target_kind == "milvus_lite")
         if source_count != target_count:
             mismatches.append(f"entity count differs: source {source_count}, target {target_count}")
         if source_count_at_start is not None and source_count_at_start != source_count:
@@ -78,12 +103,8 @@ def verify(
             messages.append(f"the copy wrote {copied_rows} rows; the source has {source_count}")
 
         for partition in spec.copy_partitions or []:
-            in_source = count_rows(
-                src, source.name, pk=pk, partition=partition, lite=source_kind == "milvus_lite"
-            )
-            in_target = count_rows(
-                dst, spec.name, pk=pk, partition=partition, lite=target_kind == "milvus_lite"
-            )
+            in_source = count(src_end, source.name, partition, source_kind == "milvus_lite")
+            in_target = count(dst_end, spec.name, partition, target_kind == "milvus_lite")
             partitions[partition] = {"source": in_source, "target": in_target}
             if in_source != in_target:
                 mismatches.append(
@@ -91,22 +112,18 @@ def verify(
                 )
 
         rng = random.Random(seed)
-        if target_kind == "milvus_lite":
-            duplicates = 0
-            keys = sample_keys(
-                src, source.name, pk, spec.pk_is_varchar, sample_rows, spec.copy_partitions
+        _, source_sample = sample_keys(src_end, source.name, pk, varchar, sample_rows, rng)
+        distinct, target_sample = sample_keys(dst_end, spec.name, pk, varchar, sample_rows, rng)
+        duplicates = max(0, target_count - distinct)
+        if duplicates:
+            mismatches.append(
+                f"{duplicates} duplicate primary keys on the target ({target_count} rows, "
+                f"{distinct} distinct keys)"
             )
-        else:
-            distinct, keys = scan_keys(dst, spec.name, pk, sample_rows, rng)
-            duplicates = max(0, target_count - distinct)
-            if duplicates:
-                mismatches.append(
-                    f"{duplicates} duplicate primary keys on the target ({target_count} rows, "
-                    f"{distinct} distinct keys)"
-                )
+        keys = list(dict.fromkeys([*source_sample, *target_sample]))
 
         fields = list(spec.read_fields)
-        differences = compare_rows(src, dst, source, spec, keys, fields)
+        differences = compare_rows(src, dst, source, spec, keys, fields, cancel=cancel)
         mismatches.extend(differences)
 
     return VerifyReport(
@@ -131,101 +148,71 @@ def count_rows(
     collection: str,
     *,
     pk: str,
+    pk_is_varchar: bool = False,
     partition: str | None = None,
     lite: bool = False,
+    endpoint: Endpoint | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> int:
-    """Exact number of rows (strong consistency), of one partition when `partition` is given."""
+    """Exact number of rows (strong consistency), of one partition when `partition` is given.
+
+    `endpoint` (the client's, with its cancel flag) reads the keys where they are counted;
+    `should_cancel` is looked at while the count waits: CopyCanceled."""
+    where = f"{collection}" + (f" partition {partition}" if partition else "")
     try:
         if partition is not None and lite:
             # Lite's count(*) would answer for the whole collection: count the keys instead.
-            return sum(len(batch) for batch in _iterate(client, collection, pk, [partition]))
-        answer = client.query(
-            collection,
-            filter="",
-            output_fields=["count(*)"],
-            partition_names=[partition] if partition else None,
-            consistency_level="Strong",
+            end = endpoint or Endpoint(client, "server")
+            return sum(
+                len(keys)
+                for keys in scan_keys(end, collection, pk, pk_is_varchar, partition=partition)
+            )
+        answer = wait_for(
+            lambda: client.query(
+                collection,
+                filter="",
+                output_fields=["count(*)"],
+                partition_names=[partition] if partition else None,
+                consistency_level="Strong",
+            ),
+            should_cancel,
+            f"counting the rows of {where}",
         )
     except MilvusException as exc:
-        where = f"{collection}" + (f" partition {partition}" if partition else "")
+        raise VerifyError(f"cannot count the rows of {where}: {exc.message}") from None
+    except CopyError as exc:
         raise VerifyError(f"cannot count the rows of {where}: {exc.message}") from None
     return int(answer[0]["count(*)"])
 
 
-def _iterate(client: MilvusClient, collection: str, pk: str, partitions: list[str] | None):
-    iterator = client.query_iterator(
-        collection,
-        batch_size=ITERATOR_BATCH,
-        filter="",
-        output_fields=[pk],
-        partition_names=partitions,
-    )
-    try:
-        while True:
-            batch = iterator.next()
-            if not batch:
-                return
-            yield batch
-    finally:
-        iterator.close()
-
-
-def scan_keys(
-    client: MilvusClient, collection: str, pk: str, sample_rows: int, rng: random.Random
+def sample_keys(
+    endpoint: Endpoint,
+    collection: str,
+    pk: str,
+    pk_is_varchar: bool,
+    sample_rows: int,
+    rng: random.Random,
 ) -> tuple[int, list[Any]]:
-    """(distinct primary keys, a uniform sample of `sample_rows` of them) in one key scan."""
+    """(distinct primary keys, a uniform sample of up to `sample_rows` of them, in key order)
+    from one scan of the collection's keys: every key has the same chance to be picked."""
     distinct = 0
     sample: list[Any] = []
     try:
-        for batch in _iterate(client, collection, pk, None):
-            for row in batch:
+        for keys in scan_keys(endpoint, collection, pk, pk_is_varchar):
+            for key in keys:
                 distinct += 1
-                key = row[pk]
-                # Reservoir sampling: every key has the same chance to be compared.
+                # Reservoir sampling over the whole key range.
                 if len(sample) < sample_rows:
                     sample.append(key)
                 else:
                     slot = rng.randrange(distinct)
                     if slot < sample_rows:
                         sample[slot] = key
-    except MilvusException as exc:
-        raise VerifyError(f"cannot read the keys of {collection}: {exc.message}") from None
-    return distinct, sample
-
-
-def sample_keys(
-    client: MilvusClient,
-    collection: str,
-    pk: str,
-    pk_is_varchar: bool,
-    sample_rows: int,
-    partitions: list[str] | None = None,
-) -> list[Any]:
-    """Up to `sample_rows` primary keys of the collection, shared among `partitions` if given.
-
-    The keys are the first ones the server returns (no scan): the cheap sample used where the
-    target cannot hold duplicates, so no key scan is made anyway. Per-partition shares make
-    every copied partition part of the comparison.
-    """
-    if sample_rows <= 0:
-        return []
-    groups: list[list[str] | None] = [[p] for p in partitions] if partitions else [None]
-    share = max(1, sample_rows // len(groups))
-    keys: list[Any] = []
-    for group in groups:
-        try:
-            rows = client.query(
-                collection,
-                filter=pk_after_filter(pk, None, pk_is_varchar),
-                output_fields=[pk],
-                limit=share,
-                partition_names=group,
-                consistency_level="Strong",
-            )
-        except MilvusException as exc:
-            raise VerifyError(f"cannot sample the keys of {collection}: {exc.message}") from None
-        keys.extend(row[pk] for row in rows)
-    return keys[: max(sample_rows, len(groups))]
+    except CopyError as exc:
+        raise VerifyError(
+            f"cannot read the keys of the {endpoint.role} collection {collection}: {exc.message}"
+        ) from None
+    return distinct, sorted(sample)
 
 
 def compare_rows(
@@ -235,8 +222,11 @@ def compare_rows(
     spec: TargetSpec,
     keys: list[Any],
     fields: list[str],
+    *,
+    cancel: Callable[[], bool] | None = None,
 ) -> list[str]:
-    """Field-by-field differences between the source and target rows with these keys."""
+    """Field-by-field differences between the source and target rows with these keys, and the
+    keys found on one side only."""
     pk = spec.primary_field
     output = [f for f in fields]
     if spec.copy_dynamic:
@@ -244,28 +234,42 @@ def compare_rows(
     schema_names = {f.name for f in source.fields} | {f.name for f in spec.fields}
     differences: list[str] = []
     for chunk in _chunks(keys, FETCH_CHUNK):
-        expr = f"{pk} in [{', '.join(pk_literal(k, spec.pk_is_varchar) for k in chunk)}]"
+        if cancel is not None and cancel():
+            raise CopyCanceled(f"verification of {spec.db}.{spec.name} canceled")
+        expr = pk_in_filter(pk, chunk, spec.pk_is_varchar)
+        what = f"reading sample rows of {spec.db}.{spec.name}"
         try:
             left = {
                 r[pk]: r
-                for r in src.query(
-                    source.name, filter=expr, output_fields=output, consistency_level="Strong"
+                for r in wait_for(
+                    lambda e=expr: src.query(
+                        source.name, filter=e, output_fields=output, consistency_level="Strong"
+                    ),
+                    cancel,
+                    what,
                 )
             }
             right = {
                 r[pk]: r
-                for r in dst.query(
-                    spec.name, filter=expr, output_fields=output, consistency_level="Strong"
+                for r in wait_for(
+                    lambda e=expr: dst.query(
+                        spec.name, filter=e, output_fields=output, consistency_level="Strong"
+                    ),
+                    cancel,
+                    what,
                 )
             }
         except MilvusException as exc:
             raise VerifyError(f"cannot read sample rows: {exc.message}") from None
         for key in chunk:
             shown = pk_literal(key, spec.pk_is_varchar)
-            if key not in left:
-                continue  # deleted from the source since it was sampled; counts tell the rest
+            if key not in left and key not in right:
+                continue  # deleted since it was sampled; the counts tell the rest
             if key not in right:
                 differences.append(f"row {pk}={shown} is missing on the target")
+                continue
+            if key not in left:
+                differences.append(f"row {pk}={shown} is on the target but not on the source")
                 continue
             a, b = left[key], right[key]
             for name in fields:

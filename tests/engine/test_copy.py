@@ -17,12 +17,9 @@ import pytest
 from pymilvus import DataType, MilvusClient
 
 from console.clusters.lite_process import start_lite, stop_process
-from migrations_app.engine.copy import (
-    CopyProgress,
-    copy_collection,
-    pk_after_filter,
-)
+from migrations_app.engine.copy import CopyProgress, copy_collection
 from migrations_app.engine.errors import CopyCanceled, CopyError
+from migrations_app.engine.filters import pk_after_filter
 
 DIM = 8
 FIELDS = ["pk", "vector", "title", "category"]

@@ -4,9 +4,11 @@ damaged with plain pymilvus calls, so each check has to find something real."""
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
-from pymilvus import MilvusClient
+from pymilvus import DataType, MilvusClient
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
@@ -14,7 +16,8 @@ from migrations_app.engine.copy import copy_collection
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.plan import create_target, plan, require_ok
-from migrations_app.engine.verify import count_rows, same, verify
+from migrations_app.engine.rpc import Endpoint
+from migrations_app.engine.verify import count_rows, same, sample_keys, verify
 from tests.engine.sample_data import create_simple, scalar_row, schema_with_every_scalar, vector
 
 
@@ -189,6 +192,80 @@ def test_it_finds_duplicate_keys_on_a_milvus_target(pair, standalone):
     assert report.duplicate_keys == 3
     assert "3 duplicate primary keys on the target (23 rows, 20 distinct keys)" in report.mismatches
     assert "entity count differs: source 20, target 23" in report.mismatches
+
+
+HOSTILE = ['a"b', "e\\f", "\\", '"', 'x\\"y', "z\n", "日本語", "é'\"\\"]
+
+
+def test_it_verifies_varchar_keys_with_quotes_and_backslashes(pair):
+    source, target = pair
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=8)
+    schema.add_field("title", DataType.VARCHAR, max_length=64)
+    source.create_collection("hostile_keys", schema=schema)
+    source.insert(
+        "hostile_keys", [{"pk": k, "vec": vector(i), "title": k} for i, k in enumerate(HOSTILE)]
+    )
+    info, spec = copied(source, target, "hostile_keys")
+
+    exact = verify(source, target, info, spec)
+    key = 'x\\"y'
+    target.upsert(
+        "hostile_keys", [{"pk": key, "vec": vector(HOSTILE.index(key)), "title": "changed"}]
+    )
+    damaged = verify(source, target, info, spec)
+
+    assert exact.verified, exact.summary()
+    assert exact.sampled_rows == len(HOSTILE)
+    assert damaged.mismatches == [
+        "row pk=\"x\\\\\\\"y\": field title differs (source 'x\\\\\"y', target 'changed')"
+    ]
+
+
+def test_it_verifies_int64_extreme_keys(pair):
+    source, target = pair
+    keys = [-(2**63), -1, 0, 2**63 - 1]
+    create_simple(source, "extremes")
+    source.insert(
+        "extremes",
+        [{"pk": k, "vec": vector(i), "title": "t", "category": 1} for i, k in enumerate(keys)],
+    )
+    info, spec = copied(source, target, "extremes")
+
+    report = verify(source, target, info, spec)
+
+    assert report.verified, report.summary()
+    assert (report.target_count, report.sampled_rows) == (4, 4)
+
+
+def test_it_reports_keys_found_on_one_side_only(pair):
+    source, target = pair
+    create_simple(source, "one_side", rows=40)
+    info, spec = copied(source, target, "one_side")
+    target.delete("one_side", ids=[5])
+    target.insert("one_side", [{"pk": 1000, "vec": vector(1), "title": "stray", "category": 0}])
+
+    report = verify(source, target, info, spec)
+
+    assert not report.verified
+    assert "row pk=5 is missing on the target" in report.mismatches
+    assert "row pk=1000 is on the target but not on the source" in report.mismatches
+    assert report.source_count == report.target_count == 40  # counts alone would miss it
+
+
+def test_it_samples_keys_across_the_whole_key_range(pair):
+    source, _ = pair
+    create_simple(source, "wide", rows=2_000)
+    endpoint = Endpoint(source, "source")
+
+    distinct, sample = sample_keys(endpoint, "wide", "pk", False, 20, random.Random(7))
+
+    assert distinct == 2_000 and len(sample) == 20 == len(set(sample))
+    assert sample == sorted(sample)
+    assert sample[0] < 400 and sample[-1] > 1_600  # not just the first keys
+    quarters = {key // 500 for key in sample}
+    assert quarters == {0, 1, 2, 3}
 
 
 def test_it_compares_values_the_way_milvus_returns_them():
