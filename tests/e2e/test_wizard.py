@@ -19,7 +19,7 @@ from jobs.models import Job
 from tests.conftest import PASSWORD
 from tests.jobs_support import wait_for
 from tests.servers import STANDALONE_PASSWORD, STANDALONE_USER
-from tests.wizard.helpers import cluster_on, fill_source
+from tests.wizard.helpers import cluster_on, drop_source, fill_source
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -220,7 +220,8 @@ def test_it_migrates_in_the_current_organization_to_a_new_cluster(
 @pytest.fixture
 def standalone_source(standalone):
     fill_source(standalone.uri, standalone.token, prefix="wze_")
-    return standalone
+    yield standalone
+    drop_source(standalone.uri, standalone.token, "wze_")
 
 
 @pytest.mark.standalone

@@ -111,3 +111,12 @@ def schema_post(action: str, names: list[str], **overrides) -> dict:
         prefix, field = key.split("_", 1)
         data[f"{prefix}-{field}"] = value
     return data
+
+
+def drop_source(uri: str, token: str, prefix: str) -> None:
+    """Remove what fill_source made on a shared server (the session's standalone)."""
+    client = MilvusClient(uri=uri, token=token)
+    for name in (f"{prefix}docs", f"{prefix}items"):
+        if client.has_collection(name):
+            client.drop_collection(name)
+    client.close()

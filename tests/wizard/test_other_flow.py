@@ -16,7 +16,7 @@ from console.models import Cluster
 from jobs.models import Job, JobCollection
 from migrations_app.models import WizardDraft
 from tests.servers import STANDALONE_PASSWORD, STANDALONE_USER
-from tests.wizard.helpers import cluster_on, draft_url_of, fill_source, schema_post
+from tests.wizard.helpers import cluster_on, draft_url_of, drop_source, fill_source, schema_post
 
 pytestmark = pytest.mark.standalone
 
@@ -27,7 +27,8 @@ DOCS, ITEMS = f"{PREFIX}docs", f"{PREFIX}items"
 @pytest.fixture(scope="module")
 def filled(standalone):
     fill_source(standalone.uri, standalone.token, prefix=PREFIX)
-    return standalone
+    yield standalone
+    drop_source(standalone.uri, standalone.token, PREFIX)
 
 
 @pytest.fixture
