@@ -16,6 +16,7 @@ urlpatterns = [
     path("api-keys/", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<int:key_id>/delete/", api_keys.api_key_delete, name="api_key_delete"),
     path("clusters/", include("console.clusters.urls")),
+    path("migrations/", include("migrations_app.wizard.urls")),
     path("jobs/", include("jobs.urls")),
     # The same view as ninja's own /v2/openapi.json, under a name pages can link to.
     path("v2/openapi.json", openapi_json, {"api": api}, name="api-openapi"),

@@ -1,0 +1,243 @@
+"""Configure Schema (both flows): one section per collection, the live name check, the
+pre-migration findings, *Check only* and *Migrate*.
+
+The service decides: *Check only* shows everything `check_migration` found, creating nothing;
+*Migrate* calls `start_migration`, clears the draft and lands on the Jobs page with the job
+highlighted. A refusal about an earlier step is shown on that step.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from console.access import visible_clusters
+from console.connections import open_client
+from console.errors import Kind, ServiceError
+from migrations_app import service
+from migrations_app.engine import catalog
+from migrations_app.engine.errors import DatabaseNotFound, EngineError
+from migrations_app.engine.model import CollectionInfo
+from migrations_app.engine.plan import name_problem
+from migrations_app.models import WizardDraft
+from migrations_app.wizard import steps
+from migrations_app.wizard.drafts import load_draft
+from migrations_app.wizard.forms import CollectionSchemaForm
+
+NAME_CHECK_TIMEOUT = 3.0
+
+
+def _forms(draft: WizardDraft, infos: list[CollectionInfo], data=None) -> list:
+    choices = draft.data.get("choices", {})
+    forms = []
+    for index, info in enumerate(infos):
+        chosen = choices.get(info.name, {})
+        key = chosen.get("partition_key")
+        initial = {
+            "target_name": chosen.get("target_name") or info.name,
+            "description": chosen.get("description", info.description),
+            "dynamic_field": chosen.get("enable_dynamic_field", info.enable_dynamic_field),
+            "partition_key": info.partition_key or "" if key is None else key,
+        }
+        forms.append(
+            CollectionSchemaForm(
+                data,
+                prefix=f"c{index}",
+                initial=initial,
+                info=info,
+                key_fields=steps.partition_key_fields(info),
+            )
+        )
+    return forms
+
+
+def _store_choices(draft: WizardDraft, forms: list) -> None:
+    draft.data["choices"] = {
+        form.info.name: {
+            "target_name": form.cleaned_data["target_name"].strip() or form.info.name,
+            "description": form.cleaned_data["description"],
+            "enable_dynamic_field": form.cleaned_data["dynamic_field"],
+            "partition_key": form.cleaned_data["partition_key"],
+        }
+        for form in forms
+    }
+
+
+def _sections(forms: list, problems: list[str]) -> list[dict]:
+    """Each form with the findings that name its collection ("<source name>: …")."""
+    return [
+        {
+            "form": form,
+            "info": form.info,
+            "problems": [p for p in problems if p.startswith(f"{form.info.name}: ")],
+        }
+        for form in forms
+    ]
+
+
+def _target_label(request: HttpRequest, draft: WizardDraft) -> str:
+    if draft.data.get("migrate_to") == "new":
+        return f"new cluster {draft.data.get('new_cluster_name', '')}"
+    cluster = visible_clusters(request.user).filter(pk=draft.data.get("target_cluster_id")).first()
+    return f"cluster {cluster.name}" if cluster else ""
+
+
+def _refusal_response(draft: WizardDraft, exc: ServiceError) -> HttpResponse | None:
+    """Where a refusal goes: 403/404 as such, an earlier step's input back to that step."""
+    if exc.kind == Kind.FORBIDDEN:
+        raise PermissionDenied(exc.message)
+    if exc.kind == Kind.NOT_FOUND:
+        raise Http404(exc.message)
+    page = steps.page_for_service_step(draft, exc.step)
+    if page != "wizard_schema":
+        steps.note_error(draft, page, exc.message)
+        return redirect(steps.step_url(draft, page))
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    draft = load_draft(request, draft_id)
+    infos = steps.infos_of(draft)
+    if not infos:
+        page = "wizard_source" if draft.is_other else "wizard_collections"
+        return redirect(steps.step_url(draft, page))
+    forms = _forms(draft, infos, request.POST or None)
+    check, failure, problems, status = None, "", [], 200
+    if request.method == "POST":
+        action = request.POST.get("action", "check")
+        if not all(form.is_valid() for form in forms):
+            failure, status = "Correct the fields marked below.", 400
+        else:
+            _store_choices(draft, forms)
+            draft.save()
+            if action == "back":
+                return redirect(steps.previous_url(draft, "wizard_schema"))
+            try:
+                if action == "migrate":
+                    job = service.start_migration(request.user, steps.migration_request(draft))
+                    draft.delete()
+                    messages.success(
+                        request,
+                        f"Migration job {job.pk} created: {len(infos)} collection"
+                        f"{'s' if len(infos) != 1 else ''} from {job.source_name} to "
+                        f"{job.target_name}.",
+                    )
+                    return redirect(steps.jobs_url(job))
+                check = service.check_migration(request.user, steps.migration_request(draft))
+                problems = check.problems
+                status = 200 if check.ok else 400
+            except ServiceError as exc:
+                elsewhere = _refusal_response(draft, exc)
+                if elsewhere is not None:
+                    return elsewhere
+                failure, problems, status = exc.message, exc.problems, 400
+    context = {
+        "draft": draft,
+        "sections": _sections(forms, problems),
+        "check": check,
+        "failure": failure,
+        "problems": problems,
+        "target_label": _target_label(request, draft),
+        "back_url": steps.previous_url(draft, "wizard_schema"),
+        "step_error": steps.pop_error(draft, "wizard_schema"),
+    }
+    return render(request, "migrations/schema.html", context, status=status)
+
+
+@login_required
+@require_GET
+def review(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    """htmx, on load of Configure Schema: the findings of the saved choices (warnings shown
+    before Migrate, not after)."""
+    draft = load_draft(request, draft_id)
+    check, failure, problems = None, "", []
+    try:
+        check = service.check_migration(request.user, steps.migration_request(draft))
+        problems = check.problems
+    except ServiceError as exc:
+        # Shown as it is, whatever its kind: an htmx 403/404 would leave "Checking…" forever,
+        # and Migrate answers the same refusal with its proper status.
+        failure, problems = exc.message, exc.problems
+    return render(
+        request,
+        "migrations/schema.html#findings",
+        {"check": check, "failure": failure, "problems": problems, "reviewed": True},
+    )
+
+
+def _taken_on_target(request: HttpRequest, draft: WizardDraft) -> tuple[set[str], str]:
+    """Collection names already in the target database, or (empty, why they are unknown)."""
+    if draft.data.get("migrate_to") == "new":
+        return set(), ""
+    cluster = visible_clusters(request.user).filter(pk=draft.data.get("target_cluster_id")).first()
+    if cluster is None:
+        raise Http404("No such cluster")
+    db = draft.data.get("source_db", "default")
+    try:
+        client = open_client(cluster.connection(), db_name=db, timeout=NAME_CHECK_TIMEOUT)
+    except DatabaseNotFound:
+        return set(), ""  # created with the migration: every name is free there
+    except EngineError as exc:
+        return set(), f"cannot check the target: {exc.message}"
+    try:
+        return set(catalog.list_collections(client)), ""
+    except EngineError as exc:
+        return set(), f"cannot check the target: {exc.message}"
+    finally:
+        client.close()
+
+
+def _suggest(name: str, taken: set[str]) -> str:
+    base = name if name_problem(name, "collection") is None else "collection"
+    for n in range(2, 1000):
+        candidate = f"{base[:250]}_{n}"
+        if candidate not in taken:
+            return candidate
+    return ""
+
+
+@login_required
+@require_GET
+def name_check(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    """htmx, as the user types a Target Collection Name: valid, free in the target database,
+    unique within this migration; a conflict comes with a free name to use instead."""
+    draft = load_draft(request, draft_id)
+    infos = steps.infos_of(draft)
+    index = request.GET.get("index", "")
+    if not index.isdigit() or int(index) >= len(infos):
+        raise Http404("No such collection")
+    index = int(index)
+    names = [
+        (request.GET.get(f"c{i}-target_name") or "").strip() or info.name
+        for i, info in enumerate(infos)
+    ]
+    name = names[index]
+    others = {n: infos[i].name for i, n in enumerate(names) if i != index}
+    problem = name_problem(name, "target collection")
+    suggestion, ok, note = "", "", ""
+    if problem is None:
+        taken, note = _taken_on_target(request, draft)
+        db = draft.data.get("source_db", "default")
+        if name in others:
+            problem = f"{name} is also the target name of {others[name]} in this migration"
+        elif name in taken:
+            problem = f"a collection named {name} already exists in database {db} of the target"
+        else:
+            ok = f"{name} is free in database {db} of the {_target_label(request, draft)}."
+        if problem:
+            suggestion = _suggest(name, taken | set(others))
+    else:
+        problem = problem[:1].upper() + problem[1:]
+    return render(
+        request,
+        "migrations/schema.html#name-check",
+        {"index": index, "problem": problem, "suggestion": suggestion, "ok": ok, "note": note},
+    )
