@@ -284,3 +284,16 @@ def test_it_makes_as_many_queries_for_200_jobs_as_for_10(owner_client, project, 
     many, sql = _queries(owner_client, params)
 
     assert many == few, "\n".join(sql)
+
+
+def test_it_highlights_the_job_just_created_and_keeps_it_while_polling(owner_client, project):
+    other = make_job(project, ago=timedelta(minutes=5))
+    new = make_job(project, ago=timedelta(minutes=1), status=Job.Status.PENDING)
+    html = owner_client.get(f"{URL}?highlight={new.pk}").content.decode()
+    assert 'class="row-highlight" aria-current="true"' in _row(html, new)
+    assert "row-highlight" not in _row(html, other)
+    assert f"highlight={new.pk}" in _row(html, new)  # the poll asks for the mark again
+    row = owner_client.get(
+        reverse("job_row", args=[new.pk]) + f"?highlight={new.pk}", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'class="row-highlight"' in row

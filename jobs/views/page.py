@@ -90,6 +90,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
             # Organization view: only Owners get there, and they manage every project.
             "can_manage": org_scope or can_manage(request.user, project),
             "cancel_why": CANCEL_WHY,
+            # The job a wizard or a form just created (?highlight=<job id>): marked in its row.
+            "highlight": request.GET.get("highlight", ""),
         },
     )
 
@@ -112,6 +114,7 @@ def job_row(request: HttpRequest, job_id: str) -> HttpResponse:
         "org_scope": org_scope,
         "can_manage": can_manage(request.user, job.project),
         "cancel_why": CANCEL_WHY,
+        "highlight": request.GET.get("highlight", ""),
     }
     status = HTMX_STOP_POLLING if job.is_final else 200
     return render(request, "jobs/list.html#job-row", context, status=status)
