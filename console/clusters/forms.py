@@ -7,11 +7,9 @@ back, so a form shown again after an error does not carry the secret into the pa
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
-from console.connections import Connection
+from console.connections import Connection, check_endpoint
 from console.models import CLUSTER_NAME_RE, Cluster, Project
-from migrations_app.engine.connect import validate_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
@@ -89,9 +87,7 @@ class ConnectionForm(forms.Form):
 
     def clean_uri(self) -> str:
         try:
-            return validate_endpoint(
-                self.cleaned_data["uri"], settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS
-            )
+            return check_endpoint(Connection(uri=self.cleaned_data["uri"])).uri
         except EndpointRejected as exc:
             raise forms.ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from None
 

@@ -19,9 +19,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from console import services
+from console import services, throttle
 from console.access import can_manage, get_cluster_for, project_from_request, visible_clusters
-from console.clusters.connection import check_cluster, check_clusters, read_catalog
+from console.clusters.connection import (
+    ServerCheck,
+    check_cluster,
+    check_clusters,
+    read_catalog,
+)
 from console.clusters.forms import (
     ConnectionForm,
     CreateClusterForm,
@@ -35,6 +40,9 @@ from console.redaction import redact
 LIVE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
 # Test connection waits longer than a page read: a far-away server may be slow to answer.
 TEST_CONNECTION_TIMEOUT = 5.0
+# Each test or registration makes the server open a connection: counted per user, so the form
+# cannot scan ports quickly (console/throttle.py).
+TOO_MANY_TESTS = "Too many connection tests: wait a minute and try again."
 
 
 @login_required
@@ -94,7 +102,9 @@ def cluster_register(request: HttpRequest) -> HttpResponse:
     form = RegisterClusterForm(request.POST or None, project=project)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if not throttle.allow_connection_test(request.user.pk):
+            form.add_error(None, TOO_MANY_TESTS)
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 cluster = services.register_external_cluster(
@@ -138,7 +148,9 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
     project_from_request(request, write=True)
     form = ConnectionForm(request.POST)
     result = None
-    if form.is_valid():
+    if not throttle.allow_connection_test(request.user.pk):
+        result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
+    elif form.is_valid():
         result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
     response = render(
         request, "clusters/register.html#connection-result", {"form": form, "result": result}
