@@ -118,7 +118,9 @@ if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 # (pyproject.toml), off in production unless the clusters to migrate live on a private network.
 MIGRATION_ALLOW_PRIVATE_ENDPOINTS = env_bool("MIGRATION_ALLOW_PRIVATE_ENDPOINTS", DEBUG)
 CLUSTERS_DIR = Path(os.environ.get("CLUSTERS_DIR", VAR_DIR / "clusters"))
+# Failed logins (console/throttle.py): per account from one address, and per address.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
 # Reverse proxies in front of the console that append to X-Forwarded-For (0: none, the peer
 # address is the client). Only this many entries from the right are believed.
@@ -135,7 +137,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "axes",
     "console",
     "migrations_app",
     "jobs",
@@ -207,26 +208,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-
-# Failed logins (console/throttle.py explains the rules): django-axes in front of the model
-# backend, counting in the Redis cache. The login view reads request.axes_locked_out itself,
-# so axes' middleware (which would replace the page) is not installed.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
-AXES_FAILURE_LIMIT = "console.throttle.failure_limit"
-AXES_COOLOFF_TIME = "console.throttle.cool_off"
-AXES_CLIENT_IP_CALLABLE = "console.throttle.client_ip"
-AXES_USERNAME_CALLABLE = "console.throttle.account"
-AXES_USERNAME_FORM_FIELD = "email"
-AXES_RESET_ON_SUCCESS = False  # throttle.forget_account resets the account+address count only
-AXES_SENSITIVE_PARAMETERS = ["password"]
-AXES_DISABLE_ACCESS_LOG = True
-AXES_VERBOSE = False
-SILENCED_SYSTEM_CHECKS = ["axes.W002"]  # no AxesMiddleware: see above
 
 CACHES = {
     "default": {

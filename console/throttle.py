@@ -1,12 +1,20 @@
 """Rate limits, shared by every web process through the Redis cache.
 
-Failed logins are counted by django-axes (settings AXES_*), per account+address and per address,
-never per account alone: one address hammering an account must not lock its owner out at
-another address, and behind the reverse proxy every request must not count as the proxy's
-address (`client_ip`). axes increments with Redis' atomic INCR, so parallel failures all count.
-A successful login forgets only that account's failures from that address (`forget_account`):
-forgetting the address's count too would let one address try a password on a victim after each
-login of its own, forever.
+Logins. Attempts are counted per account from one address (LOGIN_FAILURE_LIMIT) and per address
+over all accounts (LOGIN_ADDRESS_FAILURE_LIMIT, for password spraying); never per account
+alone, so one address hammering an account cannot lock its owner out at another address. The
+address is the client's, not the reverse proxy's (`client_ip`, TRUSTED_PROXY_COUNT): otherwise
+five bad passwords from anyone would lock everyone out.
+
+Each attempt takes its place in the counts *before* the password is checked, with Redis' atomic
+INCR: parallel attempts cannot all read "4 of 5" and all get a guess. A successful login gives
+its place back and forgets only that account's count from that address; forgetting the
+address's count too would let one address try a password on a victim after each login of its
+own, forever.
+
+django-axes was considered (the issue suggests it): its failure limit is one number for every
+lockout parameter, so the per-address count could not be looser than the account+address one,
+and with equal limits the account+address count never decides anything.
 
 Connection tests (`allow_connection_test`) are counted per user: each one makes the server open
 a TCP connection somewhere, which must not become a fast port scanner.
@@ -14,10 +22,9 @@ a TCP connection somewhere, which must not become a fast port scanner.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-from datetime import timedelta
 
-from axes.helpers import make_cache_key_list
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -26,8 +33,8 @@ from django.http import HttpRequest
 def client_ip(request: HttpRequest) -> str:
     """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT says.
 
-    Each trusted proxy appends the address it received the request from, so the client is
-    the entry the outermost trusted proxy wrote: the Nth from the right for N proxies. Entries
+    Each trusted proxy appends the address it received the request from, so the client is the
+    entry the outermost trusted proxy wrote: the Nth from the right for N proxies. Entries
     further left were written by the client and are ignored. A request with fewer entries than
     proxies did not come through them all: its own peer address counts.
     """
@@ -39,44 +46,56 @@ def client_ip(request: HttpRequest) -> str:
     hops = [h for h in hops if h]
     if len(hops) < proxies:
         return remote
-    candidate = hops[-proxies]
     try:
-        return str(ipaddress.ip_address(candidate))
+        return str(ipaddress.ip_address(hops[-proxies]))
     except ValueError:
         return remote
 
 
-def account(request: HttpRequest, credentials: dict | None) -> str:
-    """The account axes counts: the email, lower-cased. The "|" ends it, so that the key axes
-    builds by joining account and address ("a@b.io|1.2.3.4") cannot equal another pair's."""
-    email = (credentials or {}).get("email") or request.POST.get("email") or ""
-    return f"{email.strip().lower()}|"
+def _keys(email: str, ip: str) -> tuple[str, str]:
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"login:account:{account}:{ip}", f"login:address:{ip}"
 
 
-def failure_limit(request: HttpRequest | None = None, credentials: dict | None = None) -> int:
-    return settings.LOGIN_FAILURE_LIMIT
+def _count(key: str, window: int) -> int:
+    """Atomically add one to `key` (created with `window` seconds to live); the new count."""
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: the first of a new window
+        cache.add(key, 1, timeout=window)
+        return 1
 
 
-def cool_off(request: HttpRequest | None = None) -> timedelta:
-    return timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
+def begin_login(email: str, ip: str) -> bool:
+    """Count a login attempt; False when the account (from this address) or the address has
+    used up its attempts for the window: do not check the password then."""
+    account_key, address_key = _keys(email, ip)
+    window = settings.LOGIN_FAILURE_WINDOW
+    account = _count(account_key, window)
+    address = _count(address_key, window)
+    return (
+        account <= settings.LOGIN_FAILURE_LIMIT and address <= settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    )
 
 
-def forget_account(request: HttpRequest, email: str) -> None:
-    """After a successful login: forget this account's failures from this address only."""
-    pair = {"username": account(request, {"email": email}), "ip_address": client_ip(request)}
-    cache.delete_many(make_cache_key_list([pair]))
+def login_succeeded(email: str, ip: str) -> None:
+    """The attempt was not a failure: forget this account's count from this address and give
+    the address back the place the attempt took (its other failures stay counted)."""
+    account_key, address_key = _keys(email, ip)
+    cache.delete(account_key)
+    try:
+        cache.decr(address_key)
+    except ValueError:
+        pass  # the window ended meanwhile
+
+
+def reset(email: str, ip: str) -> None:
+    """Forget every count of this account and address (an operator unlocking someone; tests)."""
+    cache.delete_many(list(_keys(email, ip)))
 
 
 def allow_connection_test(user_id: int) -> bool:
-    """Count one connection test for the user; False once they exceeded the limit in the window.
-
-    add + incr are atomic in Redis, so parallel requests cannot slip past the limit.
-    """
+    """Count one connection test for the user; False once they exceeded the limit in the window."""
     key = f"connection-test:{user_id}"
-    cache.add(key, 0, timeout=settings.CONNECTION_TEST_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this is the first of a new window
-        cache.add(key, 1, timeout=settings.CONNECTION_TEST_WINDOW)
-        count = 1
-    return count <= settings.CONNECTION_TEST_LIMIT
+    return _count(key, settings.CONNECTION_TEST_WINDOW) <= settings.CONNECTION_TEST_LIMIT

@@ -30,20 +30,19 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        email = form.cleaned_data["email"].lower()
-        # django-axes counts failures and refuses locked clients inside authenticate()
-        # (console/throttle.py has the rules).
-        user = authenticate(request, email=email, password=form.cleaned_data["password"])
-        if getattr(request, "axes_locked_out", False):
+        email, ip = form.cleaned_data["email"].lower(), throttle.client_ip(request)
+        if not throttle.begin_login(email, ip):
             form.add_error(None, "Too many failed attempts. Try again in a few minutes.")
             status = 429
-        elif user is None:
-            form.add_error(None, "Incorrect email or password.")
-            status = 400
         else:
-            throttle.forget_account(request, email)
-            login(request, user)
-            return redirect(_safe_next(request))
+            user = authenticate(request, email=email, password=form.cleaned_data["password"])
+            if user is None:
+                form.add_error(None, "Incorrect email or password.")
+                status = 400
+            else:
+                throttle.login_succeeded(email, ip)
+                login(request, user)
+                return redirect(_safe_next(request))
     elif request.method == "POST":
         status = 400
     return render(
