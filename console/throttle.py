@@ -95,6 +95,10 @@ def reset(email: str, ip: str) -> None:
     cache.delete_many(list(_keys(email, ip)))
 
 
+def reset_connection_tests(user_id: int) -> None:
+    cache.delete(f"connection-test:{user_id}")
+
+
 def allow_connection_test(user_id: int) -> bool:
     """Count one connection test for the user; False once they exceeded the limit in the window."""
     key = f"connection-test:{user_id}"

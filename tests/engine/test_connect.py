@@ -26,6 +26,7 @@ from migrations_app.engine.errors import (
     EndpointRejected,
     NotMilvus,
 )
+from tests.conftest import SPELLINGS_OF_THIS_HOST
 
 
 @pytest.fixture
@@ -221,25 +222,6 @@ def test_it_tells_lite_from_the_milvus_standalone_by_version():
 # --- typed endpoints: the console's own ports, pinning, hidden connections -----------------
 
 RESERVED = 45_678  # stands for a port of one of the console's local clusters
-SPELLINGS_OF_THIS_HOST = [
-    "http://127.0.0.1:{port}",
-    "http://127.9.8.7:{port}",
-    "http://localhost:{port}",
-    "http://0.0.0.0:{port}",
-    "http://0:{port}",
-    "http://[::1]:{port}",
-    "http://[::]:{port}",
-    "http://[::ffff:127.0.0.1]:{port}",
-    "http://[::ffff:7f00:1]:{port}",
-    "http://[64:ff9b::127.0.0.1]:{port}",
-    "http://2130706433:{port}",
-    "http://0x7f000001:{port}",
-    "http://0x7f.0.0.1:{port}",
-    "http://0177.0.0.1:{port}",
-    "http://127.1:{port}",
-    "tcp://LOCALHOST:{port}",
-    "https://127.0.0.1:{port}",
-]
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS_OF_THIS_HOST)
