@@ -122,17 +122,23 @@ def host_addresses() -> frozenset[IPAddress]:
     return frozenset(found)
 
 
-def resolve(connection: Connection) -> Target:
+def resolve(connection: Connection, reserved_ports: frozenset[int] | None = None) -> Target:
     """The typed connection's endpoint checked and pinned to one address, or EndpointRejected.
 
     DESIGN §8: schemes, global-cluster hosts, metadata and link-local addresses refused; this
     host's local-cluster ports refused by any spelling; private addresses only when
     MIGRATION_ALLOW_PRIVATE_ENDPOINTS is on. Decided without connecting.
+
+    `reserved_ports` is `local_cluster_ports()`, read here unless the caller read it already:
+    callers that connect from worker threads read it first in their own thread (a thread's
+    database connection would not see the caller's transaction, and would be left open).
     """
+    if reserved_ports is None:
+        reserved_ports = local_cluster_ports()
     return engine_connect.resolve_endpoint(
         connection.uri,
         settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS,
-        reserved_ports=local_cluster_ports(),
+        reserved_ports=reserved_ports,
         own_addresses=host_addresses(),
         resolver=resolve_host,
     )
@@ -151,15 +157,21 @@ def check_endpoint(connection: Connection) -> Connection:
 
 
 def open_client(
-    connection: Connection, *, db_name: str = "default", timeout: float = DEFAULT_TIMEOUT
+    connection: Connection,
+    *,
+    db_name: str = "default",
+    timeout: float = DEFAULT_TIMEOUT,
+    reserved_ports: frozenset[int] | None = None,
 ) -> MilvusClient:
     """A MilvusClient on `db_name`, or an EngineError whose message names no credential.
 
     A typed endpoint is checked on every call (what its name resolves to may have changed since
-    it was stored) and the client connects to the address that was checked. The caller closes
-    the client.
+    it was stored) and the client connects to the address that was checked. `reserved_ports`:
+    see `resolve`. The caller closes the client.
     """
-    where: str | Target = resolve(connection) if connection.typed else connection.uri
+    where: str | Target = (
+        resolve(connection, reserved_ports) if connection.typed else connection.uri
+    )
     return connect(
         where,
         token=connection.pymilvus_token,

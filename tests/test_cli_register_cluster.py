@@ -10,6 +10,7 @@ from pymilvus import MilvusClient
 
 from console.clusters.lite_process import free_port
 from console.models import Cluster
+from tests.conftest import SPELLINGS_OF_THIS_HOST
 
 # A user of our own on the shared standalone, with a password that cannot appear by chance in
 # the output (root's password is "Milvus", which the version string "Milvus v2.3.5" contains).
@@ -222,3 +223,40 @@ def test_it_refuses_an_unknown_project_a_taken_name_and_a_bad_name(project):
     with pytest.raises(CommandError, match="cluster name 'no spaces' is not allowed"):
         run("--project", project.pk, "--name", "no spaces", "--plan", "FREE", "--local")
     assert Cluster.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_never_registers_a_local_cluster_by_any_spelling(globex_project, local_cluster):
+    for i, spelling in enumerate(SPELLINGS_OF_THIS_HOST):
+        uri = spelling.format(port=local_cluster.port)
+        with pytest.raises(CommandError) as caught:
+            run(
+                "--project",
+                globex_project.pk,
+                "--name",
+                f"stolen-{i}",
+                "--plan",
+                "DEDICATED",
+                "--uri",
+                uri,
+            )
+        assert "is the console's own host on a port it keeps for its local clusters" in str(
+            caught.value
+        ), uri
+    assert list(Cluster.objects.all()) == [local_cluster]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_global_cluster_host(project):
+    with pytest.raises(CommandError, match="global-cluster endpoint, which is not supported"):
+        run(
+            "--project",
+            project.pk,
+            "--name",
+            "g",
+            "--plan",
+            "DEDICATED",
+            "--uri",
+            "https://in01-x.global-cluster.example.com",
+        )
+    assert not Cluster.objects.exists()

@@ -33,7 +33,7 @@ from django.utils import timezone
 from console.clusters import provisioner
 from console.clusters.connection import check_cluster
 from console.clusters.lite_process import HOST, free_port, port_open, stop_process
-from console.connections import Connection
+from console.connections import Connection, local_cluster_ports
 from console.models import Cluster
 
 log = logging.getLogger("console.clusters.supervisor")
@@ -297,13 +297,14 @@ class Supervisor:
         calling thread, because Django connections are per thread."""
         due_before = timezone.now() - timedelta(seconds=self.external_every)
         externals = Cluster.objects.filter(kind=Cluster.Kind.EXTERNAL)
+        reserved = local_cluster_ports()  # read here: the worker threads stay off the database
         for cluster in externals:
             if cluster.pk in self._checks:
                 continue
             if cluster.checked_at is not None and cluster.checked_at > due_before:
                 continue
             self._checks[cluster.pk] = self._pool.submit(
-                check_cluster, cluster.connection(), self.external_timeout
+                check_cluster, cluster.connection(), self.external_timeout, reserved
             )
         if wait:
             for future in list(self._checks.values()):
