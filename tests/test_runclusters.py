@@ -365,3 +365,11 @@ def test_it_refuses_a_stored_external_cluster_whose_name_now_answers_a_local_clu
     )
     assert external.server_version == ""
     assert resolver.lookups == ["rebind.attacker.example"]
+
+
+def test_it_keeps_cluster_data_private(supervisor, local, clusters_dir):
+    supervisor.reconcile_once()
+    local.refresh_from_db()
+    assert local.status == Cluster.Status.RUNNING
+    assert clusters_dir.stat().st_mode & 0o777 == 0o700
+    assert provisioner.data_dir(clusters_dir, local.pk).stat().st_mode & 0o777 == 0o700

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from console.clusters import provisioner
 from console.clusters.connection import check_cluster
-from console.clusters.lite_process import HOST, free_port, port_open, stop_process
+from console.clusters.lite_process import HOST, free_port, port_open, private_dir, stop_process
 from console.connections import Connection, local_cluster_ports
 from console.models import Cluster
 
@@ -102,7 +102,7 @@ class Supervisor:
     def reconcile_once(self, *, wait_external: bool = True) -> Report:
         """One reconcile round. With wait_external, also waits for due external checks."""
         report = Report()
-        self.clusters_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.clusters_dir)
         rows = {c.pk: c for c in Cluster.objects.filter(kind=Cluster.Kind.LOCAL)}
         self._remove_deleted(rows, report)
         starting: list[tuple[Cluster, Server]] = []

@@ -462,7 +462,7 @@ def _serving(cluster: Cluster) -> Iterator[str]:
             port=port, uri=f"http://{lite_process.HOST}:{port}"
         )
         cluster.refresh_from_db()
-    directory.mkdir(parents=True, exist_ok=True)
+    lite_process.private_dir(directory)
     proc = lite_process.start_lite(directory, port, directory / "seed.log")
     try:
         yield cluster.uri
