@@ -14,7 +14,6 @@ from django.http import Http404, HttpRequest
 
 from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
 
-
 # Project roles count only for members of the project's organization: a ProjectMembership left
 # behind when someone leaves the organization (or made without one) opens nothing. Both
 # conditions sit in one filter() so they share the organization-membership join (the same row).

@@ -260,3 +260,33 @@ def test_it_refuses_a_global_cluster_host(project):
             "https://in01-x.global-cluster.example.com",
         )
     assert not Cluster.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_reads_the_token_from_standard_input(project, lite_server):
+    out = StringIO()
+    call_command(
+        "register_cluster",
+        "--project",
+        project.pk,
+        "--name",
+        "piped",
+        "--plan",
+        "DEDICATED",
+        "--uri",
+        lite_server.uri,
+        "--token",
+        "-",
+        stdin=StringIO("piped-token-123\n"),
+        stdout=out,
+    )
+    cluster = Cluster.objects.get(name="piped")
+    assert cluster.connection().token == "piped-token-123"
+    assert "piped-token-123" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_reads_the_token_from_the_environment(project, lite_server, monkeypatch):
+    monkeypatch.setenv("MILVUS_TOKEN", "env-token-456")
+    run("--project", project.pk, "--name", "env", "--plan", "DEDICATED", "--uri", lite_server.uri)
+    assert Cluster.objects.get(name="env").connection().token == "env-token-456"
