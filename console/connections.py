@@ -13,6 +13,7 @@ when it is registered and 127.0.0.1 later is refused on the later use, never con
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Container
 from dataclasses import asdict, dataclass
 
 import psutil
@@ -110,6 +111,19 @@ def local_cluster_ports() -> frozenset[int]:
     return frozenset(ports.values_list("port", flat=True))
 
 
+class _LocalClusterPorts:
+    """`local_cluster_ports()`, read from the database only when asked: only endpoints on this
+    host are asked about, so every other endpoint is checked without a query."""
+
+    def __init__(self) -> None:
+        self._ports: frozenset[int] | None = None
+
+    def __contains__(self, port: object) -> bool:
+        if self._ports is None:
+            self._ports = local_cluster_ports()
+        return port in self._ports
+
+
 def host_addresses() -> frozenset[IPAddress]:
     """The addresses of this machine's interfaces (loopback ones are refused by kind)."""
     found = set()
@@ -122,7 +136,7 @@ def host_addresses() -> frozenset[IPAddress]:
     return frozenset(found)
 
 
-def resolve(connection: Connection, reserved_ports: frozenset[int] | None = None) -> Target:
+def resolve(connection: Connection, reserved_ports: Container[int] | None = None) -> Target:
     """The typed connection's endpoint checked and pinned to one address, or EndpointRejected.
 
     DESIGN §8: schemes, global-cluster hosts, metadata and link-local addresses refused; this
@@ -134,7 +148,7 @@ def resolve(connection: Connection, reserved_ports: frozenset[int] | None = None
     database connection would not see the caller's transaction, and would be left open).
     """
     if reserved_ports is None:
-        reserved_ports = local_cluster_ports()
+        reserved_ports = _LocalClusterPorts()
     return engine_connect.resolve_endpoint(
         connection.uri,
         settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS,
@@ -161,7 +175,7 @@ def open_client(
     *,
     db_name: str = "default",
     timeout: float = DEFAULT_TIMEOUT,
-    reserved_ports: frozenset[int] | None = None,
+    reserved_ports: Container[int] | None = None,
 ) -> MilvusClient:
     """A MilvusClient on `db_name`, or an EngineError whose message names no credential.
 

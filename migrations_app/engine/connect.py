@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Container, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -194,7 +194,7 @@ def resolve_endpoint(
     uri: str,
     allow_private: bool,
     *,
-    reserved_ports: Collection[int] = (),
+    reserved_ports: Container[int] = (),
     own_addresses: Collection[IPAddress] = (),
     resolver: Resolver | None = None,
 ) -> Target:
@@ -209,6 +209,7 @@ def resolve_endpoint(
     `own_addresses` — whatever the spelling of the address. Refused unless `allow_private`:
     loopback and private addresses (IPv6 forms that wrap one included). These messages are
     decided without connecting, so they say nothing about whether a port is open.
+    `reserved_ports` is asked only about addresses of this host (it may be a lazy lookup).
     """
     endpoint = parse_endpoint(uri)
     if endpoint.host.rstrip(".") in METADATA_HOSTS:
@@ -274,14 +275,14 @@ def _check_address(
     endpoint: Endpoint,
     address: IPAddress,
     allow_private: bool,
-    reserved_ports: Collection[int],
+    reserved_ports: Container[int],
     own: set[IPAddress],
 ) -> None:
     address = _unwrap(address)
     where = endpoint.host if str(address) == endpoint.host else f"{endpoint.host} ({address})"
     if address in METADATA_ADDRESSES:
         raise EndpointRejected(f"endpoint {where} is a cloud metadata service and is not allowed")
-    if endpoint.port in reserved_ports and _is_this_host(address, own):
+    if _is_this_host(address, own) and endpoint.port in reserved_ports:
         # Milvus Lite has no authentication: one of the console's own clusters must never be
         # reachable as a typed endpoint, whichever project it belongs to.
         raise EndpointRejected(
