@@ -21,12 +21,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from console import services, throttle
 from console.access import can_manage, get_cluster_for, project_from_request, visible_clusters
-from console.clusters.connection import (
-    ServerCheck,
-    check_cluster,
-    check_clusters,
-    read_catalog,
-)
+from console.clusters.connection import ServerCheck, check_cluster, check_clusters, read_catalog
 from console.clusters.forms import (
     ConnectionForm,
     CreateClusterForm,
