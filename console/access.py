@@ -62,18 +62,35 @@ def visible_organizations(user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(memberships__user=user).distinct()
 
 
+def owns_organization(user: User, organization: Organization) -> bool:
+    """Organization Owners see every project's jobs at once (the Jobs page's organization view)."""
+    if not user.is_authenticated:
+        return False
+    return Membership.objects.filter(
+        user=user, organization=organization, role=Membership.Role.ORG_OWNER
+    ).exists()
+
+
 def can_manage(user: User, project: Project) -> bool:
     return managed_projects(user).filter(pk=project.pk).exists()
 
 
-def get_project_for(user: User, project_id: str, write: bool = False) -> Project:
+def refusal(project: Project, action: str = "do this") -> str:
+    """The words of a refused write: who may do it, where. Shown on the 403 page and next to
+    a disabled button (templates/console/_not_allowed.html), so both say the same thing."""
+    return f"Only Organization Owners and Project Admins can {action} in project {project.name}."
+
+
+def get_project_for(
+    user: User, project_id: str, write: bool = False, action: str = "do this"
+) -> Project:
     """The project, or 404 when the user is not a member, or 403 for a write by a watcher."""
     try:
         project = visible_projects(user).get(pk=project_id)
     except Project.DoesNotExist:
         raise Http404("No such project") from None
     if write and not can_manage(user, project):
-        raise PermissionDenied("Only an Organization Owner or a Project Admin may do this.")
+        raise PermissionDenied(refusal(project, action))
     return project
 
 
@@ -83,14 +100,16 @@ def visible_clusters(user: User) -> QuerySet[Cluster]:
     )
 
 
-def get_cluster_for(user: User, cluster_id: str, write: bool = False) -> Cluster:
+def get_cluster_for(
+    user: User, cluster_id: str, write: bool = False, action: str = "do this"
+) -> Cluster:
     """The cluster, or 404 when the user may not see it, or 403 for a write by a watcher."""
     try:
         cluster = visible_clusters(user).get(pk=cluster_id)
     except Cluster.DoesNotExist:
         raise Http404("No such cluster") from None
     if write and not can_manage(user, cluster.project):
-        raise PermissionDenied("Only an Organization Owner or a Project Admin may do this.")
+        raise PermissionDenied(refusal(cluster.project, action))
     return cluster
 
 
@@ -101,7 +120,7 @@ def visible_jobs(user: User):
     return Job.objects.filter(project__in=visible_projects(user))
 
 
-def get_job_for(user: User, job_id: str, write: bool = False):
+def get_job_for(user: User, job_id: str, write: bool = False, action: str = "do this"):
     """The job, or 404 when the user may not see it, or 403 for a cancel/retry by a watcher."""
     from jobs.models import Job
 
@@ -110,7 +129,7 @@ def get_job_for(user: User, job_id: str, write: bool = False):
     except Job.DoesNotExist:
         raise Http404("No such job") from None
     if write and not can_manage(user, job.project):
-        raise PermissionDenied("Only an Organization Owner or a Project Admin may do this.")
+        raise PermissionDenied(refusal(job.project, action))
     return job
 
 
@@ -133,7 +152,9 @@ def current_project(request: HttpRequest) -> Project | None:
     return project or projects.order_by("organization__name", "created_at", "pk").first()
 
 
-def project_from_request(request: HttpRequest, write: bool = False) -> Project:
+def project_from_request(
+    request: HttpRequest, write: bool = False, action: str = "do this"
+) -> Project:
     """The project named by `?project=`, else the header switcher's current project.
 
     404 when the user may not see it (or sees no project at all), 403 for a write by a
@@ -146,6 +167,14 @@ def project_from_request(request: HttpRequest, write: bool = False) -> Project:
         if current is None:
             raise Http404("No project")
         project_id = current.pk
-    project = get_project_for(request.user, project_id, write=write)
-    request.session[SESSION_PROJECT] = project.pk
+    project = get_project_for(request.user, project_id, write=write, action=action)
+    show_project(request, project)
     return project
+
+
+def show_project(request: HttpRequest, project: Project) -> None:
+    """Make `project` the header switcher's current one: a page about an object (a cluster,
+    a job) names the object's own project in the header, whatever was chosen before."""
+    if request.session.get(SESSION_PROJECT) != project.pk:
+        # Only when it changes: a session write on every page view is a database write each.
+        request.session[SESSION_PROJECT] = project.pk

@@ -14,6 +14,7 @@ from django.utils import timezone
 from console import ids
 from console.connections import Connection
 from console.crypto import decrypt_json, encrypt_json
+from console.errors import Conflict
 
 
 class UserManager(BaseUserManager):
@@ -242,12 +243,28 @@ class ApiKey(models.Model):
 
     @classmethod
     def issue(cls, user: User, name: str) -> tuple[ApiKey, str]:
-        """Create a key; returns (row, raw key). The raw key is never retrievable again."""
+        """Create a key; returns (row, raw key). The raw key is never retrievable again.
+
+        Raises Conflict when the user already has a key of that name (case-insensitive): the
+        name is how a user tells keys apart on the API Keys page and when deleting one.
+        """
+        if cls.objects.filter(user=user, name__iexact=name).exists():
+            raise Conflict(f"You already have an API key named {name!r}: choose another name.")
         raw = cls.PREFIX + secrets.token_urlsafe(32)
         key = cls.objects.create(
             user=user, name=name, key_prefix=raw[:10], key_hash=cls.hash_key(raw)
         )
         return key, raw
+
+    @classmethod
+    def free_name(cls, user: User, base: str) -> str:
+        """`base`, or `base 2`, `base 3`, ... whichever this user has no key of yet."""
+        taken = {n.lower() for n in cls.objects.filter(user=user).values_list("name", flat=True)}
+        name, n = base, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{base} {n}"
+        return name
 
     @classmethod
     def authenticate(cls, raw: str) -> User | None:

@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from console.clusters.lite_process import HOST, free_port
@@ -220,3 +221,27 @@ def register_external_cluster(
     cluster.set_credentials(token=token, username=username, password=password)
     cluster.save()
     return cluster
+
+
+def delete_cluster(cluster: Cluster) -> None:
+    """Delete the cluster row (the supervisor then stops a local one and removes its data).
+
+    Refused (Conflict) while an unfinished job reads from or writes to it: the job would lose
+    its source or target mid-copy. Cancel the job first, or wait until it ends.
+    """
+    from jobs.models import Job
+
+    with transaction.atomic():
+        busy = (
+            Job.objects.unfinished()
+            .filter(Q(source_cluster=cluster) | Q(target_cluster=cluster))
+            .order_by("created_at")
+            .first()
+        )
+        if busy is not None:
+            raise Conflict(
+                f"cluster {cluster.name} is used by job {busy.pk}, which is "
+                f"{busy.get_status_display()}: cancel the job or wait until it ends, then "
+                "delete the cluster"
+            )
+        cluster.delete()

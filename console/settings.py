@@ -173,6 +173,13 @@ TEMPLATES = [
     }
 ]
 
+# WAL lets the web process read while a worker writes; IMMEDIATE avoids "database is locked"
+# upgrades from read to write transactions.
+_SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 _db_url = os.environ.get("DATABASE_URL", "")
 if _db_url:
     try:
@@ -181,18 +188,14 @@ if _db_url:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if not DATABASES["default"].get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://u@h/console")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "console.sqlite3",
-            # WAL lets the web process read while a worker writes; IMMEDIATE avoids
-            # "database is locked" upgrades from read to write transactions.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
             # A file, not memory: the tests' Celery workers are other processes.
             "TEST": {"NAME": str(VAR_DIR / "test_console.sqlite3")},
         }
@@ -276,6 +279,12 @@ MIGRATION_STALE_AFTER = env_int("MIGRATION_STALE_AFTER", 60, minimum=2)
 MIGRATION_MAX_RESUMES = env_int("MIGRATION_MAX_RESUMES", 3, minimum=0)
 MIGRATION_REAPER_EVERY = env_int("MIGRATION_REAPER_EVERY", 30, minimum=1)
 MIGRATION_NEW_CLUSTER_WAIT = env_int("MIGRATION_NEW_CLUSTER_WAIT", 300, minimum=5)
+# Bytes of rows per copy batch (the engine's default, 16 MB, when 0): a checkpoint and a
+# cancel check follow every batch.
+MIGRATION_BATCH_BYTES = env_int("MIGRATION_BATCH_BYTES", 0, minimum=0)
+# A copy stopped by a server error the engine's own retries did not outlast (a server that
+# restarted, came back with the collection released) resumes from its checkpoint this often.
+MIGRATION_COPY_RESUMES = env_int("MIGRATION_COPY_RESUMES", 2, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},
 }

@@ -1,3 +1,4 @@
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic.base import RedirectView
 
@@ -5,10 +6,13 @@ from console.views import api_keys, auth
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="clusters", permanent=False)),
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    path("favicon.ico", RedirectView.as_view(url=static("console/favicon.svg"), permanent=True)),
     path("login/", auth.login_view, name="login"),
     path("logout/", auth.logout_view, name="logout"),
     path("switch-project/", auth.switch_project, name="switch_project"),
     path("api-keys/", api_keys.api_key_list, name="api_keys"),
     path("api-keys/<int:key_id>/delete/", api_keys.api_key_delete, name="api_key_delete"),
     path("clusters/", include("console.clusters.urls")),
+    path("jobs/", include("jobs.urls")),
 ]

@@ -20,13 +20,13 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from console.connections import open_client
+from console.connections import Connection, open_client
 from console.redaction import redact
 from jobs import lifecycle
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
-from migrations_app.engine.copy import CopyProgress
-from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError
+from migrations_app.engine.copy import DEFAULT_BATCH_BYTES, CopyProgress
+from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError, MigrateError
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import CollectionInfo, SchemaChoices, TargetSpec
 from migrations_app.engine.plan import plan, require_ok
@@ -36,6 +36,7 @@ log = logging.getLogger("jobs")
 C = JobCollection.Status
 PROGRESS_EVERY = 1.0  # seconds between progress/checkpoint writes
 CANCEL_EVERY = 0.5  # seconds between reads of the job's status
+RESUME_PAUSE = 2.0  # seconds before a copy interrupted by a server error resumes
 
 
 class CollectionRun:
@@ -72,27 +73,8 @@ class CollectionRun:
         )
         beat = _Heartbeat(self.mine, self.job.pk)
         beat.start()
-        source = target = None
         try:
-            source = open_client(source_conn, db_name=c.source_db, timeout=10)
-            target = open_client(target_conn, timeout=10)
-            info = CollectionInfo.from_dict(c.source_info)
-            spec = self._spec(info, source, target)
-            report = migrate_collection(
-                source,
-                target,
-                info,
-                spec,
-                checkpoint=c.checkpoint,
-                on_checkpoint=self.on_checkpoint,
-                on_progress=self.on_progress,
-                should_cancel=self.should_cancel,
-                on_note=lambda text: self.event(text),
-                on_phase=self.on_phase,
-                on_source_count=self.on_source_count,
-                load=self.job.load_after,
-                source_count_at_start=c.source_count_at_start,
-            )
+            self._run_with_resumes(source_conn, target_conn)
         except CopyCanceled as exc:
             self._save_checkpoint(getattr(exc, "checkpoint", None))
             self._finish(C.CANCELED)
@@ -105,13 +87,69 @@ class CollectionRun:
         except Exception as exc:  # noqa: BLE001 - the row must always get its final state
             log.exception("job %s: collection %s crashed", self.job.pk, c.pk)
             self._fail(f"unexpected error: {type(exc).__name__}: {exc}")
-        else:
-            self._verified(report)
         finally:
             beat.stop()
-            for client in (source, target):
-                if client is not None:
-                    client.close()
+
+    def _run_with_resumes(self, source_conn: Connection, target_conn: Connection) -> None:
+        """Run the engine; when the copy stops on an error the engine could not retry away
+        (a server restarted and came back with the collection released, a connection reset
+        for longer than the engine's retries), resume from the checkpoint a few times."""
+        c = self.collection
+        for resume in range(settings.MIGRATION_COPY_RESUMES + 1):
+            try:
+                report = self._run_once(source_conn, target_conn)
+            except CopyError as exc:
+                self._save_checkpoint(exc.checkpoint)
+                checkpoint = exc.checkpoint or c.checkpoint
+                if resume == settings.MIGRATION_COPY_RESUMES or checkpoint is None:
+                    raise
+                if self.should_cancel():
+                    raise CopyCanceled(exc.message, checkpoint=checkpoint) from None
+                c.checkpoint = checkpoint
+                self.event(
+                    f"copy interrupted ({redact(exc.message, self.secrets)}); resuming from "
+                    f"the checkpoint ({checkpoint.get('rows', 0)} rows)",
+                    level="WARNING",
+                )
+                time.sleep(RESUME_PAUSE)
+                continue
+            self._verified(report)
+            return
+
+    def _run_once(self, source_conn: Connection, target_conn: Connection):
+        c = self.collection
+        source = self._open(source_conn, c.source_db, "source", self.job.source_name)
+        try:
+            target = self._open(target_conn, "default", "target", self.job.target_name)
+            try:
+                info = CollectionInfo.from_dict(c.source_info)
+                spec = self._spec(info, source, target)
+                return migrate_collection(
+                    source,
+                    target,
+                    info,
+                    spec,
+                    checkpoint=c.checkpoint,
+                    on_checkpoint=self.on_checkpoint,
+                    on_progress=self.on_progress,
+                    should_cancel=self.should_cancel,
+                    on_note=lambda text: self.event(text),
+                    on_phase=self.on_phase,
+                    on_source_count=self.on_source_count,
+                    load=self.job.load_after,
+                    source_count_at_start=c.source_count_at_start,
+                    batch_bytes=settings.MIGRATION_BATCH_BYTES or DEFAULT_BATCH_BYTES,
+                )
+            finally:
+                target.close()
+        finally:
+            source.close()
+
+    def _open(self, connection: Connection, db: str, role: str, name: str):
+        try:
+            return open_client(connection, db_name=db, timeout=10)
+        except EngineError as exc:
+            raise MigrateError(f"the {role} ({name}) cannot be used: {exc.message}") from None
 
     def _spec(self, info: CollectionInfo, source, target) -> TargetSpec:
         """The spec planned at submit; a job into a new cluster plans it now, once."""

@@ -11,11 +11,11 @@ log = logging.getLogger("jobs")
 _LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
-def log_event(job, message: str, *, level: str = "INFO", collection=None) -> None:
-    """Add a line to the job's log. Credentials of the job's source (and any that look like
-    one) are removed before anything is written."""
-    from jobs.models import JobEvent
+def job_secrets(job) -> list[str]:
+    """The credentials of the job's source and target, to be removed from anything shown.
 
+    Also used by the log download, which redacts again in case an older line slipped through.
+    """
     secrets: list[str] = []
     connection = job.source_connection()
     if connection is not None:
@@ -23,7 +23,15 @@ def log_event(job, message: str, *, level: str = "INFO", collection=None) -> Non
     target = getattr(job, "target_cluster", None)
     if target is not None:
         secrets.extend(target.secrets())
-    text = redact(message, secrets)[:4000]
+    return secrets
+
+
+def log_event(job, message: str, *, level: str = "INFO", collection=None) -> None:
+    """Add a line to the job's log. Credentials of the job's source (and any that look like
+    one) are removed before anything is written."""
+    from jobs.models import JobEvent
+
+    text = redact(message, job_secrets(job))[:4000]
     JobEvent.objects.create(job_id=job.pk, collection=collection, level=level, message=text)
     where = f" [{collection.source_name}]" if collection is not None else ""
     log.log(_LEVELS.get(level, logging.INFO), "job %s%s: %s", job.pk, where, text)

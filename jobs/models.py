@@ -7,6 +7,8 @@ task, the reaper and a Cancel click may race, and the one that updates 0 rows lo
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -25,6 +27,12 @@ class JobQuerySet(models.QuerySet):
         text = text.strip()
         if not text:
             return self
+        # Collection names never hold "-" (Milvus: letters, digits, "_"), so a text with one
+        # is a job id, and a whole job id is answered by the primary key, not by a scan.
+        if re.fullmatch(r"job-[a-z0-9]{20}", text):
+            return self.filter(pk=text)
+        if "-" in text:
+            return self.filter(pk__icontains=text)
         matching = JobCollection.objects.filter(
             Q(source_name__icontains=text) | Q(target_name__icontains=text)
         ).values("job_id")

@@ -110,7 +110,8 @@ def standalone():
 
 # --- Personas -------------------------------------------------------------------------------
 # owner: Organization Owner of "Acme"; admin: Project Admin of Acme's default project;
-# viewer: Read-Only member of it; outsider: owner of another organization ("Globex").
+# viewer: Read-Only member of it; writer: Read-Write member of it; member: in the organization
+# without a role in any project; outsider: owner of another organization ("Globex").
 
 PASSWORD = "correct-horse-battery"
 
@@ -187,6 +188,26 @@ def globex_project(outsider):
 
 
 @pytest.fixture
+def writer(org, project):
+    from console.models import Membership, ProjectMembership
+
+    return _member(
+        "writer@acme.test",
+        org,
+        Membership.Role.ORG_MEMBER,
+        project,
+        ProjectMembership.Role.PROJECT_READ_WRITE,
+    )
+
+
+@pytest.fixture
+def member(org, project):
+    from console.models import Membership
+
+    return _member("member@acme.test", org, Membership.Role.ORG_MEMBER)
+
+
+@pytest.fixture
 def outsider(db):
     from console.models import Membership, Organization, Project
 
@@ -219,5 +240,36 @@ def viewer_client(viewer):
 
 
 @pytest.fixture
+def writer_client(writer):
+    return _client_for(writer)
+
+
+@pytest.fixture
+def member_client(member):
+    return _client_for(member)
+
+
+@pytest.fixture
 def outsider_client(outsider):
     return _client_for(outsider)
+
+
+# --- Jobs: a real Celery worker -------------------------------------------------------------
+
+
+@pytest.fixture
+def worker_env() -> dict[str, str]:
+    """Extra environment of the `job_worker` process (override in a module: small batches...)."""
+    return {}
+
+
+@pytest.fixture
+def job_worker(transactional_db, tmp_path, worker_env):
+    """A real Celery worker process on the test database and the test Redis; stopped at the
+    end. Tests using it are transactional: the worker must see what they commit."""
+    from tests.workers import Worker
+
+    worker = Worker(tmp_path, worker_env)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -236,6 +236,58 @@ def test_it_switches_to_another_project_of_the_organization(owner_client, other_
     assert f'<option value="{other_project.pk}" selected>' in page
 
 
+def test_it_lands_on_the_list_of_the_chosen_project_when_switching_on_a_detail_page(
+    owner_client, project, other_project
+):
+    from console.models import Cluster
+
+    cluster = Cluster.objects.create(
+        project=project,
+        name="old-project-cluster",
+        kind=Cluster.Kind.EXTERNAL,
+        status=Cluster.Status.STOPPED,
+        uri="http://127.0.0.1:1",
+    )
+    detail = reverse("cluster_detail", args=[cluster.pk])
+    response = owner_client.post(
+        reverse("switch_project"), {"project": other_project.pk, "next": detail}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("clusters")
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f'<option value="{other_project.pk}" selected>' in page
+    assert "old-project-cluster" not in page and "Analytics" in page
+
+
+def test_it_drops_the_old_project_from_the_address_when_switching(owner_client, other_project):
+    response = owner_client.post(
+        reverse("switch_project"),
+        {"project": other_project.pk, "next": reverse("clusters") + "?project=prj-old"},
+    )
+    assert response["Location"] == reverse("clusters")
+
+
+def test_it_names_a_clusters_own_project_in_the_switcher_on_its_page(
+    owner_client, project, other_project
+):
+    from console.models import Cluster
+
+    owner_client.post(reverse("switch_project"), {"project": other_project.pk})
+    cluster = Cluster.objects.create(
+        project=project,
+        name="in-default",
+        kind=Cluster.Kind.EXTERNAL,
+        status=Cluster.Status.STOPPED,
+        uri="http://127.0.0.1:1",
+    )
+    page = owner_client.get(reverse("cluster_detail", args=[cluster.pk])).content.decode()
+    assert f'<option value="{project.pk}" selected>' in page
+
+
+def test_it_says_so_after_logging_out(owner_client):
+    response = owner_client.post(reverse("logout"), follow=True)
+    assert "You have logged out." in response.content.decode()
+
+
 def test_it_lists_only_the_projects_a_user_may_see(viewer_client, project, other_project):
     page = viewer_client.get(reverse("api_keys")).content.decode()
     assert project.pk in page and other_project.pk not in page
@@ -266,9 +318,10 @@ KEY_RE = re.compile(re.escape(ApiKey.PREFIX) + r"[A-Za-z0-9_\-]+")
 
 def test_it_shows_a_new_key_once_and_stores_only_its_hash(viewer_client, viewer):
     response = viewer_client.post(reverse("api_keys"), {"name": "ci pipeline"})
-    assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
-    raw = KEY_RE.search(response.content.decode()).group(0)
+    assert response.status_code == 302 and response["Location"] == reverse("api_keys")
+    shown = viewer_client.get(reverse("api_keys"))
+    assert shown["Cache-Control"] == "no-store"
+    raw = KEY_RE.search(shown.content.decode()).group(0)
     key = ApiKey.objects.get(user=viewer)
     assert key.name == "ci pipeline"
     assert key.key_hash == ApiKey.hash_key(raw)
@@ -277,6 +330,34 @@ def test_it_shows_a_new_key_once_and_stores_only_its_hash(viewer_client, viewer)
     assert ApiKey.authenticate(raw) == viewer
     again = viewer_client.get(reverse("api_keys")).content.decode()
     assert raw not in again and "ci pipeline" in again and key.key_prefix in again
+    assert not any(raw in str(v) for v in viewer_client.session.values())
+
+
+def test_it_makes_no_second_key_when_the_create_is_reloaded(owner_client, owner):
+    form = {"name": "deploy"}
+    assert owner_client.post(reverse("api_keys"), form).status_code == 302
+    # A reload of the page after a create is a GET of where it redirected to, not a re-POST.
+    owner_client.get(reverse("api_keys"))
+    owner_client.get(reverse("api_keys"))
+    assert ApiKey.objects.filter(user=owner).count() == 1
+
+
+def test_it_refuses_a_second_key_of_the_same_name(owner_client, owner, viewer):
+    ApiKey.issue(viewer, "deploy")  # another user's key of that name is no conflict
+    assert owner_client.post(reverse("api_keys"), {"name": "deploy"}).status_code == 302
+    response = owner_client.post(reverse("api_keys"), {"name": "Deploy"})
+    assert response.status_code == 400
+    assert "You already have an API key named &#x27;Deploy&#x27;" in response.content.decode()
+    assert 'id="new-key"' not in response.content.decode()
+    assert ApiKey.objects.filter(user=owner).count() == 1
+
+
+def test_it_offers_a_copy_button_next_to_the_new_key(owner_client):
+    owner_client.post(reverse("api_keys"), {"name": "deploy"})
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    assert '<code class="secret" id="new-key">' in page
+    assert '<button type="button" class="btn btn-small" data-copy="new-key">Copy</button>' in page
+    assert "console/console.js" in page
 
 
 def test_it_refuses_a_key_without_a_name(owner_client, owner):
@@ -291,11 +372,13 @@ def test_it_lists_only_the_users_own_keys(owner_client, viewer):
     assert "viewer&#x27;s key" not in page and "No API keys yet." in page
 
 
-def test_it_deletes_the_users_own_key(owner_client, owner):
+def test_it_deletes_the_users_own_key_and_says_so(owner_client, owner):
     key, _ = ApiKey.issue(owner, "old")
     response = owner_client.post(reverse("api_key_delete", args=[key.pk]))
     assert response.status_code == 302 and response["Location"] == reverse("api_keys")
     assert not ApiKey.objects.filter(pk=key.pk).exists()
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    assert "API key &#x27;old&#x27; deleted." in page
 
 
 def test_it_hides_another_users_key_behind_a_404(outsider_client, owner):
@@ -304,10 +387,24 @@ def test_it_hides_another_users_key_behind_a_404(outsider_client, owner):
     assert ApiKey.authenticate(raw) == owner
 
 
-def test_it_deletes_keys_only_by_post(owner_client, owner):
+def test_it_asks_before_deleting_a_key(owner_client, owner):
     key, _ = ApiKey.issue(owner, "keep")
-    assert owner_client.get(reverse("api_key_delete", args=[key.pk])).status_code == 405
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    # The Delete button opens a confirmation dialog; without JavaScript it links to a page.
+    assert f'data-dialog="delete-key-{key.pk}"' in page
+    assert f'<dialog id="delete-key-{key.pk}"' in page and "Delete API Key</button>" in page
+    confirm = owner_client.get(reverse("api_key_delete", args=[key.pk]))
+    assert confirm.status_code == 200
+    assert "Delete API Key</button>" in confirm.content.decode()
     assert ApiKey.objects.filter(pk=key.pk).exists()
+
+
+def test_it_names_the_rest_api_only_once_it_exists(owner_client, settings):
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    assert "/v2/" not in page and "REST API" not in page
+    settings.ROOT_URLCONF = "tests.urls_with_api"
+    page = owner_client.get(reverse("api_keys")).content.decode()
+    assert '<a href="/v2/openapi.json">OpenAPI description</a>' in page
 
 
 @pytest.mark.parametrize(
@@ -321,7 +418,8 @@ def test_it_gives_every_persona_their_own_api_keys_page(request, persona, owner)
     page = response.content.decode()
     assert ("owner only" in page) == (persona == "owner_client")
     created = client.post(reverse("api_keys"), {"name": f"{persona} key"})
-    assert created.status_code == 200 and KEY_RE.search(created.content.decode())
+    assert created.status_code == 302
+    assert KEY_RE.search(client.get(reverse("api_keys")).content.decode())
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,16 @@ def test_it_prints_a_key_that_authenticates_as_the_user(owner):
 def test_it_gives_a_new_key_each_time(owner):
     first, second = run("--email", owner.email)[-1], run("--email", owner.email)[-1]
     assert first != second
-    assert ApiKey.objects.filter(user=owner, name="CLI key").count() == 2
+    names = sorted(ApiKey.objects.filter(user=owner).values_list("name", flat=True))
+    assert names == ["CLI key", "CLI key 2"]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_name_the_user_already_has(owner):
+    run("--email", owner.email, "--name", "deploy")
+    with pytest.raises(CommandError, match="You already have an API key named 'deploy'"):
+        run("--email", owner.email, "--name", "deploy")
+    assert ApiKey.objects.filter(user=owner).count() == 1
 
 
 @pytest.mark.django_db

@@ -96,3 +96,37 @@ def test_it_stops_and_removes_a_local_cluster_through_the_supervisor(
         assert not directory.exists()
     finally:
         supervisor.stop_all()
+
+
+@pytest.mark.parametrize("status", ["PENDING", "IN_PROGRESS", "CANCELING"])
+def test_it_refuses_while_an_unfinished_job_uses_the_cluster(owner_client, owner, external, status):
+    from jobs.models import Job
+
+    job = Job.objects.create(
+        project=external.project,
+        created_by=owner,
+        status=status,
+        target_cluster=external,
+        source_name="src",
+        target_name=external.name,
+    )
+    response = owner_client.post(_url(external), {"confirm_name": external.name})
+    assert response.status_code == 409
+    assert f"cluster remote is used by job {job.pk}" in response.content.decode()
+    assert Cluster.objects.filter(pk=external.pk).exists()
+
+
+def test_it_deletes_once_the_job_using_it_is_final(owner_client, owner, external):
+    from jobs.models import Job
+
+    Job.objects.create(
+        project=external.project,
+        created_by=owner,
+        status=Job.Status.SUCCESSFUL,
+        source_cluster=external,
+        source_name=external.name,
+        target_name="dst",
+    )
+    response = owner_client.post(_url(external), {"confirm_name": external.name})
+    assert response.status_code == 302
+    assert not Cluster.objects.filter(pk=external.pk).exists()

@@ -80,11 +80,14 @@ def test_it_shows_each_collection_with_count_fields_and_indexes(request, persona
     index = milvus.describe_index("items", "embedding")
     milvus.close()
     assert f'items <span class="muted">· {stats["row_count"]} entities</span>' in catalog
-    assert "<td><code>sku</code></td>" in catalog
-    assert "<td>VARCHAR</td>" in catalog and "max_length 40" in catalog
+    assert '<td data-label="Field" class="cell-title"><code>sku</code></td>' in catalog
+    assert '<td data-label="Type">VARCHAR</td>' in catalog and "max_length 40" in catalog
     assert "partition key" in catalog
-    assert "dim 16" in catalog and "<td>FLOAT_VECTOR</td>" in catalog
-    assert f"<td>{index['index_type']}</td><td>{index['metric_type']}</td>" in catalog
+    assert "dim 16" in catalog and '<td data-label="Type">FLOAT_VECTOR</td>' in catalog
+    assert (
+        f'<td data-label="Index Type">{index["index_type"]}</td>'
+        f'<td data-label="Metric">{index["metric_type"]}</td>'
+    ) in catalog
     default = _section(html, "Database <code>default</code>")
     assert 'docs <span class="muted">· 12 entities</span>' in default
 
@@ -96,9 +99,35 @@ def test_it_shows_primary_key_and_nullable_per_field(owner_client, cluster):
     sku = sku[: sku.index("</tr>")]
     note = items[items.index("<code>note</code>") :]
     note = note[: note.index("</tr>")]
-    assert "<td>Yes</td>" in sku  # primary key
-    assert sku.endswith('<td><span class="muted">No</span></td>\n            ')  # not nullable
-    assert note.endswith("<td>Yes</td>\n            ")  # nullable
+    assert '<td data-label="Primary Key">Yes</td>' in sku
+    assert sku.endswith(
+        '<td data-label="Nullable"><span class="muted">No</span></td>\n            '
+    )
+    assert note.endswith('<td data-label="Nullable">Yes</td>\n            ')
+
+
+def test_it_shows_each_collections_partitions_with_counts_and_its_load_state(owner_client, cluster):
+    milvus = MilvusClient(uri=cluster.uri)
+    milvus.create_partition("docs", "p2024")
+    milvus.insert(
+        "docs", [{"id": 100 + i, "vector": [0.3] * 8} for i in range(5)], partition_name="p2024"
+    )
+    milvus.release_collection("docs")
+    milvus.close()
+
+    html = owner_client.get(_url(cluster)).content.decode()
+
+    default = _section(html, "Database <code>default</code>")
+    parts = default[default.index('aria-label="Partitions of docs"') :]
+    parts = parts[: parts.index("</table>")]
+    assert '<code>_default</code></td><td data-label="Entities" class="num">12</td>' in parts
+    assert '<code>p2024</code></td><td data-label="Entities" class="num">5</td>' in parts
+    assert "<dt>Partitions</dt>\n          <dd>2</dd>" in default
+    assert 'data-load-state="NotLoad">Not loaded</span>' in default
+    items = _section(html, "Database <code>catalog</code>")
+    assert 'data-load-state="Loaded">Loaded</span>' in items
+    assert "managed by Milvus by partition key <code>category</code>" in items
+    assert 'aria-label="Partitions of items"' not in items
 
 
 def test_it_shows_the_facts_but_never_the_credentials(owner_client, cluster):
@@ -111,6 +140,19 @@ def test_it_shows_the_facts_but_never_the_credentials(owner_client, cluster):
     assert "milvus_lite-" in facts
     assert "API Key" in facts
     assert cluster.credentials["token"] not in html
+
+
+def test_it_says_why_a_read_only_member_cannot_delete_the_cluster(viewer_client, project):
+    stopped = Cluster.objects.create(
+        project=project, name="old", uri="http://127.0.0.1:1", status=Cluster.Status.STOPPED
+    )
+    html = viewer_client.get(_url(stopped)).content.decode()
+    assert reverse("cluster_delete", args=[stopped.pk]) not in html
+    assert 'disabled aria-describedby="why-delete">Delete Cluster</button>' in html
+    assert (
+        "Only Organization Owners and Project Admins can delete clusters in project "
+        "Default Project." in html
+    )
 
 
 def test_it_answers_404_to_outsiders(outsider_client, cluster):

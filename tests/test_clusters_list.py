@@ -57,8 +57,11 @@ def test_it_lists_the_projects_clusters_with_live_figures(request, persona, runn
         milvus.use_database(db)
         collections += len(milvus.list_collections())
     milvus.close()
-    assert f'<td class="num" title="{", ".join(databases)}">{len(databases)}</td>' in row
-    assert f'<td class="num">{collections}</td>' in row
+    assert (
+        f'<td data-label="Databases" class="num" title="{", ".join(databases)}">{len(databases)}</td>'
+        in row
+    )
+    assert f'<td data-label="Collections" class="num">{collections}</td>' in row
 
 
 def test_it_shows_register_and_create_buttons_to_owners_and_admins(
@@ -70,10 +73,17 @@ def test_it_shows_register_and_create_buttons_to_owners_and_admins(
         assert "Create Cluster" in html
 
 
-def test_it_hides_register_and_create_buttons_from_read_only_members(viewer_client):
+def test_it_says_next_to_the_disabled_buttons_why_a_read_only_member_cannot_use_them(
+    viewer_client,
+):
     html = viewer_client.get(URL).content.decode()
-    assert "Register Cluster" not in html
-    assert "Create Cluster" not in html
+    assert reverse("cluster_register") not in html and reverse("cluster_create") not in html
+    for label in ("Register Cluster", "Create Cluster"):
+        assert f'disabled aria-describedby="why-clusters-write">{label}</button>' in html
+    assert (
+        '<p class="why-not" id="why-clusters-write">Only Organization Owners and Project Admins '
+        "can create or register clusters in project Default Project.</p>"
+    ) in html
 
 
 def test_it_answers_404_to_an_outsider_naming_the_project(outsider_client, project, running):

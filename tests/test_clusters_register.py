@@ -208,6 +208,56 @@ def test_it_reports_a_server_that_is_not_milvus_and_creates_nothing(
     assert not Cluster.objects.exists()
 
 
+def test_it_says_a_failed_connection_once_in_the_words_of_test_connection(
+    owner_client, project, db
+):
+    port = free_port()
+    data = _api_key("prod", f"http://{HOST}:{port}", "")
+    registered = owner_client.post(_url(project), data).content.decode()
+    tested = owner_client.post(
+        reverse("cluster_test_connection") + f"?project={project.pk}",
+        data,
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    message = f"Connection failed: cannot reach {HOST}:{port}"
+    assert registered.count(f"cannot reach {HOST}:{port}") == 1
+    assert message in registered and message in tested
+    # In the place Test connection puts it, not at the top of the form.
+    assert registered.index('id="connection-result"') < registered.index(message)
+    assert not Cluster.objects.exists()
+
+
+def test_it_shows_a_field_error_only_next_to_its_field(owner_client, project, db):
+    html = owner_client.post(_url(project), _api_key("prod", "ftp://x", "")).content.decode()
+    assert html.count("scheme &#x27;ftp&#x27; is not allowed") == 1
+
+
+def test_it_tells_that_the_endpoint_is_a_local_cluster_of_the_project(owner_client, project, db):
+    port = free_port()
+    Cluster.objects.create(
+        project=project,
+        name="mine",
+        kind=Cluster.Kind.LOCAL,
+        uri=f"http://{HOST}:{port}",
+        port=port,
+    )
+    data = _api_key("again", f"http://localhost:{port}", "")
+    message = (
+        f"localhost:{port} is mine, a local cluster of this project that the console already runs"
+    )
+    response = owner_client.post(_url(project), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Cluster.objects.count() == 1
+    tested = owner_client.post(
+        reverse("cluster_test_connection") + f"?project={project.pk}",
+        data,
+        HTTP_HX_REQUEST="true",
+    )
+    assert message in tested.content.decode()
+
+
 def test_it_refuses_a_duplicate_name_in_the_project(owner_client, project, standalone):
     existing = Cluster.objects.create(
         project=project, name="prod", plan="FREE", kind=Cluster.Kind.LOCAL
@@ -336,8 +386,9 @@ def test_it_refuses_a_name_that_answers_the_local_cluster_after_a_public_address
     )
     html = response.content.decode()
     assert response.status_code == 400
-    assert "connection test failed: endpoint rebind.attacker.example:" in html
-    assert "is the console&#x27;s own host" in html
+    assert (
+        f"endpoint rebind.attacker.example:{local_cluster.port} is the console&#x27;s own host"
+    ) in html
     assert list(Cluster.objects.all()) == [local_cluster]
 
 

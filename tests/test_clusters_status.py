@@ -76,3 +76,22 @@ def test_it_redirects_a_plain_request_to_the_detail_page(owner_client, creating)
 
 def test_it_answers_404_to_outsiders(outsider_client, creating):
     assert outsider_client.get(_url(creating), **HTMX).status_code == 404
+
+
+def test_it_drops_the_being_created_notice_once_the_cluster_runs(owner_client, project, supervisor):
+    created = owner_client.post(
+        reverse("cluster_create") + f"?project={project.pk}", {"name": "fresh", "plan": "FREE"}
+    )
+    page = owner_client.get(created.url).content.decode()
+    notice = 'Cluster <span class="wrap-anywhere">fresh</span> is being created.'
+    # Only inside the polled body, which htmx replaces: not as a flash message above it.
+    assert page.count("is being created") == 1
+    assert page.index('id="cluster-body"') < page.index(notice)
+    cluster = Cluster.objects.get(name="fresh")
+
+    supervisor.reconcile_once()
+    response = owner_client.get(_url(cluster), **HTMX)
+
+    assert response.status_code == 286
+    assert "is being created" not in response.content.decode()
+    assert "is being created" not in owner_client.get(created.url).content.decode()

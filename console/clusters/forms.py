@@ -6,10 +6,13 @@ back, so a form shown again after an error does not carry the secret into the pa
 
 from __future__ import annotations
 
+import ipaddress
+
 from django import forms
 
 from console.connections import Connection, check_endpoint
 from console.models import CLUSTER_NAME_RE, Cluster, Project
+from migrations_app.engine.connect import Endpoint, parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
@@ -50,6 +53,19 @@ def _plan_field() -> forms.ChoiceField:
     )
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_server(a: Endpoint, b: Endpoint) -> bool:
+    return a.port == b.port and (a.host == b.host or _is_loopback(a.host) and _is_loopback(b.host))
+
+
 class ConnectionForm(forms.Form):
     """Where an existing Milvus is and how to log in; also the Test connection request."""
 
@@ -85,11 +101,38 @@ class ConnectionForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
 
+    def __init__(self, *args, project: Project | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
     def clean_uri(self) -> str:
+        """A valid endpoint, and not one of the console's own local clusters: this project's
+        are named (use them as they are); any other is refused at the connection seam
+        (console.connections), whatever its spelling."""
+        raw = self.cleaned_data["uri"]
+        self._refuse_own_local_cluster(raw)
         try:
-            return check_endpoint(Connection(uri=self.cleaned_data["uri"])).uri
+            return check_endpoint(Connection(uri=raw)).uri
         except EndpointRejected as exc:
             raise forms.ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from None
+
+    def _refuse_own_local_cluster(self, raw: str) -> None:
+        if self.project is None:
+            return
+        try:
+            typed = parse_endpoint(raw)
+        except EndpointRejected:
+            return  # check_endpoint says what is wrong with it
+        for local in Cluster.objects.filter(project=self.project, kind=Cluster.Kind.LOCAL):
+            try:
+                same = _same_server(typed, parse_endpoint(local.uri))
+            except EndpointRejected:
+                continue
+            if same:
+                raise forms.ValidationError(
+                    f"{typed.address} is {local.name}, a local cluster of this project that "
+                    "the console already runs: use it as it is, no need to register it."
+                )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -123,8 +166,7 @@ class RegisterClusterForm(ClusterNameMixin, ConnectionForm):
     field_order = ["name", "plan", "uri", "auth", "api_key", "username", "password"]
 
     def __init__(self, *args, project: Project, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = project
+        super().__init__(*args, project=project, **kwargs)
 
 
 class CreateClusterForm(ClusterNameMixin, forms.Form):

@@ -20,7 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 
 from console import services, throttle
-from console.access import can_manage, get_cluster_for, project_from_request, visible_clusters
+from console.access import (
+    can_manage,
+    get_cluster_for,
+    project_from_request,
+    show_project,
+    visible_clusters,
+)
 from console.clusters.connection import ServerCheck, check_cluster, check_clusters, read_catalog
 from console.clusters.forms import (
     ConnectionForm,
@@ -73,6 +79,7 @@ def _detail_context(request: HttpRequest, cluster: Cluster) -> dict:
 @require_GET
 def cluster_detail(request: HttpRequest, cluster_id: str) -> HttpResponse:
     cluster = get_cluster_for(request.user, cluster_id)
+    show_project(request, cluster.project)
     return render(request, "clusters/detail.html", _detail_context(request, cluster))
 
 
@@ -93,40 +100,46 @@ def cluster_status(request: HttpRequest, cluster_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @sensitive_post_parameters("api_key", "password")
 def cluster_register(request: HttpRequest) -> HttpResponse:
-    project = project_from_request(request, write=True)
+    project = project_from_request(request, write=True, action="register clusters")
     form = RegisterClusterForm(request.POST or None, project=project)
-    status = 200
+    result = None
     if request.method == "POST":
         if not throttle.allow_connection_test(request.user.pk):
-            form.add_error(None, TOO_MANY_TESTS)
+            result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
         elif form.is_valid():
             data = form.cleaned_data
-            try:
-                cluster = services.register_external_cluster(
-                    project,
-                    data["name"],
-                    data["plan"],
-                    data["uri"],
-                    created_by=request.user,
-                    **form.credentials(),
-                )
-            except services.ServiceError as exc:
-                form.add_error(None, redact(exc.message, form.secrets()))
-            except IntegrityError:
-                form.add_error(
-                    "name",
-                    f"A cluster named {data['name']!r} already exists in project {project.name}.",
-                )
-            else:
-                messages.success(
-                    request,
-                    f"Cluster {cluster.name} registered: it is running "
-                    f"Milvus {cluster.server_version}.",
-                )
-                return redirect("cluster_detail", cluster_id=cluster.pk)
-        status = 400
+            # The same check as the Test connection button, so a failure reads the same on
+            # both paths and shows in the one place Test connection uses (#connection-result).
+            result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
+            if result.ok:
+                try:
+                    cluster = services.register_external_cluster(
+                        project,
+                        data["name"],
+                        data["plan"],
+                        data["uri"],
+                        created_by=request.user,
+                        **form.credentials(),
+                    )
+                except services.ServiceError as exc:
+                    form.add_error(None, redact(exc.message, form.secrets()))
+                except IntegrityError:
+                    form.add_error(
+                        "name",
+                        f"A cluster named {data['name']!r} already exists in project {project.name}.",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"Cluster {cluster.name} registered: it is running "
+                        f"Milvus {cluster.server_version}.",
+                    )
+                    return redirect("cluster_detail", cluster_id=cluster.pk)
     response = render(
-        request, "clusters/register.html", {"form": form, "project": project}, status=status
+        request,
+        "clusters/register.html",
+        {"form": form, "project": project, "result": result},
+        status=400 if request.method == "POST" else 200,
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -140,15 +153,17 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
 
     Answers 200 either way so htmx swaps the result in; the body says which it was.
     """
-    project_from_request(request, write=True)
-    form = ConnectionForm(request.POST)
+    project = project_from_request(request, write=True, action="register clusters")
+    form = ConnectionForm(request.POST, project=project)
     result = None
     if not throttle.allow_connection_test(request.user.pk):
         result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
     elif form.is_valid():
         result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
     response = render(
-        request, "clusters/register.html#connection-result", {"form": form, "result": result}
+        request,
+        "clusters/register.html#connection-result",
+        {"form": form, "result": result, "testing": True},
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -157,7 +172,7 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cluster_create(request: HttpRequest) -> HttpResponse:
-    project = project_from_request(request, write=True)
+    project = project_from_request(request, write=True, action="create clusters")
     form = CreateClusterForm(request.POST or None, project=project)
     status = 200
     if request.method == "POST":
@@ -178,7 +193,8 @@ def cluster_create(request: HttpRequest) -> HttpResponse:
                     f"exists in project {project.name}.",
                 )
             else:
-                messages.success(request, f"Cluster {cluster.name} is being created.")
+                # No flash message: the detail page says "being created" inside its polled
+                # body, so the notice goes away by itself once the cluster is running.
                 return redirect("cluster_detail", cluster_id=cluster.pk)
         status = 400
     return render(
@@ -189,12 +205,18 @@ def cluster_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cluster_delete(request: HttpRequest, cluster_id: str) -> HttpResponse:
-    cluster = get_cluster_for(request.user, cluster_id, write=True)
+    cluster = get_cluster_for(request.user, cluster_id, write=True, action="delete clusters")
     form = DeleteClusterForm(request.POST or None, cluster=cluster)
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            cluster.delete()
+            try:
+                services.delete_cluster(cluster)
+            except services.ServiceError as exc:
+                form.add_error(None, exc.message)
+                return render(
+                    request, "clusters/delete.html", {"form": form, "cluster": cluster}, status=409
+                )
             note = (
                 " The supervisor stops its server and removes its data."
                 if cluster.kind == Cluster.Kind.LOCAL

@@ -1,40 +1,71 @@
-"""API Keys page: a user's own bearer keys for the REST API. The raw key is shown once."""
+"""API Keys page: a user's own bearer keys for the REST API. The raw key is shown once.
+
+Create and delete answer with a redirect (a reload never makes a second key); the new raw key
+crosses that redirect in the session and is removed from it by the page that shows it.
+"""
 
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
+from console.errors import ServiceError
 from console.models import ApiKey
+
+# {"name": ..., "raw": ...} of the key just created; popped by the next API Keys page.
+SESSION_NEW_KEY = "console:new_api_key"
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key Name", max_length=100)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def api_key_list(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
-    new_key = None
-    if request.method == "POST" and form.is_valid():
-        _, new_key = ApiKey.issue(request.user, form.cleaned_data["name"])
-        form = ApiKeyForm()
-    keys = ApiKey.objects.filter(user=request.user)
-    response = render(
-        request, "console/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}
-    )
+def _no_store(response: HttpResponse) -> HttpResponse:
     # The page may show a raw key once: never let a cache keep it.
     response["Cache-Control"] = "no-store"
     return response
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                key, raw = ApiKey.issue(request.user, form.cleaned_data["name"])
+            except ServiceError as exc:
+                form.add_error("name", exc.message)
+            else:
+                request.session[SESSION_NEW_KEY] = {"name": key.name, "raw": raw}
+                return redirect("api_keys")
+        status = 400
+    new_key = request.session.pop(SESSION_NEW_KEY, None) if request.method == "GET" else None
+    keys = ApiKey.objects.filter(user=request.user)
+    response = render(
+        request,
+        "console/api_keys.html",
+        {"form": form, "keys": keys, "new_key": new_key},
+        status=status,
+    )
+    return _no_store(response)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def api_key_delete(request: HttpRequest, key_id: int) -> HttpResponse:
+    """GET: the confirmation page (the dialog on the API Keys page, without JavaScript).
+    POST: delete, say so, back to the list."""
     key = get_object_or_404(ApiKey, pk=key_id, user=request.user)
-    key.delete()
-    return redirect("api_keys")
+    if request.method == "POST":
+        key.delete()
+        messages.success(
+            request, f"API key {key.name!r} deleted. Requests using it are now refused."
+        )
+        return redirect("api_keys")
+    return render(request, "console/api_key_delete.html", {"key": key})

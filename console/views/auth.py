@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -56,7 +58,25 @@ def login_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
+    messages.info(request, "You have logged out.")
     return redirect("login")
+
+
+def _section_list(next_url: str) -> str:
+    """The list page of the section `next_url` belongs to (/clusters/7/ -> /clusters/).
+
+    A page about one object (a cluster, a job, a wizard step) belongs to the project it was
+    opened in; after a switch the user lands on the section's list in the new project instead,
+    so no object is ever shown under another project's name. Relies on each section's list
+    living at its first path segment (clusters/, jobs/, migrations/, api-keys/).
+    """
+    path = next_url.split("?", 1)[0].split("#", 1)[0]
+    section = "/" + path.strip("/").split("/", 1)[0] + "/" if path.strip("/") else "/"
+    try:
+        resolve(section)
+    except Resolver404:
+        return settings.LOGIN_REDIRECT_URL
+    return section
 
 
 @require_POST
@@ -65,4 +85,4 @@ def switch_project(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     project = get_project_for(request.user, request.POST.get("project", ""))
     request.session[SESSION_PROJECT] = project.pk
-    return redirect(_safe_next(request))
+    return redirect(_section_list(_safe_next(request)))

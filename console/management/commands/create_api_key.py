@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from console.errors import ServiceError
 from console.models import ApiKey, User
+
+DEFAULT_NAME = "CLI key"
 
 
 class Command(BaseCommand):
@@ -16,7 +19,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--email", required=True)
-        parser.add_argument("--name", default="CLI key", help='key name (default "CLI key")')
+        parser.add_argument(
+            "--name",
+            default="",
+            help=f'key name, unique per user (default "{DEFAULT_NAME}", numbered if taken)',
+        )
 
     def handle(self, *args, email: str, name: str, **options) -> None:
         user = User.objects.filter(email__iexact=email.strip()).first()
@@ -24,9 +31,12 @@ class Command(BaseCommand):
             raise CommandError(f"no user with email {email}")
         if not user.is_active:
             raise CommandError(f"user {user.email} is deactivated")
-        name = name.strip()
+        name = name.strip() if name else ApiKey.free_name(user, DEFAULT_NAME)
         if not name or len(name) > ApiKey._meta.get_field("name").max_length:
             raise CommandError("key name must be 1 to 100 characters")
-        _, raw = ApiKey.issue(user, name)
+        try:
+            _, raw = ApiKey.issue(user, name)
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
         self.stdout.write(f"API key {name!r} for {user.email} (shown only once):")
         self.stdout.write(raw)

@@ -1,0 +1,196 @@
+"""Benchmark: what the job machinery costs on top of the engine.
+
+    .venv/bin/python -m bench.jobs              # 100,000 rows: engine in-process vs a job
+    .venv/bin/python -m bench.jobs --parallel   # 4 collections × 100,000: 1 vs 2 at once
+
+Everything is real and local: two Milvus Lite servers on free loopback ports, a throwaway SQLite
+database and var/ under a temporary directory, Redis database 14 (REDIS_URL to change it) as the
+broker, and a real Celery worker process (threads pool, concurrency 2, as `make run` has 2).
+
+1. engine — `migrate_collection` (what the engine CLI runs: plan, create, copy, finalize,
+   verify) in this process, timed from call to report;
+2. job — the same collection through `service.start_migration` and the worker; the job's own
+   duration is `ended_at - started_at` from its row, and the queue delay `started_at -
+   created_at` (submit to start).
+
+With --parallel, one job of 4 collections runs with MIGRATION_PARALLEL_COLLECTIONS=1 and again
+with 2; the wall time of each job is printed. See bench/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SOURCE = "bench_source"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.jobs", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--rows", type=int, default=100_000, help="rows per collection (100,000)")
+    parser.add_argument("--dim", type=int, default=128, help="vector dimension (128)")
+    parser.add_argument("--parallel", action="store_true", help="4 collections, 1 vs 2 at once")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        base = Path(tmp)
+        os.environ["VAR_DIR"] = str(base / "var")
+        os.environ["DATABASE_URL"] = f"sqlite:///{base / 'bench.sqlite3'}"
+        os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+        os.environ["LOG_LEVEL"] = "WARNING"
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        with _Bench(base, args.rows, args.dim) as bench:
+            if args.parallel:
+                bench.parallel()
+            else:
+                bench.engine_vs_job()
+    return 0
+
+
+class _Bench:
+    def __init__(self, base: Path, rows: int, dim: int) -> None:
+        self.base, self.rows, self.dim = base, rows, dim
+
+    def __enter__(self) -> _Bench:
+        from pymilvus import MilvusClient
+
+        from bench.migrate import _Servers
+        from console import services
+        from tests.jobs_support import local_cluster
+
+        self.servers = _Servers().__enter__()
+        self.owner_email = "bench@bench.local"
+        _, self.project = services.create_organization(
+            "Bench", self.owner_email, "bench-password-1234"
+        )
+        self.source = local_cluster(self.project, _Server(self.servers.source_uri), "src")
+        self.target = local_cluster(self.project, _Server(self.servers.target_uri), "dst")
+        self.source_client = MilvusClient(self.servers.source_uri)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.source_client.close()
+        self.servers.__exit__(*exc)
+
+    def _fill(self, names: list[str]) -> None:
+        from bench.migrate import _build_source
+
+        started = time.perf_counter()
+        for name in names:
+            _build_source(self.source_client, self.rows, self.dim, keep=False)
+            if name != SOURCE:
+                self.source_client.rename_collection(SOURCE, name)
+        print(
+            f"source: {len(names)} × {self.rows:,} rows × {self.dim}-d built in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+
+    def _worker(self, **env: str):
+        from tests.workers import Worker
+
+        worker = Worker(self.base, {k: str(v) for k, v in env.items()})
+        worker.start()
+        return worker
+
+    def _job(self, names: list[str], prefix: str):
+        from console.models import User
+        from migrations_app import service
+        from tests.jobs_support import wait_for
+
+        owner = User.objects.get(email=self.owner_email)
+        job = service.start_migration(
+            owner,
+            service.MigrationRequest(
+                source_cluster_id=self.source.pk,
+                target_cluster_id=self.target.pk,
+                collections=[service.CollectionChoice(n, target_name=prefix + n) for n in names],
+            ),
+        )
+        job = wait_for(job, "SUCCESSFUL", "FAILED", "CANCELED", timeout=1800)
+        if job.status != "SUCCESSFUL":
+            raise SystemExit(f"job {job.pk} {job.status}: {job.reason}")
+        return job
+
+    def engine_vs_job(self) -> None:
+        from pymilvus import MilvusClient
+
+        from migrations_app.engine.catalog import describe_collection
+        from migrations_app.engine.migrate import migrate_collection
+        from migrations_app.engine.model import SchemaChoices
+        from migrations_app.engine.plan import plan, require_ok
+
+        self._fill([SOURCE])
+        target = MilvusClient(self.servers.target_uri)
+        info = describe_collection(self.source_client, SOURCE)
+        spec = require_ok(plan(info, SchemaChoices(target_name="engine_copy"), target))
+        started = time.perf_counter()
+        report = migrate_collection(self.source_client, target, info, spec)
+        engine_seconds = time.perf_counter() - started
+        target.close()
+        assert report.verified, report.summary()
+
+        worker = self._worker(MIGRATION_PARALLEL_COLLECTIONS=1)
+        try:
+            job = self._job([SOURCE], "job_")
+        finally:
+            worker.stop()
+        job_seconds = (job.ended_at - job.started_at).total_seconds()
+        delay = (job.started_at - job.created_at).total_seconds()
+        rows = self.rows
+        print(f"rows {rows:,} × {self.dim}-d, Milvus Lite → Milvus Lite, 2 cores")
+        print("                                          seconds    rows/s")
+        print(
+            f"1. engine (migrate_collection in-process) {engine_seconds:7.2f}  {rows / engine_seconds:8,.0f}"
+        )
+        print(
+            f"2. job (started → ended, from its row)    {job_seconds:7.2f}  {rows / job_seconds:8,.0f}"
+        )
+        print(f"job speed / engine speed = {engine_seconds / job_seconds:.2f}   (target >= 0.9)")
+        print(f"queue delay (submit → started) = {delay:.2f} s")
+
+    def parallel(self) -> None:
+        names = [f"coll_{i}" for i in range(4)]
+        self._fill(names)
+        results = []
+        for parallel in (1, 2):
+            worker = self._worker(MIGRATION_PARALLEL_COLLECTIONS=parallel)
+            try:
+                started = time.perf_counter()
+                job = self._job(names, f"p{parallel}_")
+                wall = time.perf_counter() - started
+            finally:
+                worker.stop()
+            results.append((parallel, wall, (job.ended_at - job.started_at).total_seconds()))
+        print(f"one job of 4 collections × {self.rows:,} rows × {self.dim}-d, 2 cores")
+        print("collections at once   job seconds   wall seconds (submit → final)   rows/s")
+        for parallel, wall, seconds in results:
+            print(
+                f"{parallel:>19}   {seconds:11.2f}   {wall:29.2f}   {4 * self.rows / seconds:8,.0f}"
+            )
+
+
+class _Server:
+    """The shape tests.jobs_support.local_cluster takes (uri and port) for a bench server."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.port = int(uri.rsplit(":", 1)[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

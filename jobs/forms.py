@@ -1,0 +1,35 @@
+"""Filters of the Jobs page and of View Details' log. They only validate; the views apply."""
+
+from __future__ import annotations
+
+from django import forms
+
+from jobs.models import Job, JobEvent
+
+
+class JobFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "All statuses"), *Job.Status.choices]
+    )
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Job ID or collection name"}
+        ),
+    )
+
+
+class LogFilterForm(forms.Form):
+    ORDERS = [("oldest", "Oldest first"), ("newest", "Newest first")]
+
+    level = forms.ChoiceField(
+        label="Level", required=False, choices=[("", "All levels"), *JobEvent.Level.choices]
+    )
+    order = forms.ChoiceField(label="Order", required=False, choices=ORDERS)
+
+    def values(self) -> tuple[str, str]:
+        """(level, order) — an unknown value falls back to every level, oldest first."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return data.get("level", ""), data.get("order") or "oldest"

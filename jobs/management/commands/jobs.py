@@ -1,0 +1,113 @@
+"""manage.py jobs list [--project PROJECT_ID] [--status STATUS]
+manage.py jobs show JOB_ID [--json]
+manage.py jobs cancel JOB_ID --as EMAIL
+manage.py jobs retry JOB_ID --as EMAIL
+
+`show --json` prints the object `GET /v2/jobs/{jobId}` returns as its data. Cancel and retry go
+through the same service as the Jobs page and the API, with the user's roles.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
+
+from console.access import get_job_for
+from console.models import User
+from jobs.models import Job
+from jobs.serializers import job_data
+from migrations_app import service
+
+
+class Command(BaseCommand):
+    help = "List, show, cancel or retry migration jobs."
+
+    def add_arguments(self, parser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        listing = actions.add_parser("list", help="jobs, newest first")
+        listing.add_argument("--project", default="", metavar="PROJECT_ID")
+        listing.add_argument("--status", default="", help=", ".join(Job.Status.values))
+        show = actions.add_parser("show", help="one job with its collections")
+        show.add_argument("job_id")
+        show.add_argument("--json", action="store_true", help="the REST API's object")
+        for name in ("cancel", "retry"):
+            action = actions.add_parser(name, help=f"{name} a job as a user")
+            action.add_argument("job_id")
+            action.add_argument("--as", dest="email", required=True, metavar="EMAIL")
+
+    def handle(self, *args, action: str, **options) -> None:
+        getattr(self, f"_{action}")(**options)
+
+    def _list(self, project: str, status: str, **options) -> None:
+        jobs = Job.objects.select_related("created_by").order_by("-created_at", "-pk")
+        if project:
+            jobs = jobs.filter(project_id=project)
+        if status:
+            status = status.strip().upper()
+            if status not in Job.Status.values:
+                raise CommandError(
+                    f"unknown status {status!r}: use one of {', '.join(Job.Status.values)}"
+                )
+            jobs = jobs.filter(status=status)
+        for job in jobs[:500]:
+            who = job.created_by.email if job.created_by_id else "-"
+            self.stdout.write(
+                f"{job.pk}  {job.status:<11}  {job.progress:>3}%  {job.created_at:%Y-%m-%d %H:%M}"
+                f"  {who}  {job.description}"
+            )
+
+    def _show(self, job_id: str, json: bool, **options) -> None:  # noqa: A002 - the flag's name
+        job = Job.objects.select_related("created_by").filter(pk=job_id).first()
+        if job is None:
+            raise CommandError(f"job {job_id} does not exist")
+        data = job_data(job)
+        if json:
+            self.stdout.write(_dumps(data))
+            return
+        self.stdout.write(f"{job.pk}  {job.status}  {job.progress}%  {job.description}")
+        if job.reason:
+            self.stdout.write(f"reason: {job.reason}")
+        for c in data["collections"]:
+            self.stdout.write(
+                f"  {c['sourceDb']}.{c['sourceCollection']} → {c['targetDb']}."
+                f"{c['targetCollection']}  {c['status']}  {c['migratedEntities']}/"
+                f"{c['totalEntities']}  {c['verification']}"
+            )
+
+    def _cancel(self, job_id: str, email: str, **options) -> None:
+        user, job = _job_as(job_id, email)
+        job = _apply(service.cancel_job, user, job)
+        self.stdout.write(f"job {job.pk} is {job.status}")
+
+    def _retry(self, job_id: str, email: str, **options) -> None:
+        user, job = _job_as(job_id, email)
+        job = _apply(service.retry_job, user, job)
+        self.stdout.write(f"job {job.pk} is {job.status}")
+
+
+def _dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _job_as(job_id: str, email: str) -> tuple[User, Job]:
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None or not user.is_active:
+        raise CommandError(f"no active user with the email {email}")
+    try:
+        return user, get_job_for(user, job_id, write=True)
+    except Http404:
+        raise CommandError(f"job {job_id} does not exist") from None
+    except PermissionDenied:
+        raise CommandError(
+            "only an Organization Owner or a Project Admin of the job's project may do this"
+        ) from None
+
+
+def _apply(action, user: User, job: Job) -> Job:
+    try:
+        return action(user, job)
+    except service.ServiceError as exc:
+        raise CommandError(exc.message) from None

@@ -1,0 +1,79 @@
+"""Cancel and Retry (POST). The service decides; a refusal (wrong state) becomes a flash
+message, and the user goes back to the page they came from.
+
+Cancel also answers GET with a confirmation page: the Jobs page's Cancel button opens a
+<dialog> when scripts run, and falls back to that page when they do not.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from console.access import get_job_for
+from console.errors import ServiceError
+from jobs.models import Job
+from migrations_app import service
+
+
+def _back(request: HttpRequest, job: Job) -> str:
+    """Where to go after the POST: `next` (the page the form was on), else the page the
+    request came from, else View Details. Only this site's own addresses."""
+    for target in (
+        request.POST.get("next"),
+        request.GET.get("next"),
+        request.headers.get("HX-Current-URL"),
+        request.headers.get("Referer"),
+    ):
+        if target and url_has_allowed_host_and_scheme(
+            target, {request.get_host()}, request.is_secure()
+        ):
+            return target
+    return reverse("job_detail", args=[job.pk])
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    # htmx would follow a 302 and swap the whole page into its target: tell it to navigate.
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = get_job_for(request.user, job_id, write=True)
+    if request.method == "GET":
+        return render(request, "jobs/cancel.html", {"job": job, "next": _back(request, job)})
+    try:
+        job = service.cancel_job(request.user, job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if job.status == Job.Status.CANCELED:
+            messages.success(request, f"Job {job.pk} canceled.")
+        else:
+            messages.success(request, f"Job {job.pk} is being canceled: it stops within seconds.")
+    return _go(request, _back(request, job))
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = get_job_for(request.user, job_id, write=True)
+    try:
+        job = service.retry_job(request.user, job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Job {job.pk} retried: its unfinished collections run again from their checkpoints.",
+        )
+    return _go(request, _back(request, job))

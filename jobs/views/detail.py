@@ -1,0 +1,232 @@
+"""View Details (/jobs/<id>/): source → target, who and when, the overall and per-collection
+progress with verification figures, and the job's log (JobEvents).
+
+Two parts of the page poll while the job runs, each answering 286 once it is final: the body
+(/jobs/<id>/live/) and the log (/jobs/<id>/log/, keeping its level and order). The log also
+downloads as text (/jobs/<id>/log.txt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django_htmx.http import HTMX_STOP_POLLING
+
+from console.access import can_manage, get_job_for
+from console.redaction import redact
+from jobs.events import job_secrets
+from jobs.forms import LogFilterForm
+from jobs.models import Job, JobCollection, JobEvent
+from jobs.serializers import iso
+from jobs.views.page import CANCEL_WHY
+
+RETRY_WHY = "Only Organization Owners and Project Admins can retry jobs"
+# The page shows this many log lines; the download has them all.
+LOG_LIMIT = 500
+# The job's last log line ("job successful…") is written just after its final status: the
+# log keeps polling this long past the end so that line is not missed.
+LOG_GRACE = timedelta(seconds=5)
+PHASES = [
+    JobCollection.Status.CREATING,
+    JobCollection.Status.COPYING,
+    JobCollection.Status.INDEXING,
+    JobCollection.Status.VERIFYING,
+]
+
+
+@dataclass
+class Phase:
+    label: str
+    took: timedelta | None
+    running: bool
+
+
+@dataclass
+class CollectionRow:
+    collection: JobCollection
+    phases: list[Phase]
+    report: dict | None
+
+
+@dataclass
+class Overview:
+    total: int
+    migrated: int
+    rows_per_s: float
+    eta: float | None
+    phase: str
+    # Once final: rows copied per second of the job's whole duration.
+    average: float | None = None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def collection_phases(collection: JobCollection, now: datetime) -> list[Phase]:
+    """How long each phase took (or has taken so far), in the order they run."""
+    out = []
+    for phase in PHASES:
+        times = (collection.phases or {}).get(phase)
+        start = _time(times.get("start")) if times else None
+        if start is None:
+            continue
+        end = _time(times.get("end"))
+        running = end is None and collection.status == phase
+        took = (end or now) - start if end is not None or running else None
+        out.append(Phase(phase.label, took, running))
+    return out
+
+
+def overview(job: Job, collections: list[JobCollection]) -> Overview:
+    total = sum(c.total_entities for c in collections)
+    migrated = sum(
+        min(c.migrated_entities, c.total_entities or c.migrated_entities) for c in collections
+    )
+    copying = [c for c in collections if c.status == JobCollection.Status.COPYING]
+    rows_per_s = sum(c.rows_per_s for c in copying)
+    eta = None
+    if copying and rows_per_s > 0 and total > migrated:
+        eta = (total - migrated) / rows_per_s
+    if job.is_final:
+        phase = "—"
+    elif job.status == Job.Status.CANCELING:
+        phase = "Stopping"
+    else:
+        active = [
+            c.get_status_display() for c in collections if c.status in JobCollection.ACTIVE_STATES
+        ]
+        if active:
+            phase = ", ".join(
+                f"{name} ({active.count(name)})" if len(active) > 1 else name
+                for name in dict.fromkeys(active)
+            )
+        else:
+            phase = "Waiting for a worker"
+    average = None
+    if job.is_final and job.duration and job.duration.total_seconds() > 0:
+        average = migrated / job.duration.total_seconds()
+    return Overview(total, migrated, rows_per_s, eta, phase, average)
+
+
+def _body_context(request: HttpRequest, job: Job) -> dict:
+    collections = list(job.collections.all())
+    now = timezone.now()
+    # Text written by the tasks is redacted when written; redacting again here means a
+    # credential that slipped into a row still never reaches the screen.
+    secrets = job_secrets(job)
+    for c in collections:
+        c.error = redact(c.error, secrets)
+    return {
+        "job": job,
+        "reason": redact(job.reason, secrets),
+        "overview": overview(job, collections),
+        "rows": [
+            CollectionRow(c, collection_phases(c, now), c.report or None) for c in collections
+        ],
+        "can_manage": can_manage(request.user, job.project),
+        "cancel_why": CANCEL_WHY,
+        "retry_why": RETRY_WHY,
+    }
+
+
+def log_polling(job: Job) -> bool:
+    if not job.is_final:
+        return True
+    return job.ended_at is not None and timezone.now() - job.ended_at < LOG_GRACE
+
+
+def _log_context(request: HttpRequest, job: Job) -> dict:
+    form = LogFilterForm(request.GET)
+    level, order = form.values()
+    events = job.events.select_related("collection").only(
+        "id", "at", "level", "message", "job_id", "collection__source_name"
+    )
+    if level:
+        events = events.filter(level=level)
+    events = events.order_by(*(("at", "pk") if order == "oldest" else ("-at", "-pk")))
+    shown = list(events[:LOG_LIMIT])
+    secrets = job_secrets(job)
+    for event in shown:
+        event.message = redact(event.message, secrets)
+    first_error = (
+        job.events.filter(level=JobEvent.Level.ERROR)
+        .order_by("at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return {
+        "job": job,
+        "log_polling": log_polling(job),
+        "log_form": form,
+        "events": shown,
+        "event_count": len(shown) if len(shown) < LOG_LIMIT else events.count(),
+        "log_limit": LOG_LIMIT,
+        "first_error": first_error,
+        # The first error may be filtered out or beyond the lines shown: then the jump link
+        # opens the log filtered to errors, oldest first.
+        "first_error_shown": any(e.pk == first_error for e in shown),
+        "log_query": request.GET.urlencode(),
+    }
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = get_job_for(request.user, job_id)
+    context = _body_context(request, job) | _log_context(request, job)
+    return render(request, "jobs/detail.html", context)
+
+
+@login_required
+@require_GET
+def job_live(request: HttpRequest, job_id: str) -> HttpResponse:
+    """htmx poll of View Details' body; 286 with the final body once the job is final."""
+    job = get_job_for(request.user, job_id)
+    if not request.htmx:
+        return redirect("job_detail", job_id=job.pk)
+    status = HTMX_STOP_POLLING if job.is_final else 200
+    return render(request, "jobs/detail.html#job-body", _body_context(request, job), status=status)
+
+
+@login_required
+@require_GET
+def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
+    """htmx poll of the log (keeping its level and order); 286 once the job is final (and its
+    last line written)."""
+    job = get_job_for(request.user, job_id)
+    if not request.htmx:
+        return redirect("job_detail", job_id=job.pk)
+    context = _log_context(request, job)
+    status = 200 if context["log_polling"] else HTMX_STOP_POLLING
+    return render(request, "jobs/detail.html#job-log", context, status=status)
+
+
+@login_required
+@require_GET
+def job_log_txt(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The whole log as text, oldest first, as an attachment. Redacted again on the way out:
+    lines are redacted when written, and a credential must never leave even if one slipped."""
+    job = get_job_for(request.user, job_id)
+    secrets = job_secrets(job)
+
+    def lines():
+        yield f"# {job.pk}: {job.description}\n"
+        yield f"# status {job.status}, started {iso(job.started_at) or '-'}, ended {iso(job.ended_at) or '-'}\n"
+        if job.reason:
+            yield redact(f"# reason: {job.reason}\n", secrets)
+        events = job.events.select_related("collection").order_by("at", "pk")
+        for event in events.iterator(chunk_size=1000):
+            where = f"[{event.collection.source_name}] " if event.collection_id else ""
+            yield redact(f"{iso(event.at)} {event.level:<7} {where}{event.message}", secrets) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{job.pk}-log.txt"'
+    response["Cache-Control"] = "no-store"
+    return response

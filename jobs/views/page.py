@@ -1,0 +1,117 @@
+"""The Jobs page (/jobs/): a project's jobs, newest first, or every project's jobs of an
+organization for its Owners (?scope=org). Unfinished rows poll their own fragment
+(/jobs/<id>/row/) and stop (286) once final.
+
+The page costs the same number of queries whatever the number of jobs: the page's jobs come with
+their creator (select_related), their collection names and, in the organization view, their
+project (one prefetch each).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+from django_htmx.http import HTMX_STOP_POLLING
+
+from console.access import can_manage, get_job_for, owns_organization, project_from_request
+from console.models import Project
+from jobs.forms import JobFilterForm
+from jobs.models import Job, JobCollection
+
+PAGE_SIZE = 20
+# Shown (title + aria-describedby) on the disabled Cancel button of members who only watch.
+CANCEL_WHY = "Only Organization Owners and Project Admins can cancel jobs"
+
+
+def with_row_data(jobs: QuerySet[Job], *, with_project: bool = False) -> QuerySet[Job]:
+    """What a row shows beyond the Job itself, fetched for the whole page at once.
+
+    Newest first by `created_at` alone, which the (project, created_at) index answers: adding
+    the primary key as a tie-breaker (the model's ordering) makes SQLite sort every job of the
+    project. The project comes by prefetch, not a join, for the same reason: with the join
+    SQLite's planner starts from the (small) project table and sorts again.
+    """
+    names = JobCollection.objects.only("id", "job_id", "position", "source_name")
+    jobs = (
+        jobs.order_by("-created_at")
+        .select_related("created_by")
+        .prefetch_related(Prefetch("collections", queryset=names))
+    )
+    return jobs.prefetch_related("project") if with_project else jobs
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    project = project_from_request(request)
+    org_scope = request.GET.get("scope") == "org"
+    is_owner = owns_organization(request.user, project.organization)
+    if org_scope and not is_owner:
+        raise PermissionDenied("Only Organization Owners can see the jobs of every project.")
+    form = JobFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+
+    # `project` is one the user may see (project_from_request), and an Owner sees every project
+    # of the organization: filtering on it directly, rather than through visible_jobs()'s
+    # subquery, lets the database walk the (project, created_at) index instead of sorting
+    # every job of the project.
+    if org_scope:
+        projects = Project.objects.filter(organization_id=project.organization_id)
+        jobs = Job.objects.filter(project__in=projects.values("pk"))
+    else:
+        jobs = Job.objects.filter(project=project)
+    if filters.get("status"):
+        jobs = jobs.filter(status=filters["status"])
+    jobs = jobs.search(filters.get("q", ""))
+    page = Paginator(with_row_data(jobs, with_project=org_scope), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+
+    # Pagination links keep the filters: everything but the page number.
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["project"] = project.pk
+    return render(
+        request,
+        "jobs/list.html",
+        {
+            "project": project,
+            "form": form,
+            "page": page,
+            "org_scope": org_scope,
+            "is_owner": is_owner,
+            "filtered": bool(filters.get("status") or filters.get("q")),
+            "query": query.urlencode(),
+            # Organization view: only Owners get there, and they manage every project.
+            "can_manage": org_scope or can_manage(request.user, project),
+            "cancel_why": CANCEL_WHY,
+        },
+    )
+
+
+@login_required
+@require_GET
+def job_row(request: HttpRequest, job_id: str) -> HttpResponse:
+    """htmx poll of one unfinished row: the row again, 286 once the job is final (htmx swaps
+    the final row in and stops polling)."""
+    job = get_job_for(request.user, job_id)
+    if not request.htmx:
+        return redirect("job_detail", job_id=job.pk)
+    # The Project column is there only in the organization view, which only Owners have.
+    org_scope = request.GET.get("scope") == "org" and owns_organization(
+        request.user, job.project.organization
+    )
+    job = with_row_data(Job.objects.filter(pk=job.pk), with_project=org_scope).get()
+    context = {
+        "job": job,
+        "org_scope": org_scope,
+        "can_manage": can_manage(request.user, job.project),
+        "cancel_why": CANCEL_WHY,
+    }
+    status = HTMX_STOP_POLLING if job.is_final else 200
+    return render(request, "jobs/list.html#job-row", context, status=status)

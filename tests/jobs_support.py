@@ -1,0 +1,59 @@
+"""Helpers for tests that run real jobs: clusters on real Milvus Lite servers, waiting on rows."""
+
+from __future__ import annotations
+
+import time
+
+from pymilvus import MilvusClient
+
+from console.models import Cluster
+from jobs.models import Job
+from tests.engine.sample_data import create_simple
+
+
+def local_cluster(project, server, name: str, plan: str = Cluster.Plan.DEDICATED) -> Cluster:
+    """A RUNNING local cluster row for a Milvus Lite server the test started."""
+    return Cluster.objects.create(
+        project=project,
+        name=name,
+        plan=plan,
+        kind=Cluster.Kind.LOCAL,
+        uri=server.uri,
+        port=server.port,
+        status=Cluster.Status.RUNNING,
+    )
+
+
+def fill(server, name: str, rows: int, **options) -> list[dict]:
+    client = MilvusClient(uri=server.uri)
+    try:
+        return create_simple(client, name, rows=rows, **options)
+    finally:
+        client.close()
+
+
+def count(server, name: str, db: str = "default") -> int:
+    client = MilvusClient(uri=server.uri, db_name=db)
+    try:
+        if name not in client.list_collections():
+            return -1
+        rows = client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        return int(rows[0]["count(*)"])
+    finally:
+        client.close()
+
+
+def wait_for(job: Job, *statuses: str, timeout: float = 120, worker=None) -> Job:
+    """Poll the row until the job reaches one of `statuses`; the row, or AssertionError."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if not seen or seen[-1] != job.status:
+            seen.append(job.status)
+        if job.status in statuses:
+            return job
+        time.sleep(0.2)
+    events = "\n".join(str(e) for e in job.events.all())
+    logs = worker.logs()[-3000:] if worker is not None else ""
+    raise AssertionError(f"job stayed {seen}, wanted {statuses}\n{events}\n{logs}")

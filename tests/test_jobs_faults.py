@@ -1,0 +1,156 @@
+"""Faults during a job, each ending in a verified target or a clear FAILED with nothing lost:
+the worker SIGKILLed mid-copy (into Milvus Lite and into the Milvus standalone), the source
+server stopped mid-copy and back, or gone for good."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+from pymilvus import MilvusClient
+
+from console.clusters.lite_process import start_lite
+from console.models import Cluster
+from jobs import lifecycle
+from jobs.models import Job, JobCollection
+from migrations_app import service
+from tests.jobs_support import count, fill, local_cluster, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROWS = 30_000
+
+
+@pytest.fixture
+def worker_env():
+    return {"MIGRATION_BATCH_BYTES": "20000"}
+
+
+@pytest.fixture
+def source(project, lite_factory):
+    server = lite_factory()
+    fill(server, "big", ROWS)
+    return local_cluster(project, server, "src", plan="DEDICATED"), server
+
+
+def _start(owner, source_cluster, target_cluster, target_name: str = "big") -> Job:
+    return service.start_migration(
+        owner,
+        service.MigrationRequest(
+            source_cluster_id=source_cluster.pk,
+            target_cluster_id=target_cluster.pk,
+            collections=[service.CollectionChoice("big", target_name=target_name)],
+        ),
+    )
+
+
+def _wait_rows(job: Job, rows: int, worker, timeout: float = 60) -> JobCollection:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = job.collections.get()
+        if c.migrated_entities >= rows and c.status == JobCollection.Status.COPYING:
+            return c
+        time.sleep(0.1)
+    raise AssertionError(f"copy did not reach {rows} rows\n{worker.logs()[-2000:]}")
+
+
+def _reap_until_resumed(job: Job, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lifecycle.reap()["resumed"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the reaper never resumed {job.pk}: {job.collections.get().status}")
+
+
+def _kill_and_resume(job: Job, worker, settings) -> JobCollection:
+    settings.MIGRATION_STALE_AFTER = 3
+    before = _wait_rows(job, 3000, worker)
+    worker.kill()
+    worker.start()
+    _reap_until_resumed(job)
+    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=worker)
+    assert job.status == Job.Status.SUCCESSFUL, job.reason
+    collection = job.collections.get()
+    assert collection.attempt == before.attempt + 1
+    assert collection.report["target_count"] == ROWS
+    assert collection.report["duplicate_keys"] == 0
+    messages = [e.message for e in job.events.all()]
+    assert any("stopped responding; resuming from the checkpoint" in m for m in messages)
+    return collection
+
+
+def test_it_resumes_into_milvus_lite_after_the_worker_is_killed(
+    owner, project, source, lite_factory, job_worker, settings
+):
+    source_cluster, _ = source
+    target_server = lite_factory()
+    target = local_cluster(project, target_server, "dst", plan="DEDICATED")
+    job = _start(owner, source_cluster, target)
+    _kill_and_resume(job, job_worker, settings)
+    assert count(target_server, "big") == ROWS
+
+
+@pytest.mark.standalone
+def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
+    owner, project, source, standalone, job_worker, settings
+):
+    source_cluster, _ = source
+    target = Cluster(
+        project=project,
+        name="standalone",
+        plan=Cluster.Plan.DEDICATED,
+        kind=Cluster.Kind.EXTERNAL,
+        uri=standalone.uri,
+        status=Cluster.Status.RUNNING,
+    )
+    target.set_credentials(username="root", password="Milvus")
+    target.save()
+    name = f"big_{secrets.token_hex(4)}"
+    job = _start(owner, source_cluster, target, target_name=name)
+    try:
+        _kill_and_resume(job, job_worker, settings)
+        client = MilvusClient(uri=standalone.uri, token=standalone.token)
+        rows = client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        assert rows[0]["count(*)"] == ROWS
+    finally:
+        client = MilvusClient(uri=standalone.uri, token=standalone.token)
+        client.drop_collection(name)
+        client.close()
+
+
+def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
+    owner, project, source, lite_factory, job_worker
+):
+    source_cluster, server = source
+    target_server = lite_factory()
+    target = local_cluster(project, target_server, "dst", plan="DEDICATED")
+    job = _start(owner, source_cluster, target)
+    _wait_rows(job, 3000, job_worker)
+    server.stop()
+    time.sleep(3)
+    server.proc = start_lite(
+        server.data_dir, server.port, log_path=server.data_dir.parent / "again.log"
+    )
+    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)
+    assert job.status == Job.Status.SUCCESSFUL, job.reason
+    assert count(target_server, "big") == ROWS
+
+
+def test_it_fails_naming_the_source_when_it_does_not_come_back(
+    owner, project, source, lite_factory, job_worker
+):
+    source_cluster, server = source
+    target_server = lite_factory()
+    target = local_cluster(project, target_server, "dst", plan="DEDICATED")
+    job = _start(owner, source_cluster, target)
+    _wait_rows(job, 3000, job_worker)
+    server.stop()
+    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)
+    assert job.status == Job.Status.FAILED
+    assert "source" in job.reason
+    collection = job.collections.get()
+    # What was copied is kept with its checkpoint: Retry goes on from there.
+    assert collection.checkpoint and collection.checkpoint["rows"] >= 3000
+    assert count(target_server, "big") >= 3000

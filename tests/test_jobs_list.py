@@ -1,0 +1,286 @@
+"""Jobs page (/jobs/): the current project's jobs, newest first, with the contract's words;
+filter by status, search by job id or collection name, pagination; Organization Owners'
+organization view; rows of unfinished jobs poll; the query count does not grow with the jobs."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from jobs.models import Job
+from tests.jobrows import make_job
+
+URL = reverse("jobs")
+HEADERS = [
+    "Description &amp; Type",
+    "Status",
+    "Job ID",
+    "Start Time &amp; End Time",
+    "Created By",
+    "Actions",
+]
+CANCEL_WHY = "Only Organization Owners and Project Admins can cancel jobs"
+
+
+def _headers(html: str) -> list[str]:
+    return re.findall(r'<th scope="col">(.*?)</th>', html)
+
+
+def _row(html: str, job: Job) -> str:
+    start = html.index(f'<tr id="job-{job.pk}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def _ids(html: str) -> list[str]:
+    return re.findall(r'<tr id="job-(job-[a-z0-9]+)"', html)
+
+
+@pytest.mark.parametrize(
+    "persona", ["owner_client", "project_admin_client", "writer_client", "viewer_client"]
+)
+def test_it_lists_the_projects_jobs_with_the_contracts_words(request, persona, project, admin):
+    client = request.getfixturevalue(persona)
+    jobs = {
+        status: make_job(project, admin, status=status, collections=("docs", "users"))
+        for status in Job.Status.values
+    }
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _headers(html) == HEADERS
+    for status, job in jobs.items():
+        row = _row(html, job)
+        assert f'data-status="{status}">{Job.Status(status).label}</span>' in row
+        assert job.description in row
+        assert "Migration · 2 collections: docs, users" in row
+        assert f"<code>{job.pk}</code>" in row
+        assert f'data-copy="{job.pk}"' in row
+        assert "admin@<wbr>acme.test" in row
+        assert ">View Details</a>" in row
+    labels = re.findall(r'data-status="[A-Z_]+">([A-Za-z ]+)</span>', html)
+    assert sorted(labels) == sorted(
+        ["Pending", "In Progress", "Successful", "Failed", "Canceling", "Canceled"]
+    )
+
+
+def test_it_lists_newest_first(owner_client, project):
+    old = make_job(project, ago=timedelta(hours=2))
+    new = make_job(project, ago=timedelta(minutes=1))
+    middle = make_job(project, ago=timedelta(hours=1))
+
+    assert _ids(owner_client.get(URL).content.decode()) == [new.pk, middle.pk, old.pk]
+
+
+def test_it_shows_only_the_current_projects_jobs(owner_client, project, other_project):
+    here = make_job(project)
+    there = make_job(other_project)
+
+    html = owner_client.get(URL, {"project": project.pk}).content.decode()
+    assert _ids(html) == [here.pk]
+    html = owner_client.get(URL, {"project": other_project.pk}).content.decode()
+    assert _ids(html) == [there.pk]
+    assert '<th scope="col">Project</th>' not in html
+
+
+def test_it_offers_cancel_with_a_dialog_to_owners_and_admins(
+    owner_client, project_admin_client, project
+):
+    running = make_job(project, status=Job.Status.IN_PROGRESS)
+    pending = make_job(project, status=Job.Status.PENDING)
+    done = make_job(project, status=Job.Status.SUCCESSFUL)
+    for client in (owner_client, project_admin_client):
+        html = client.get(URL).content.decode()
+        for job in (running, pending):
+            row = _row(html, job)
+            assert f'action="{reverse("job_cancel", args=[job.pk])}"' in row
+            assert f'data-cancel-job="{job.pk}">Cancel</button>' in row
+        assert ">Cancel</button>" not in _row(html, done)
+        assert '<dialog id="cancel-dialog"' in html
+        assert '<button type="submit" class="btn btn-danger">Cancel Job</button>' in html
+
+
+@pytest.mark.parametrize("persona", ["viewer_client", "writer_client"])
+def test_it_shows_watchers_why_they_cannot_cancel(request, persona, project):
+    running = make_job(project, status=Job.Status.IN_PROGRESS)
+
+    html = request.getfixturevalue(persona).get(URL).content.decode()
+
+    row = _row(html, running)
+    assert "data-cancel-job" not in row
+    assert f'aria-disabled="true" title="{CANCEL_WHY}" aria-describedby="cancel-why">Cancel' in row
+    assert f'<p id="cancel-why" class="visually-hidden">{CANCEL_WHY}</p>' in html
+    assert "<dialog" not in html
+
+
+def test_it_polls_unfinished_rows_only(viewer_client, project):
+    running = make_job(project, status=Job.Status.IN_PROGRESS)
+    canceling = make_job(project, status=Job.Status.CANCELING)
+    failed = make_job(project, status=Job.Status.FAILED)
+
+    html = viewer_client.get(URL).content.decode()
+
+    for job in (running, canceling):
+        row = _row(html, job)
+        assert f'hx-get="{reverse("job_row", args=[job.pk])}"' in row
+        assert 'hx-trigger="every 2s" hx-swap="outerHTML"' in row
+    assert "hx-get" not in _row(html, failed)
+
+
+def test_it_filters_by_status(viewer_client, project):
+    failed = make_job(project, status=Job.Status.FAILED)
+    make_job(project, status=Job.Status.SUCCESSFUL)
+    make_job(project, status=Job.Status.IN_PROGRESS)
+
+    html = viewer_client.get(URL, {"status": "FAILED"}).content.decode()
+
+    assert _ids(html) == [failed.pk]
+    assert '<option value="FAILED" selected>Failed</option>' in html
+    assert "Clear filters" in html
+
+
+def test_it_searches_by_job_id_and_collection_name(viewer_client, project):
+    docs = make_job(project, collections=("docs",))
+    users = make_job(project, collections=("users", "user_events"))
+
+    assert _ids(viewer_client.get(URL, {"q": users.pk}).content.decode()) == [users.pk]
+    assert _ids(viewer_client.get(URL, {"q": users.pk[-6:]}).content.decode()) == [users.pk]
+    assert _ids(viewer_client.get(URL, {"q": "events"}).content.decode()) == [users.pk]
+    assert _ids(viewer_client.get(URL, {"q": "DOCS"}).content.decode()) == [docs.pk]
+    html = viewer_client.get(URL, {"q": "nothing-like-this"}).content.decode()
+    assert "No jobs match these filters." in html
+
+
+def test_it_combines_status_filter_and_search(viewer_client, project):
+    make_job(project, status=Job.Status.FAILED, collections=("docs",))
+    wanted = make_job(project, status=Job.Status.SUCCESSFUL, collections=("docs",))
+    make_job(project, status=Job.Status.SUCCESSFUL, collections=("users",))
+
+    html = viewer_client.get(URL, {"q": "docs", "status": "SUCCESSFUL"}).content.decode()
+
+    assert _ids(html) == [wanted.pk]
+
+
+def test_it_ignores_an_unknown_status(viewer_client, project):
+    job = make_job(project)
+
+    response = viewer_client.get(URL, {"status": "EXPLODED"})
+
+    assert response.status_code == 200
+    assert _ids(response.content.decode()) == [job.pk]
+
+
+def test_it_pages_by_twenty_keeping_the_filters(viewer_client, project):
+    jobs = [
+        make_job(project, status=Job.Status.FAILED, ago=timedelta(minutes=i)) for i in range(45)
+    ]
+    make_job(project, status=Job.Status.SUCCESSFUL)
+
+    first = viewer_client.get(URL, {"status": "FAILED"}).content.decode()
+    second = viewer_client.get(URL, {"status": "FAILED", "page": 2}).content.decode()
+    third = viewer_client.get(URL, {"status": "FAILED", "page": 3}).content.decode()
+
+    assert _ids(first) == [j.pk for j in jobs[:20]]
+    assert _ids(second) == [j.pk for j in jobs[20:40]]
+    assert _ids(third) == [j.pk for j in jobs[40:]]
+    assert "Page 2 of 3 · 45 jobs" in second
+    assert f'href="?status=FAILED&amp;project={project.pk}&amp;page=3" rel="next"' in second
+    assert f'href="?status=FAILED&amp;project={project.pk}&amp;page=1" rel="prev"' in second
+    # A page number out of range shows the last page rather than an error.
+    assert _ids(viewer_client.get(URL, {"status": "FAILED", "page": 99}).content.decode()) == [
+        j.pk for j in jobs[40:]
+    ]
+
+
+def test_it_gives_organization_owners_every_projects_jobs(
+    owner_client, project, other_project, admin
+):
+    here = make_job(project, admin, ago=timedelta(minutes=2))
+    there = make_job(other_project, admin, ago=timedelta(minutes=1))
+
+    response = owner_client.get(URL, {"scope": "org"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _ids(html) == [there.pk, here.pk]
+    assert _headers(html) == HEADERS[:1] + ["Project"] + HEADERS[1:]
+    assert '<td data-label="Project">Analytics</td>' in _row(html, there)
+    assert '<td data-label="Project">Default Project</td>' in _row(html, here)
+    assert f'hx-get="{reverse("job_row", args=[here.pk])}?scope=org"' in _row(html, here)
+    assert "All Projects" in html
+
+
+def test_it_keeps_other_organizations_out_of_the_owners_view(owner_client, project, outsider):
+    from console.models import Project
+
+    mine = make_job(project)
+    theirs = make_job(Project.objects.get(organization__name="Globex"), outsider)
+
+    html = owner_client.get(URL, {"scope": "org"}).content.decode()
+
+    assert _ids(html) == [mine.pk]
+    assert theirs.pk not in html
+
+
+@pytest.mark.parametrize("persona", ["project_admin_client", "viewer_client", "writer_client"])
+def test_it_refuses_the_organization_view_to_non_owners(request, persona, project):
+    client = request.getfixturevalue(persona)
+
+    assert client.get(URL, {"scope": "org"}).status_code == 403
+    assert "All Projects" not in client.get(URL).content.decode()
+
+
+def test_it_answers_404_to_an_outsider_naming_the_project(outsider_client, project):
+    make_job(project)
+    assert outsider_client.get(URL, {"project": project.pk}).status_code == 404
+    assert outsider_client.get(URL, {"project": project.pk, "scope": "org"}).status_code == 404
+
+
+def test_it_shows_the_outsider_only_their_own_organization(outsider_client, project):
+    job = make_job(project)
+
+    response = outsider_client.get(URL)
+
+    assert response.status_code == 200
+    assert job.pk not in response.content.decode()
+    assert "No jobs yet." in response.content.decode()
+
+
+def test_it_answers_404_to_an_organization_member_without_a_project(member_client, project):
+    make_job(project)
+    assert member_client.get(URL).status_code == 404
+    assert member_client.get(URL, {"project": project.pk}).status_code == 404
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(client, db):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def _queries(client, params) -> tuple[int, list[str]]:
+    client.get(URL, params)  # the first visit stores the current project in the session
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(URL, params)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+
+
+@pytest.mark.parametrize("params", [{}, {"scope": "org"}, {"q": "docs", "status": "FAILED"}])
+def test_it_makes_as_many_queries_for_200_jobs_as_for_10(owner_client, project, admin, params):
+    statuses = Job.Status.values
+    for i in range(10):
+        make_job(project, admin, status=statuses[i % 6], collections=("docs", "users"))
+    few, _ = _queries(owner_client, params)
+
+    for i in range(190):
+        make_job(project, admin, status=statuses[i % 6], collections=("docs", "users", "x"))
+    many, sql = _queries(owner_client, params)
+
+    assert many == few, "\n".join(sql)
