@@ -181,13 +181,16 @@ def test_it_never_reaches_another_organizations_local_cluster_by_any_spelling(
 
 @pytest.mark.parametrize("allow_private", [True, False])
 def test_it_refuses_a_local_cluster_whatever_the_private_endpoint_setting(
-    owner_client, project, local_cluster, settings, allow_private
+    outsider_client, globex_project, owner_client, project, local_cluster, settings, allow_private
 ):
-    # Even the cluster's own organization may not reach it as a typed endpoint.
     settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS = allow_private
     for uri in (local_cluster.uri, f"http://localhost:{local_cluster.port}"):
+        html = _post(outsider_client, globex_project, uri=uri).content.decode()
+        assert REFUSED_LOCAL in html and "Connected." not in html and "payroll" not in html
+        # Its own project is told which of its clusters that is, and is not connected either.
         html = _post(owner_client, project, uri=uri).content.decode()
-        assert REFUSED_LOCAL in html and "Connected." not in html
+        assert "is acme-local, a local cluster of this project" in html
+        assert "Connected." not in html and "payroll" not in html
 
 
 def test_it_answers_alike_for_open_and_closed_local_cluster_ports(
