@@ -14,13 +14,17 @@ from django.http import Http404, HttpRequest
 
 from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
 
+# Project roles count only for members of the project's organization: a ProjectMembership left
+# behind when someone leaves the organization (or made without one) opens nothing. Both
+# conditions sit in one filter() so they share the organization-membership join (the same row).
+
 
 def visible_projects(user: User) -> QuerySet[Project]:
     if not user.is_authenticated:
         return Project.objects.none()
     return (
         Project.objects.filter(
-            Q(memberships__user=user)
+            Q(memberships__user=user, organization__memberships__user=user)
             | Q(
                 organization__memberships__user=user,
                 organization__memberships__role=Membership.Role.ORG_OWNER,
@@ -37,7 +41,11 @@ def managed_projects(user: User) -> QuerySet[Project]:
         return Project.objects.none()
     return (
         Project.objects.filter(
-            Q(memberships__user=user, memberships__role=ProjectMembership.Role.PROJECT_ADMIN)
+            Q(
+                memberships__user=user,
+                memberships__role=ProjectMembership.Role.PROJECT_ADMIN,
+                organization__memberships__user=user,
+            )
             | Q(
                 organization__memberships__user=user,
                 organization__memberships__role=Membership.Role.ORG_OWNER,

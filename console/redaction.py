@@ -36,9 +36,34 @@ def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """Redact a record's message, traceback and stack before any handler formats them."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set: the traceback is printed redacted.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+# pymilvus configures these loggers when it is imported: its own stream handlers, no
+# propagation, so nothing it logs would pass the console's redaction.
+PYMILVUS_LOGGERS = ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer")
+
+
+def route_pymilvus_logs() -> None:
+    """Send pymilvus' log records through the console's (redacting) handlers instead."""
+    import pymilvus  # noqa: F401 - its import installs the handlers replaced here
+
+    for name in PYMILVUS_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True

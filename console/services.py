@@ -6,7 +6,6 @@ act on; nothing is created when it raises. Commands turn ServiceError into Comma
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -184,10 +183,13 @@ def register_external_cluster(
 ) -> Cluster:
     """Register an existing Milvus after a successful test connection; RUNNING on success.
 
-    Raises ServiceError with the engine's clear message (cannot reach, authentication failed,
-    not a Milvus server, endpoint not allowed) and creates nothing when the test fails.
+    The endpoint is a typed one (DESIGN §8): checked, and connected to at the address that was
+    checked, through console.connections. Raises ServiceError with the engine's clear message
+    (cannot reach, authentication failed, not a Milvus server, endpoint not allowed) and
+    creates nothing when the test fails.
     """
-    from migrations_app.engine.connect import connect, server_info, validate_endpoint
+    from console.connections import Connection, check_endpoint, open_client
+    from migrations_app.engine.connect import server_info
     from migrations_app.engine.errors import EngineError
 
     name, plan = check_cluster_name(project, name), _check_plan(plan)
@@ -195,9 +197,10 @@ def register_external_cluster(
         raise ServiceError("give either an API key (--token) or a username and password, not both")
     if password and not username:
         raise ServiceError("a password needs a username (--username)")
+    connection = Connection(uri=uri, token=token, username=username, password=password)
     try:
-        uri = validate_endpoint(uri, settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS)
-        client = connect(uri, token=token or None, user=username or None, password=password or None)
+        connection = check_endpoint(connection)
+        client = open_client(connection)
         try:
             info = server_info(client)
         finally:
@@ -209,7 +212,7 @@ def register_external_cluster(
         name=name,
         plan=plan,
         kind=Cluster.Kind.EXTERNAL,
-        uri=uri,
+        uri=connection.uri,
         status=Cluster.Status.RUNNING,
         server_version=info.version[:64],
         created_by=created_by,

@@ -15,7 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# var/ holds the database, dev keys and cluster data: this user's only.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -54,18 +56,39 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def _dev_secret(filename: str, make) -> str:
-    """A per-checkout secret kept in var/, made on first run (dev and tests only)."""
+    """A per-checkout secret kept in var/, made on first run (DEBUG only).
+
+    Created with mode 0600 from its first byte (O_EXCL: never through a file or link that is
+    already there); a second process that loses the race reads the winner's key.
+    """
     path = VAR_DIR / filename
-    if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make())
     return path.read_text().strip()
 
 
+def _secret(name: str, filename: str, make) -> str:
+    """`name` from the environment; outside DEBUG there is no other source.
+
+    A key generated beside the database protects nothing once the machine (or a backup of
+    var/) is read, so production must bring its own.
+    """
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            f"{name} must be set in the environment when DEBUG is off (README: Production)"
+        )
+    return _dev_secret(filename, make)
+
+
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret(
-    "secret_key", lambda: secrets.token_urlsafe(50)
-)
+SECRET_KEY = _secret("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -73,8 +96,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
-    key = os.environ.get("FIELD_ENCRYPTION_KEY") or _dev_secret(
-        "field_encryption_key", lambda: Fernet.generate_key().decode()
+    key = _secret(
+        "FIELD_ENCRYPTION_KEY", "field_encryption_key", lambda: Fernet.generate_key().decode()
     )
     try:
         Fernet(key.encode())
@@ -91,13 +114,23 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
 
-MIGRATION_ALLOW_PRIVATE_ENDPOINTS = env_bool("MIGRATION_ALLOW_PRIVATE_ENDPOINTS", True)
+# Typed endpoints on loopback and private networks: on for `make run` (DEBUG) and the tests
+# (pyproject.toml), off in production unless the clusters to migrate live on a private network.
+MIGRATION_ALLOW_PRIVATE_ENDPOINTS = env_bool("MIGRATION_ALLOW_PRIVATE_ENDPOINTS", DEBUG)
 CLUSTERS_DIR = Path(os.environ.get("CLUSTERS_DIR", VAR_DIR / "clusters"))
+# Failed logins (console/throttle.py): per account from one address, and per address.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
 # REST API v2 (console/api): requests per second per API key, and the largest body accepted.
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 20, minimum=1)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# Reverse proxies in front of the console that append to X-Forwarded-For (0: none, the peer
+# address is the client). Only this many entries from the right are believed.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Test connection / register: connections a user may make the server open per window.
+CONNECTION_TEST_LIMIT = env_int("CONNECTION_TEST_LIMIT", 20, minimum=1)
+CONNECTION_TEST_WINDOW = env_int("CONNECTION_TEST_WINDOW", 60, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -178,7 +211,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clusters"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 CACHES = {
@@ -189,9 +225,21 @@ CACHES = {
     }
 }
 
+# Transport security: safe defaults when DEBUG is off (`manage.py check --deploy` passes);
+# `make run` and the tests serve plain http on 127.0.0.1.
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Believe X-Forwarded-Proto only from a proxy that sets it (behind TRUSTED_PROXY_COUNT proxies).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env_bool("SECURE_PROXY_SSL_HEADER", TRUSTED_PROXY_COUNT > 0)
+    else None
+)
 X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en-us"

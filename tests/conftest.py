@@ -27,6 +27,79 @@ def lite_server(lite_factory):
     return lite_factory()
 
 
+# Every way to write "this machine" that a typed endpoint might use to reach a local cluster;
+# "{port}" is the local cluster's port.
+SPELLINGS_OF_THIS_HOST = [
+    "http://127.0.0.1:{port}",
+    "http://127.9.8.7:{port}",
+    "http://localhost:{port}",
+    "http://0.0.0.0:{port}",
+    "http://0:{port}",
+    "http://[::1]:{port}",
+    "http://[::]:{port}",
+    "http://[::ffff:127.0.0.1]:{port}",
+    "http://[::ffff:7f00:1]:{port}",
+    "http://[64:ff9b::127.0.0.1]:{port}",
+    "http://2130706433:{port}",
+    "http://0x7f000001:{port}",
+    "http://0x7f.0.0.1:{port}",
+    "http://0177.0.0.1:{port}",
+    "http://127.1:{port}",
+    "tcp://LOCALHOST:{port}",
+    "https://127.0.0.1:{port}",
+]
+
+
+class Resolver:
+    """A real stand-in for DNS (console.connections.resolve_host): each name answers from its
+    list, one entry per lookup, the last one repeating; `lookups` counts them."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[list[str]]] = {}
+        self.lookups: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups.append(host)
+        answers = self.answers[host]
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    from console import connections
+
+    fake = Resolver()
+    original = connections.resolve_host
+
+    def resolve(host: str, port: int) -> list[str]:
+        return fake(host, port) if host in fake.answers else original(host, port)
+
+    monkeypatch.setattr(connections, "resolve_host", resolve)
+    return fake
+
+
+@pytest.fixture
+def local_cluster(project, lite_server):
+    """Acme's local cluster: a real Milvus Lite (no authentication) holding a "payroll"
+    collection that no other organization may read."""
+    from pymilvus import MilvusClient
+
+    from console.models import Cluster
+
+    milvus = MilvusClient(uri=lite_server.uri)
+    milvus.create_collection("payroll", dimension=4)
+    milvus.close()
+    return Cluster.objects.create(
+        project=project,
+        name="acme-local",
+        plan="DEDICATED",
+        kind=Cluster.Kind.LOCAL,
+        uri=lite_server.uri,
+        port=lite_server.port,
+        status=Cluster.Status.RUNNING,
+    )
+
+
 @pytest.fixture(scope="session")
 def standalone():
     """One Milvus 2.3 standalone with authorization on (root:Milvus) for the whole session."""
@@ -105,6 +178,13 @@ def viewer(org, project):
         project,
         ProjectMembership.Role.PROJECT_READ_ONLY,
     )
+
+
+@pytest.fixture
+def globex_project(outsider):
+    from console.models import Project
+
+    return Project.objects.get(organization__name="Globex")
 
 
 @pytest.fixture

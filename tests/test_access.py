@@ -62,3 +62,25 @@ def test_it_refuses_cluster_writes_to_a_viewer(viewer, cluster):
 
 def test_it_lets_the_admin_manage_the_cluster(admin, cluster):
     assert get_cluster_for(admin, cluster.pk, write=True) == cluster
+
+
+def test_it_ignores_a_project_role_without_membership_of_the_organization(
+    admin, project, cluster, owner, project_admin_client
+):
+    """Someone removed from the organization keeps nothing through a project role left behind."""
+    from django.urls import reverse
+
+    from console.models import Membership
+
+    Membership.objects.filter(user=admin, organization=project.organization).delete()
+
+    assert list(visible_projects(admin)) == [] and list(managed_projects(admin)) == []
+    assert not can_manage(admin, project)
+    with pytest.raises(Http404):
+        get_project_for(admin, project.pk)
+    with pytest.raises(Http404):
+        get_cluster_for(admin, cluster.pk)
+    response = project_admin_client.get(reverse("cluster_detail", args=[cluster.pk]))
+    assert response.status_code == 404
+    # The owner still sees the whole organization.
+    assert set(visible_projects(owner)) == {project}

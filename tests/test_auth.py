@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from django.test import Client
@@ -14,18 +15,21 @@ from console.models import ApiKey
 from tests.conftest import PASSWORD
 
 IP = "127.0.0.1"  # what Django's test client sends as REMOTE_ADDR
+PROXY = "10.0.0.1"  # the reverse proxy every request comes through, when there is one
+ADDRESSES = (IP, PROXY, "10.9.8.7", "203.0.113.9", "198.51.100.7", "1.1.1.1")
+EMAILS = ("owner@acme.test", "viewer@acme.test", "nobody@acme.test", "nobody2@acme.test")
 
 
 @pytest.fixture(autouse=True)
 def clean_throttle(db):
     """Failed logins are counted in the shared Redis cache: start and end every test at zero."""
-    emails = ("owner@acme.test", "viewer@acme.test", "nobody@acme.test")
-    for email in emails:
-        throttle.reset(email, IP)
+    for email in EMAILS:
+        for address in ADDRESSES:
+            throttle.reset(email, address)
     yield
-    for email in emails:
-        throttle.reset(email, IP)
-    throttle.reset("", "10.9.8.7")
+    for email in EMAILS:
+        for address in ADDRESSES:
+            throttle.reset(email, address)
 
 
 def log_in(client: Client, email: str, password: str, **extra):
@@ -106,20 +110,103 @@ def test_it_throttles_after_the_failure_limit(client, owner, settings):
     assert response.status_code == 429
     assert "Too many failed attempts. Try again in a few minutes." in response.content.decode()
     assert "_auth_user_id" not in client.session
-    # The lock follows the account to another address too.
-    other = log_in(Client(REMOTE_ADDR="10.9.8.7"), owner.email, PASSWORD)
-    assert other.status_code == 429
 
 
-def test_it_forgets_earlier_failures_after_a_successful_login(client, owner, settings):
+def test_it_still_lets_the_owner_in_from_an_address_that_has_not_failed(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(5):  # someone at another address hammers the account
+        log_in(Client(REMOTE_ADDR="203.0.113.9"), owner.email, "guess")
+    response = log_in(client, owner.email, PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_it_counts_the_client_behind_the_proxy_not_the_proxy(owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    attacker = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    for _ in range(3):
+        assert log_in(attacker, owner.email, "guess").status_code == 400
+    response = log_in(attacker, owner.email, PASSWORD)
+    assert response.status_code == 429
+    assert "Too many failed attempts." in response.content.decode()
+    # Everyone else comes through the same proxy and still logs in.
+    owner_at_home = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert log_in(owner_at_home, owner.email, PASSWORD).status_code == 302
+
+
+def test_it_ignores_forwarded_for_entries_the_client_wrote(owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    # The proxy appends the real address after whatever the client sent: rotating the
+    # client's own entries does not make new addresses.
+    for fake in ("1.1.1.1", "10.9.8.7", "198.51.100.7"):
+        spoofed = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{fake}, 203.0.113.9")
+        assert log_in(spoofed, owner.email, "guess").status_code == 400
+    spoofed = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.9")
+    assert log_in(spoofed, owner.email, PASSWORD).status_code == 429
+
+
+def test_it_ignores_forwarded_for_without_a_trusted_proxy(owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    assert settings.TRUSTED_PROXY_COUNT == 0
+    for fake in ("1.1.1.1", "198.51.100.7", "203.0.113.9"):
+        client = Client(REMOTE_ADDR="10.9.8.7", HTTP_X_FORWARDED_FOR=fake)
+        assert log_in(client, owner.email, "guess").status_code == 400
+    client = Client(REMOTE_ADDR="10.9.8.7", HTTP_X_FORWARDED_FOR="8.8.8.8")
+    assert log_in(client, owner.email, PASSWORD).status_code == 429
+
+
+def test_it_forgets_the_accounts_failures_after_a_successful_login(client, owner, settings):
     settings.LOGIN_FAILURE_LIMIT = 3
     for _ in range(2):
         log_in(client, owner.email, "wrong-password")
     assert log_in(client, owner.email, PASSWORD).status_code == 302
     client.post(reverse("logout"))
-    for _ in range(2):
+    for _ in range(3):
         assert log_in(client, owner.email, "wrong-password").status_code == 400
-    assert log_in(client, owner.email, PASSWORD).status_code == 302
+    assert log_in(client, owner.email, PASSWORD).status_code == 429
+
+
+def test_it_keeps_counting_an_address_that_logs_in_between_guesses(client, viewer, settings):
+    """Password spraying: failures on many accounts, a login of one's own in between."""
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    assert log_in(client, "owner@acme.test", "guess").status_code == 400
+    assert log_in(client, "nobody@acme.test", "guess").status_code == 400
+    assert log_in(client, viewer.email, PASSWORD).status_code == 302  # its own account
+    client.post(reverse("logout"))
+    assert log_in(client, "nobody2@acme.test", "guess").status_code == 400
+    response = log_in(client, "owner@acme.test", "guess")
+    assert response.status_code == 429
+    assert "Too many failed attempts." in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_counts_parallel_failures_atomically(owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        status = log_in(Client(), owner.email, "guess").status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Exactly the limit got a guess; every other parallel attempt was refused unchecked.
+    assert sorted(statuses) == [400] * 3 + [429] * 9
+
+
+def test_it_marks_the_password_sensitive_in_error_reports(client, db):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    request = client.post(reverse("login"), {"email": "a@b.io", "password": "s3cret"}).wsgi_request
+    cleaned = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert cleaned["password"] != "s3cret" and cleaned["email"] == "a@b.io"
 
 
 def test_it_logs_out_only_by_post(owner_client):

@@ -206,3 +206,10 @@ def test_it_refuses_to_demote_the_only_owner(org, owner):
         "ORG_MEMBER",
     )
     assert Membership.objects.get(user=owner, organization=org).role == "ORG_MEMBER"
+
+
+@pytest.mark.django_db
+def test_it_reads_the_password_from_the_environment(org, monkeypatch):
+    monkeypatch.setenv("CONSOLE_PASSWORD", "env-member-pw-9")
+    run("--org", org.pk, "--email", "env@acme.test", "--role", "ORG_MEMBER")
+    assert User.objects.get(email="env@acme.test").check_password("env-member-pw-9")

@@ -85,3 +85,60 @@ def test_it_exits_non_zero_with_the_message_on_stderr(org, capsys):
         )
     assert exit_info.value.code != 0
     assert "CommandError: an organization named 'Acme' already exists" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "This password is too short. It must contain at least 8 characters."),
+        ("password123", "This password is too common."),
+        ("4815162342", "This password is entirely numeric."),
+        ("initech-peter", "The password is too similar to the email."),
+    ],
+)
+def test_it_applies_every_password_validator(password, message):
+    with pytest.raises(CommandError) as caught:
+        run("Initech", "--owner", "peter@initech.test", "--password", password)
+    assert str(caught.value).startswith("password rejected: ") and message in str(caught.value)
+    assert not Organization.objects.exists() and not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_reads_the_password_from_standard_input():
+    out = StringIO()
+    call_command(
+        "create_organization",
+        "Initech",
+        "--owner",
+        "peter@initech.test",
+        "--password",
+        "-",
+        stdin=StringIO("from-stdin-pw-7\n"),
+        stdout=out,
+    )
+    assert User.objects.get(email="peter@initech.test").check_password("from-stdin-pw-7")
+    assert "from-stdin-pw-7" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_reads_the_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CONSOLE_PASSWORD", "from-env-pw-7")
+    run("Initech", "--owner", "peter@initech.test")
+    assert User.objects.get(email="peter@initech.test").check_password("from-env-pw-7")
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_empty_standard_input_and_creates_nothing():
+    with pytest.raises(CommandError, match="--password -: standard input was empty"):
+        call_command(
+            "create_organization",
+            "Initech",
+            "--owner",
+            "p@i.test",
+            "--password",
+            "-",
+            stdin=StringIO(""),
+            stdout=StringIO(),
+        )
+    assert not Organization.objects.exists()

@@ -10,6 +10,7 @@ from pymilvus import MilvusClient
 
 from console.clusters.lite_process import free_port
 from console.models import Cluster
+from tests.conftest import SPELLINGS_OF_THIS_HOST
 
 # A user of our own on the shared standalone, with a password that cannot appear by chance in
 # the output (root's password is "Milvus", which the version string "Milvus v2.3.5" contains).
@@ -222,3 +223,70 @@ def test_it_refuses_an_unknown_project_a_taken_name_and_a_bad_name(project):
     with pytest.raises(CommandError, match="cluster name 'no spaces' is not allowed"):
         run("--project", project.pk, "--name", "no spaces", "--plan", "FREE", "--local")
     assert Cluster.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_never_registers_a_local_cluster_by_any_spelling(globex_project, local_cluster):
+    for i, spelling in enumerate(SPELLINGS_OF_THIS_HOST):
+        uri = spelling.format(port=local_cluster.port)
+        with pytest.raises(CommandError) as caught:
+            run(
+                "--project",
+                globex_project.pk,
+                "--name",
+                f"stolen-{i}",
+                "--plan",
+                "DEDICATED",
+                "--uri",
+                uri,
+            )
+        assert "is the console's own host on a port it keeps for its local clusters" in str(
+            caught.value
+        ), uri
+    assert list(Cluster.objects.all()) == [local_cluster]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_global_cluster_host(project):
+    with pytest.raises(CommandError, match="global-cluster endpoint, which is not supported"):
+        run(
+            "--project",
+            project.pk,
+            "--name",
+            "g",
+            "--plan",
+            "DEDICATED",
+            "--uri",
+            "https://in01-x.global-cluster.example.com",
+        )
+    assert not Cluster.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_reads_the_token_from_standard_input(project, lite_server):
+    out = StringIO()
+    call_command(
+        "register_cluster",
+        "--project",
+        project.pk,
+        "--name",
+        "piped",
+        "--plan",
+        "DEDICATED",
+        "--uri",
+        lite_server.uri,
+        "--token",
+        "-",
+        stdin=StringIO("piped-token-123\n"),
+        stdout=out,
+    )
+    cluster = Cluster.objects.get(name="piped")
+    assert cluster.connection().token == "piped-token-123"
+    assert "piped-token-123" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_reads_the_token_from_the_environment(project, lite_server, monkeypatch):
+    monkeypatch.setenv("MILVUS_TOKEN", "env-token-456")
+    run("--project", project.pk, "--name", "env", "--plan", "DEDICATED", "--uri", lite_server.uri)
+    assert Cluster.objects.get(name="env").connection().token == "env-token-456"

@@ -232,3 +232,25 @@ def test_it_polls_while_the_cluster_is_being_created(owner_client, project):
 
 def test_it_does_not_poll_a_running_cluster(owner_client, cluster):
     assert 'hx-trigger="every 2s"' not in owner_client.get(_url(cluster)).content.decode()
+
+
+def test_it_checks_a_stored_endpoint_again_on_every_view(
+    outsider_client, globex_project, local_cluster, resolver
+):
+    """Registered while its name answered a public address; the name now answers 127.0.0.1,
+    where the port is one of the console's local clusters. The page refuses, never reads it."""
+    resolver.answers["rebind.attacker.example"] = [["127.0.0.1"]]
+    stored = Cluster.objects.create(
+        project=globex_project,
+        name="rebound",
+        plan="DEDICATED",
+        kind=Cluster.Kind.EXTERNAL,
+        uri=f"http://rebind.attacker.example:{local_cluster.port}",
+        status=Cluster.Status.RUNNING,
+    )
+
+    for page in (_url(stored), f"{reverse('clusters')}?project={globex_project.pk}"):
+        html = outsider_client.get(page).content.decode()
+        assert "is the console&#x27;s own host on a port it keeps for its local clusters" in html
+        assert "payroll" not in html
+    assert resolver.lookups == ["rebind.attacker.example"] * 2

@@ -16,6 +16,7 @@ from pymilvus import MilvusClient
 
 from console.clusters.lite_process import HOST, free_port
 from console.models import Cluster
+from tests.conftest import SPELLINGS_OF_THIS_HOST
 
 URL = reverse("cluster_register")
 
@@ -352,3 +353,49 @@ def test_it_does_not_render_a_typed_secret_back_after_an_error(owner_client, pro
     response = owner_client.post(_url(project), _api_key("-bad", f"http://{HOST}:19530", secret))
     assert response.status_code == 400
     assert secret not in response.content.decode()
+
+
+# --- typed endpoints never reach the console's own clusters (issue 7) -----------------------
+
+
+def test_it_never_registers_another_organizations_local_cluster_by_any_spelling(
+    outsider_client, globex_project, local_cluster, caplog
+):
+    caplog.set_level(logging.INFO)
+    url = f"{URL}?project={globex_project.pk}"
+    for i, spelling in enumerate(SPELLINGS_OF_THIS_HOST):
+        uri = spelling.format(port=local_cluster.port)
+        response = outsider_client.post(url, _api_key(f"stolen-{i}", uri, ""))
+        html = response.content.decode()
+        assert response.status_code == 400, uri
+        assert "is the console&#x27;s own host on a port it keeps for its local clusters" in html
+        assert "payroll" not in html
+    assert list(Cluster.objects.all()) == [local_cluster]
+    assert "payroll" not in caplog.text
+
+
+def test_it_refuses_a_name_that_answers_the_local_cluster_after_a_public_address(
+    outsider_client, globex_project, local_cluster, resolver
+):
+    """The form's check sees a public address; the connection's own lookup sees 127.0.0.1 on
+    the local cluster's port and is refused: nothing is registered."""
+    resolver.answers["rebind.attacker.example"] = [["93.184.216.34"], ["127.0.0.1"]]
+    uri = f"http://rebind.attacker.example:{local_cluster.port}"
+    response = outsider_client.post(
+        f"{URL}?project={globex_project.pk}", _api_key("stolen", uri, "")
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert (
+        f"endpoint rebind.attacker.example:{local_cluster.port} is the console&#x27;s own host"
+    ) in html
+    assert list(Cluster.objects.all()) == [local_cluster]
+
+
+def test_it_refuses_a_global_cluster_host_and_creates_nothing(owner_client, project, db):
+    response = owner_client.post(
+        _url(project), _api_key("global", "https://in01-x.global-cluster.example.com", "key")
+    )
+    assert response.status_code == 400
+    assert "is a global-cluster endpoint, which is not supported" in response.content.decode()
+    assert not Cluster.objects.exists()

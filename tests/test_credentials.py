@@ -54,3 +54,48 @@ def test_it_redacts_known_secrets_and_credential_shapes():
     assert "abc.def" not in cleaned
     assert "hunter22" not in cleaned
     assert "10.0.0.1:19530" in cleaned
+
+
+@pytest.fixture
+def console_log():
+    """What the console's configured log handler (settings.LOGGING, on the root logger) writes."""
+    import io
+    import logging
+
+    from console.redaction import RedactingFilter
+
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, RedactingFilter) for f in h.filters)
+    )
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
+
+
+def test_it_sends_pymilvus_logs_through_the_redacting_handler(console_log):
+    import logging
+
+    for name in ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate, name
+    logging.getLogger("pymilvus.milvus_client").warning(
+        "failed to connect with token=%s", "pm-token-9f8e7d"
+    )
+    text = console_log.getvalue()
+    assert "failed to connect with token=***" in text
+    assert "pm-token-9f8e7d" not in text
+
+
+def test_it_redacts_tracebacks_in_logs(console_log):
+    import logging
+
+    try:
+        raise RuntimeError("connect to http://root:tb-secret-77@milvus:19530 password=tb-pw-88")
+    except RuntimeError:
+        logging.getLogger("console.test").exception("the connection failed")
+    text = console_log.getvalue()
+    assert "the connection failed" in text and "Traceback" in text and "RuntimeError" in text
+    assert "tb-secret-77" not in text and "tb-pw-88" not in text

@@ -21,7 +21,7 @@ from pymilvus import MilvusClient
 from console import services
 from console.clusters import provisioner
 from console.clusters.lite_process import HOST, port_open
-from console.clusters.supervisor import Supervisor
+from console.clusters.supervisor import Report, Supervisor
 from console.models import Cluster
 
 
@@ -338,3 +338,38 @@ def test_it_marks_an_external_cluster_with_a_bad_password_without_logging_it(
     assert external.status_message.startswith("authentication failed")
     assert wrong not in external.status_message
     assert wrong not in caplog.text
+
+
+def test_it_refuses_a_stored_external_cluster_whose_name_now_answers_a_local_cluster(
+    supervisor, outsider, globex_project, local_cluster, resolver
+):
+    """The supervisor's refresh checks the endpoint again: a name rebound to 127.0.0.1 on a
+    local cluster's port is marked unreachable with the reason, and never read."""
+    resolver.answers["rebind.attacker.example"] = [["127.0.0.1"]]
+    external = Cluster.objects.create(
+        project=globex_project,
+        name="rebound",
+        plan="DEDICATED",
+        kind=Cluster.Kind.EXTERNAL,
+        uri=f"http://rebind.attacker.example:{local_cluster.port}",
+        status=Cluster.Status.RUNNING,
+    )
+
+    # Only the external round: the local cluster's row stands for another organization's server.
+    supervisor._check_externals(Report(), wait=True)
+
+    external.refresh_from_db()
+    assert external.status == Cluster.Status.UNREACHABLE
+    assert "is the console's own host on a port it keeps for its local clusters" in (
+        external.status_message
+    )
+    assert external.server_version == ""
+    assert resolver.lookups == ["rebind.attacker.example"]
+
+
+def test_it_keeps_cluster_data_private(supervisor, local, clusters_dir):
+    supervisor.reconcile_once()
+    local.refresh_from_db()
+    assert local.status == Cluster.Status.RUNNING
+    assert clusters_dir.stat().st_mode & 0o777 == 0o700
+    assert provisioner.data_dir(clusters_dir, local.pk).stat().st_mode & 0o777 == 0o700

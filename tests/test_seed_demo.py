@@ -6,7 +6,7 @@ from io import StringIO
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from pymilvus import DataType, MilvusClient
 
@@ -15,9 +15,9 @@ from console.management.commands import seed_demo
 from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
 
 
-def seed() -> list[str]:
+def seed(*args: str) -> list[str]:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     return out.getvalue().splitlines()
 
 
@@ -164,7 +164,7 @@ def test_it_is_idempotent_and_repairs_a_partial_collection(clusters_dir, serve):
     # While the supervisor serves a cluster, the seed writes through that server.
     serverless = serve(Cluster.objects.get(name="demo-serverless"))
     serverless.delete("articles", filter="id <= 100")
-    lines = seed()
+    lines = seed("--force")  # DEBUG is off in the tests: resetting a password needs --force
     assert "  default.articles: 2900 rows, reloading" in lines
     assert "  default.keywords: 2000 rows (already seeded)" in lines
     assert count(serverless, "articles") == 3000
@@ -184,3 +184,28 @@ def test_it_makes_the_same_rows_from_the_same_seed():
 
     for make in (seed_demo._articles, seed_demo._products, seed_demo._keywords):
         assert rows(make) == rows(make)
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_reset_a_changed_password_outside_debug(clusters_dir, settings):
+    seed()
+    owner = User.objects.get(email="owner@demo.local")
+    owner.set_password("someone-changed-it")
+    owner.save()
+    clusters = sorted(Cluster.objects.values_list("pk", flat=True))
+
+    assert settings.DEBUG is False
+    with pytest.raises(CommandError) as caught:
+        seed()
+    assert str(caught.value) == (
+        "owner@demo.local has a password of its own: seed_demo resets demo passwords only "
+        "with DEBUG on, or when forced (--force)"
+    )
+    owner.refresh_from_db()
+    assert owner.check_password("someone-changed-it")
+    assert sorted(Cluster.objects.values_list("pk", flat=True)) == clusters
+
+    settings.DEBUG = True  # `make run`
+    seed()
+    owner.refresh_from_db()
+    assert owner.check_password("demo-owner-pass")

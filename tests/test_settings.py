@@ -21,8 +21,17 @@ SHOW = (
     "print(json.dumps({'DEBUG': s.DEBUG, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS, "
     "'PRIVATE': s.MIGRATION_ALLOW_PRIVATE_ENDPOINTS, 'ENGINE': s.DATABASES['default']['ENGINE'], "
     "'DB_NAME': str(s.DATABASES['default']['NAME']), 'REDIS_URL': s.REDIS_URL, "
-    "'LIMIT': s.LOGIN_FAILURE_LIMIT, 'KEY': s.FIELD_ENCRYPTION_KEY, 'SECRET': s.SECRET_KEY}))"
+    "'LIMIT': s.LOGIN_FAILURE_LIMIT, 'KEY': s.FIELD_ENCRYPTION_KEY, 'SECRET': s.SECRET_KEY, "
+    "'SSL_REDIRECT': s.SECURE_SSL_REDIRECT, 'HSTS': s.SECURE_HSTS_SECONDS, "
+    "'SECURE_COOKIES': [s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE], "
+    "'PROXY_HEADER': s.SECURE_PROXY_SSL_HEADER, 'PROXIES': s.TRUSTED_PROXY_COUNT, "
+    "'VALIDATORS': [v['NAME'].rsplit('.', 1)[1] for v in s.AUTH_PASSWORD_VALIDATORS]}))"
 )
+# What production brings (DEBUG off refuses to start without them).
+PRODUCTION_KEYS = {
+    "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-4f9c1e7b2d8a6035",
+    "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+}
 NAMES = (
     "DEBUG",
     "SECRET_KEY",
@@ -32,14 +41,26 @@ NAMES = (
     "FIELD_ENCRYPTION_KEY",
     "MIGRATION_ALLOW_PRIVATE_ENDPOINTS",
     "LOGIN_FAILURE_LIMIT",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_PROXY_SSL_HEADER",
+    "TRUSTED_PROXY_COUNT",
 )
 
 
-def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+def load(
+    tmp_path: Path, *, keys: bool = True, command: list[str] | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """Settings in a fresh interpreter; with `keys`, the environment brings production's keys
+    (unless DEBUG is on, where the dev keys in var/ are the point)."""
     clean = {k: v for k, v in os.environ.items() if k not in NAMES}
+    if keys and env.get("DEBUG", "false").lower() not in ("1", "true", "yes", "on"):
+        clean.update(PRODUCTION_KEYS)
     clean.update(DJANGO_SETTINGS_MODULE="console.settings", VAR_DIR=str(tmp_path / "var"), **env)
     return subprocess.run(
-        [sys.executable, "-c", SHOW],
+        command or [sys.executable, "-c", SHOW],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -54,29 +75,88 @@ def loaded(tmp_path: Path, **env: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def refused(tmp_path: Path, **env: str) -> str:
-    result = load(tmp_path, **env)
+def refused(tmp_path: Path, keys: bool = True, **env: str) -> str:
+    result = load(tmp_path, keys=keys, **env)
     assert result.returncode != 0
     assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
     return result.stderr.strip().splitlines()[-1]
 
 
-def test_it_uses_safe_defaults_with_an_empty_environment(tmp_path):
+def test_it_uses_safe_defaults_with_only_the_keys_in_the_environment(tmp_path):
     values = loaded(tmp_path)
     assert values["DEBUG"] is False
     assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
     assert values["ENGINE"] == "django.db.backends.sqlite3"
     assert values["DB_NAME"] == str(tmp_path / "var" / "console.sqlite3")
     assert values["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    # Production: no private endpoints, https only, nothing believed from proxy headers.
+    assert values["PRIVATE"] is False
+    assert values["SSL_REDIRECT"] is True and values["HSTS"] == 31_536_000
+    assert values["SECURE_COOKIES"] == [True, True]
+    assert values["PROXY_HEADER"] is None and values["PROXIES"] == 0
+    assert values["VALIDATORS"] == [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY"])
+def test_it_refuses_to_start_without_keys_when_debug_is_off(tmp_path, missing):
+    env = {k: v for k, v in PRODUCTION_KEYS.items() if k != missing}
+    message = refused(tmp_path, keys=False, **env)
+    assert message.endswith(
+        f"{missing} must be set in the environment when DEBUG is off (README: Production)"
+    )
+    assert not (tmp_path / "var" / "secret_key").exists()
+    assert not (tmp_path / "var" / "field_encryption_key").exists()
+
+
+def test_it_uses_dev_defaults_with_debug_on(tmp_path):
+    values = loaded(tmp_path, DEBUG="true")
     assert values["PRIVATE"] is True
+    assert values["SSL_REDIRECT"] is False and values["HSTS"] == 0
+    assert values["SECURE_COOKIES"] == [False, False]
 
 
 def test_it_makes_dev_secrets_once_in_var_and_keeps_them_private(tmp_path):
-    first, second = loaded(tmp_path), loaded(tmp_path)
+    first, second = loaded(tmp_path, DEBUG="true"), loaded(tmp_path, DEBUG="true")
     assert first["KEY"] == second["KEY"] and first["SECRET"] == second["SECRET"]
     Fernet(first["KEY"].encode())
     for name in ("field_encryption_key", "secret_key"):
-        assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0
+        assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+
+
+def test_it_creates_dev_secrets_private_from_the_first_byte(tmp_path):
+    # A umask that would leave a new file world-readable: the key file is created 0600
+    # (os.open with the mode), not written first and chmod-ed after.
+    script = f"import os; os.umask(0); exec({SHOW!r})"
+    result = load(tmp_path, command=[sys.executable, "-c", script], DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    for name in ("field_encryption_key", "secret_key"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_it_passes_the_deploy_check_with_production_settings(tmp_path):
+    result = load(
+        tmp_path,
+        command=[sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        ALLOWED_HOSTS="console.example.com",
+        TRUSTED_PROXY_COUNT="1",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "System check identified no issues" in result.stdout
+
+
+def test_it_believes_the_forwarded_proto_only_behind_a_proxy(tmp_path):
+    assert loaded(tmp_path)["PROXY_HEADER"] is None
+    values = loaded(tmp_path, TRUSTED_PROXY_COUNT="1")
+    assert values["PROXY_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["PROXIES"] == 1
 
 
 @pytest.mark.parametrize(
@@ -116,6 +196,7 @@ def test_it_reads_the_environment(tmp_path):
     assert values["ALLOWED_HOSTS"] == ["console.example.com", ".example.org"]
     assert (values["SECRET"], values["KEY"]) == ("s3cr3t", key)
     assert values["PRIVATE"] is False
+    assert loaded(tmp_path, **PRODUCTION_KEYS, MIGRATION_ALLOW_PRIVATE_ENDPOINTS="on")["PRIVATE"]
     assert (values["ENGINE"], values["DB_NAME"]) == ("django.db.backends.postgresql", "console")
     assert values["REDIS_URL"] == "redis://cache.internal:6380/2"
     assert values["LIMIT"] == 3

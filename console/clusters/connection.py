@@ -12,7 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from console.connections import Connection, open_client
+from console.connections import Connection, local_cluster_ports, open_client
 from console.models import Cluster
 from console.redaction import redact
 from migrations_app.engine import catalog
@@ -84,11 +84,19 @@ def _failure(exc: Exception, secrets: list[str]) -> str:
     return redact(f"the server answered with an error: {exc}", secrets)[:300]
 
 
-def check_cluster(connection: Connection, timeout: float = PAGE_TIMEOUT) -> ServerCheck:
-    """Connect and report version, databases and collections per database. Never raises."""
+def check_cluster(
+    connection: Connection,
+    timeout: float = PAGE_TIMEOUT,
+    reserved_ports: frozenset[int] | None = None,
+) -> ServerCheck:
+    """Connect and report version, databases and collections per database. Never raises.
+
+    From a worker thread, pass `reserved_ports` (console.connections.local_cluster_ports(),
+    read in the calling thread).
+    """
     secrets = connection.secrets()
     try:
-        client = open_client(connection, timeout=timeout)
+        client = open_client(connection, timeout=timeout, reserved_ports=reserved_ports)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message
         return ServerCheck(ok=False, error=_failure(exc, secrets))
     try:
@@ -116,10 +124,11 @@ def check_clusters(
     targets = [c for c in clusters if c.uri]
     if not targets:
         return {}
-    # Decrypt in this thread; the workers only talk to Milvus.
+    # Decrypt and read the database in this thread; the workers only talk to Milvus.
     jobs = [(c.pk, c.connection()) for c in targets]
+    reserved = local_cluster_ports()
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        futures = {pk: pool.submit(check_cluster, conn, timeout) for pk, conn in jobs}
+        futures = {pk: pool.submit(check_cluster, conn, timeout, reserved) for pk, conn in jobs}
         return {pk: future.result() for pk, future in futures.items()}
 
 

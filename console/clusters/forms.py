@@ -9,11 +9,10 @@ from __future__ import annotations
 import ipaddress
 
 from django import forms
-from django.conf import settings
 
-from console.connections import Connection
+from console.connections import Connection, check_endpoint
 from console.models import CLUSTER_NAME_RE, Cluster, Project
-from migrations_app.engine.connect import Endpoint, parse_endpoint, validate_endpoint
+from migrations_app.engine.connect import Endpoint, parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
@@ -107,17 +106,23 @@ class ConnectionForm(forms.Form):
         self.project = project
 
     def clean_uri(self) -> str:
-        """A valid endpoint, and not one of the project's own local clusters, which the console
-        already runs (another tenant's local port is refused at the connection seam)."""
+        """A valid endpoint, and not one of the console's own local clusters: this project's
+        are named (use them as they are); any other is refused at the connection seam
+        (console.connections), whatever its spelling."""
+        raw = self.cleaned_data["uri"]
+        self._refuse_own_local_cluster(raw)
         try:
-            uri = validate_endpoint(
-                self.cleaned_data["uri"], settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS
-            )
+            return check_endpoint(Connection(uri=raw)).uri
         except EndpointRejected as exc:
             raise forms.ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from None
+
+    def _refuse_own_local_cluster(self, raw: str) -> None:
         if self.project is None:
-            return uri
-        typed = parse_endpoint(uri)
+            return
+        try:
+            typed = parse_endpoint(raw)
+        except EndpointRejected:
+            return  # check_endpoint says what is wrong with it
         for local in Cluster.objects.filter(project=self.project, kind=Cluster.Kind.LOCAL):
             try:
                 same = _same_server(typed, parse_endpoint(local.uri))
@@ -128,7 +133,6 @@ class ConnectionForm(forms.Form):
                     f"{typed.address} is {local.name}, a local cluster of this project that "
                     "the console already runs: use it as it is, no need to register it."
                 )
-        return uri
 
     def clean(self) -> dict:
         data = super().clean()

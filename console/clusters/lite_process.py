@@ -25,6 +25,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def private_dir(path: str | os.PathLike) -> Path:
+    """`path` as a directory only its owner may enter (mode 0700, also when it existed).
+
+    Milvus Lite keeps a cluster's data there unencrypted; the data directory of a local
+    cluster is as private as the database beside it.
+    """
+    directory = Path(path)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    return directory
+
+
 def lite_executable() -> str:
     """The `milvus-lite` console script of the running interpreter's environment."""
     candidate = Path(sys.executable).with_name("milvus-lite")
@@ -54,7 +66,7 @@ def start_lite(
 
     The child gets its own process group so a supervisor can stop it (and only it).
     """
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from console.clusters.lite_process import start_lite
+from console.clusters.lite_process import private_dir, start_lite
 
 PID_FILE = "server.pid"
 LOG_FILE = "server.log"
@@ -100,7 +100,7 @@ def serves(pid: int, directory: Path) -> bool:
 
 def start_server(directory: Path, cluster_id: str, port: int, database: str) -> subprocess.Popen:
     """Start milvus-lite on 127.0.0.1:port for `directory` and record it; does not wait."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     proc = start_lite(directory, port, log_path=directory / LOG_FILE, wait=0)
     write_record(directory, ServerRecord(cluster_id, proc.pid, port, database, time.time()))
     return proc

@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from console.clusters import provisioner
 from console.clusters.connection import check_cluster
-from console.clusters.lite_process import HOST, free_port, port_open, stop_process
-from console.connections import Connection
+from console.clusters.lite_process import HOST, free_port, port_open, private_dir, stop_process
+from console.connections import Connection, local_cluster_ports
 from console.models import Cluster
 
 log = logging.getLogger("console.clusters.supervisor")
@@ -102,7 +102,7 @@ class Supervisor:
     def reconcile_once(self, *, wait_external: bool = True) -> Report:
         """One reconcile round. With wait_external, also waits for due external checks."""
         report = Report()
-        self.clusters_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.clusters_dir)
         rows = {c.pk: c for c in Cluster.objects.filter(kind=Cluster.Kind.LOCAL)}
         self._remove_deleted(rows, report)
         starting: list[tuple[Cluster, Server]] = []
@@ -297,13 +297,14 @@ class Supervisor:
         calling thread, because Django connections are per thread."""
         due_before = timezone.now() - timedelta(seconds=self.external_every)
         externals = Cluster.objects.filter(kind=Cluster.Kind.EXTERNAL)
+        reserved = local_cluster_ports()  # read here: the worker threads stay off the database
         for cluster in externals:
             if cluster.pk in self._checks:
                 continue
             if cluster.checked_at is not None and cluster.checked_at > due_before:
                 continue
             self._checks[cluster.pk] = self._pool.submit(
-                check_cluster, cluster.connection(), self.external_timeout
+                check_cluster, cluster.connection(), self.external_timeout, reserved
             )
         if wait:
             for future in list(self._checks.values()):

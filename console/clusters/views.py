@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from console import services
+from console import services, throttle
 from console.access import (
     can_manage,
     get_cluster_for,
@@ -27,7 +27,7 @@ from console.access import (
     show_project,
     visible_clusters,
 )
-from console.clusters.connection import check_cluster, check_clusters, read_catalog
+from console.clusters.connection import ServerCheck, check_cluster, check_clusters, read_catalog
 from console.clusters.forms import (
     ConnectionForm,
     CreateClusterForm,
@@ -41,6 +41,9 @@ from console.redaction import redact
 LIVE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
 # Test connection waits longer than a page read: a far-away server may be slow to answer.
 TEST_CONNECTION_TIMEOUT = 5.0
+# Each test or registration makes the server open a connection: counted per user, so the form
+# cannot scan ports quickly (console/throttle.py).
+TOO_MANY_TESTS = "Too many connection tests: wait a minute and try again."
 
 
 @login_required
@@ -100,35 +103,38 @@ def cluster_register(request: HttpRequest) -> HttpResponse:
     project = project_from_request(request, write=True, action="register clusters")
     form = RegisterClusterForm(request.POST or None, project=project)
     result = None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        # The same check as the Test connection button, so a failure reads the same on both
-        # paths and shows in the one place Test connection uses (#connection-result).
-        result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
-        if result.ok:
-            try:
-                cluster = services.register_external_cluster(
-                    project,
-                    data["name"],
-                    data["plan"],
-                    data["uri"],
-                    created_by=request.user,
-                    **form.credentials(),
-                )
-            except services.ServiceError as exc:
-                form.add_error(None, redact(exc.message, form.secrets()))
-            except IntegrityError:
-                form.add_error(
-                    "name",
-                    f"A cluster named {data['name']!r} already exists in project {project.name}.",
-                )
-            else:
-                messages.success(
-                    request,
-                    f"Cluster {cluster.name} registered: it is running "
-                    f"Milvus {cluster.server_version}.",
-                )
-                return redirect("cluster_detail", cluster_id=cluster.pk)
+    if request.method == "POST":
+        if not throttle.allow_connection_test(request.user.pk):
+            result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
+        elif form.is_valid():
+            data = form.cleaned_data
+            # The same check as the Test connection button, so a failure reads the same on
+            # both paths and shows in the one place Test connection uses (#connection-result).
+            result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
+            if result.ok:
+                try:
+                    cluster = services.register_external_cluster(
+                        project,
+                        data["name"],
+                        data["plan"],
+                        data["uri"],
+                        created_by=request.user,
+                        **form.credentials(),
+                    )
+                except services.ServiceError as exc:
+                    form.add_error(None, redact(exc.message, form.secrets()))
+                except IntegrityError:
+                    form.add_error(
+                        "name",
+                        f"A cluster named {data['name']!r} already exists in project {project.name}.",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"Cluster {cluster.name} registered: it is running "
+                        f"Milvus {cluster.server_version}.",
+                    )
+                    return redirect("cluster_detail", cluster_id=cluster.pk)
     response = render(
         request,
         "clusters/register.html",
@@ -150,7 +156,9 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
     project = project_from_request(request, write=True, action="register clusters")
     form = ConnectionForm(request.POST, project=project)
     result = None
-    if form.is_valid():
+    if not throttle.allow_connection_test(request.user.pk):
+        result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
+    elif form.is_valid():
         result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
     response = render(
         request,

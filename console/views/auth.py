@@ -9,15 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import throttle
 from console.access import SESSION_PROJECT, get_project_for
 from console.forms import LoginForm
-
-
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -27,6 +24,7 @@ def _safe_next(request: HttpRequest) -> str:
     return settings.LOGIN_REDIRECT_URL
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -34,18 +32,17 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        email, ip = form.cleaned_data["email"].lower(), _client_ip(request)
-        if throttle.is_locked(email, ip):
+        email, ip = form.cleaned_data["email"].lower(), throttle.client_ip(request)
+        if not throttle.begin_login(email, ip):
             form.add_error(None, "Too many failed attempts. Try again in a few minutes.")
             status = 429
         else:
             user = authenticate(request, email=email, password=form.cleaned_data["password"])
             if user is None:
-                throttle.record_failure(email, ip)
                 form.add_error(None, "Incorrect email or password.")
                 status = 400
             else:
-                throttle.reset(email, ip)
+                throttle.login_succeeded(email, ip)
                 login(request, user)
                 return redirect(_safe_next(request))
     elif request.method == "POST":

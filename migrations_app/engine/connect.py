@@ -5,7 +5,10 @@ accept the credentials, does the database exist. pymilvus reports the first two 
 ("Fail connecting ... illegal connection params or server unavailable"), so the TCP port is
 probed first and the gRPC status underneath pymilvus' exception is read for the rest.
 
-`validate_endpoint()` guards URLs typed by users (design §8) before the server connects to them.
+`resolve_endpoint()` guards URLs typed by users (design §8): it resolves the host once, checks
+every address, and returns a `Target` pinned to the checked address. `connect(target)` connects to
+that address and nothing else (no second lookup for DNS rebinding to exploit), keeping the host
+name for TLS.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Container, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -69,6 +72,24 @@ METADATA_ADDRESSES = frozenset(
 )
 
 
+# pymilvus treats any URI containing this as a Zilliz global endpoint: it first GETs
+# {uri}/global-cluster/topology over HTTP (following redirects, sending the token) and then
+# opens gRPC to whatever address the answer names, past every check here. Refused outright.
+GLOBAL_CLUSTER_MARK = "global-cluster"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# host, port -> the addresses it resolves to, as strings. Replaceable (tests answer differently
+# on each call to play a DNS-rebinding name).
+Resolver = Callable[[str, int], list[str]]
+
+# NAT64 (RFC 6052) wraps an IPv4 address in IPv6; the IPv4 inside is what is reached.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Deprecated site-local IPv6 (RFC 3879): private, though Python does not count it so.
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+# 6to4 (RFC 3056) wraps an IPv4 address: treated as private whatever that address is.
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     scheme: str
@@ -122,28 +143,97 @@ def parse_endpoint(uri: str) -> Endpoint:
         port = DEFAULT_TLS_PORT if scheme == "https" else DEFAULT_PORT
     if port == 0:
         raise EndpointRejected(f"endpoint {text!r} has an invalid port")
-    return Endpoint(scheme=scheme, host=host.lower(), port=port)
+    host = host.lower()
+    if GLOBAL_CLUSTER_MARK in host:
+        raise EndpointRejected(
+            f"endpoint {host} is a global-cluster endpoint, which is not supported: give the "
+            "address of the cluster itself"
+        )
+    return Endpoint(scheme=scheme, host=host, port=port)
 
 
-def validate_endpoint(uri: str, allow_private: bool) -> str:
-    """Check a user-supplied endpoint and return it normalised as `scheme://host:port`.
+@dataclass(frozen=True)
+class Target:
+    """A typed endpoint after its checks: connect to `address`, and only there.
 
-    Refused always: other schemes, cloud metadata hosts and addresses, link-local, multicast,
-    unspecified and reserved addresses. Refused unless `allow_private`: loopback and private
-    (non-global) addresses. A host name is resolved and every address it resolves to is checked,
-    so a name pointing at 127.0.0.1 is treated like 127.0.0.1. Raises EndpointRejected.
+    `endpoint` keeps the host name as the user wrote it (for messages, storage and TLS);
+    `address` is the one resolved address every check passed for.
+    """
+
+    endpoint: Endpoint
+    address: IPAddress
+
+    @property
+    def uri(self) -> str:
+        """The endpoint normalised, with its host name: what is stored and shown."""
+        return self.endpoint.uri
+
+    @property
+    def pinned_uri(self) -> str:
+        """scheme://address:port: what the connection opens (no name left to resolve)."""
+        host = f"[{self.address}]" if self.address.version == 6 else str(self.address)
+        return f"{self.endpoint.scheme}://{host}:{self.endpoint.port}"
+
+    @property
+    def server_name(self) -> str:
+        """The name TLS must verify: the host name, unless the user typed an address."""
+        try:
+            ipaddress.ip_address(self.endpoint.host)
+        except ValueError:
+            return self.endpoint.host
+        return ""
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (getaddrinfo: also decimal/hex/octal IPv4 spellings)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def resolve_endpoint(
+    uri: str,
+    allow_private: bool,
+    *,
+    reserved_ports: Container[int] = (),
+    own_addresses: Collection[IPAddress] = (),
+    resolver: Resolver | None = None,
+) -> Target:
+    """Check a user-typed endpoint and pin it to one checked address, or raise EndpointRejected.
+
+    The host is resolved once; every address it resolves to must pass, and the target keeps
+    the first one (IPv4 preferred), so the address checked is the address connected to.
+
+    Refused always: other schemes, global-cluster hosts, cloud metadata hosts and addresses,
+    link-local, multicast, unspecified and reserved addresses, and `reserved_ports` (the
+    console's own unauthenticated servers) on this host — loopback, or one of
+    `own_addresses` — whatever the spelling of the address. Refused unless `allow_private`:
+    loopback and private addresses (IPv6 forms that wrap one included). These messages are
+    decided without connecting, so they say nothing about whether a port is open.
+    `reserved_ports` is asked only about addresses of this host (it may be a lazy lookup).
     """
     endpoint = parse_endpoint(uri)
     if endpoint.host.rstrip(".") in METADATA_HOSTS:
         raise EndpointRejected(
             f"endpoint {endpoint.host} is a cloud metadata service and is not allowed"
         )
-    for address in _resolve(endpoint):
-        _check_address(endpoint, address, allow_private)
-    return endpoint.uri
+    addresses = _resolve(endpoint, resolver or resolve_host)
+    own = {_unwrap(a) for a in own_addresses}
+    for address in addresses:
+        _check_address(endpoint, address, allow_private, reserved_ports, own)
+    pinned = sorted(addresses, key=lambda a: _unwrap(a).version)[0]
+    return Target(endpoint=endpoint, address=_unwrap(pinned))
 
 
-def _resolve(endpoint: Endpoint) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def validate_endpoint(uri: str, allow_private: bool, **checks: Any) -> str:
+    """`resolve_endpoint(...)`'s normalised `scheme://host:port`, for validating a form field.
+
+    It only checks: whatever connects must connect through `resolve_endpoint`'s Target, which
+    carries the address that was checked.
+    """
+    return resolve_endpoint(uri, allow_private, **checks).uri
+
+
+def _resolve(endpoint: Endpoint, resolver: Resolver) -> list[IPAddress]:
     try:
         literal = ipaddress.ip_address(endpoint.host)
     except ValueError:
@@ -151,23 +241,54 @@ def _resolve(endpoint: Endpoint) -> list[ipaddress.IPv4Address | ipaddress.IPv6A
     if literal is not None:
         return [literal]
     try:
-        infos = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        found = resolver(endpoint.host, endpoint.port)
+    except (OSError, UnicodeError):
         raise EndpointRejected(f"host {endpoint.host} cannot be resolved") from None
-    addresses = []
-    for info in infos:
-        # Strip an IPv6 zone ("fe80::1%eth0") before parsing.
-        addresses.append(ipaddress.ip_address(info[4][0].split("%")[0]))
+    # Strip an IPv6 zone ("fe80::1%eth0") before parsing.
+    addresses = [ipaddress.ip_address(str(a).split("%")[0]) for a in found]
+    if not addresses:
+        raise EndpointRejected(f"host {endpoint.host} cannot be resolved")
     return addresses
 
 
-def _check_address(endpoint: Endpoint, address: Any, allow_private: bool) -> None:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+def _unwrap(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv4-mapped or NAT64 IPv6 address reaches; others unchanged."""
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def _is_this_host(address: IPAddress, own: set[IPAddress]) -> bool:
+    return address.is_loopback or address.is_unspecified or address in own
+
+
+def _is_private(address: IPAddress) -> bool:
+    if address.version == 6 and (address in _SITE_LOCAL or address in _SIX_TO_FOUR):
+        return True
+    return address.is_private or not address.is_global
+
+
+def _check_address(
+    endpoint: Endpoint,
+    address: IPAddress,
+    allow_private: bool,
+    reserved_ports: Container[int],
+    own: set[IPAddress],
+) -> None:
+    address = _unwrap(address)
     where = endpoint.host if str(address) == endpoint.host else f"{endpoint.host} ({address})"
     if address in METADATA_ADDRESSES:
         raise EndpointRejected(f"endpoint {where} is a cloud metadata service and is not allowed")
+    if _is_this_host(address, own) and endpoint.port in reserved_ports:
+        # Milvus Lite has no authentication: one of the console's own clusters must never be
+        # reachable as a typed endpoint, whichever project it belongs to.
+        raise EndpointRejected(
+            f"endpoint {endpoint.address} is the console's own host on a port it keeps for "
+            "its local clusters; it is not allowed"
+        )
     if address.is_link_local:
         raise EndpointRejected(f"endpoint {where} is a link-local address and is not allowed")
     if address.is_multicast or address.is_unspecified or address.is_reserved:
@@ -177,7 +298,7 @@ def _check_address(endpoint: Endpoint, address: Any, allow_private: bool) -> Non
             raise EndpointRejected(
                 f"endpoint {where} is a loopback address; private endpoints are not allowed here"
             )
-        if not address.is_global:
+        if _is_private(address):
             raise EndpointRejected(
                 f"endpoint {where} is a private address; private endpoints are not allowed here"
             )
@@ -187,7 +308,7 @@ def _check_address(endpoint: Endpoint, address: Any, allow_private: bool) -> Non
 
 
 def connect(
-    uri: str,
+    where: str | Target,
     *,
     token: str | None = None,
     user: str | None = None,
@@ -197,25 +318,34 @@ def connect(
 ) -> MilvusClient:
     """Open a MilvusClient on `db_name`, or raise a ConnectError subclass with a clear message.
 
+    `where` is a Target from `resolve_endpoint` (typed endpoints: the connection goes to its
+    checked address only, TLS still verifies the host name) or a URI the caller trusts (the
+    console's own local clusters, the engine's command line), which gRPC resolves itself.
     Authentication is `token` (an API key or "user:password") or `user` + `password`.
     Raises EndpointRejected (malformed URI), CannotReach ("cannot reach host:port"),
     NotMilvus ("host:port is not a Milvus server"), AuthenticationFailed ("authentication
     failed"), DatabaseNotFound ("database X does not exist"). No message contains a credential.
     The caller closes the returned client.
     """
-    endpoint = parse_endpoint(uri)
+    if isinstance(where, Target):
+        endpoint, uri, host = where.endpoint, where.pinned_uri, str(where.address)
+        tls = {"server_name": where.server_name} if where.server_name else {}
+    else:
+        endpoint = parse_endpoint(where)
+        uri, host, tls = endpoint.uri, endpoint.host, {}
     db_name = db_name or "default"
-    _check_reachable(endpoint, timeout)
+    _check_reachable(endpoint, host, timeout)
 
     if not token and user:
         token = f"{user}:{password or ''}"
     try:
         client = MilvusClient(
-            uri=endpoint.uri,
+            uri=uri,
             token=token or "",
             db_name=db_name,
             timeout=timeout,
             grpc_options=GRPC_OPTIONS,
+            **tls,
         )
     except MilvusException as exc:
         raise _translate_connect_failure(endpoint, exc) from None
@@ -228,9 +358,9 @@ def connect(
     return client
 
 
-def _check_reachable(endpoint: Endpoint, timeout: float) -> None:
+def _check_reachable(endpoint: Endpoint, host: str, timeout: float) -> None:
     try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+        with socket.create_connection((host, endpoint.port), timeout=timeout):
             pass
     except socket.gaierror:
         raise CannotReach(
@@ -360,9 +490,10 @@ def client_for_database(client: MilvusClient, db_name: str) -> MilvusClient:
     not check that the database exists. The caller closes it.
     """
     config = client._config
-    return MilvusClient(
-        uri=config.uri, token=config.token, db_name=db_name, grpc_options=GRPC_OPTIONS
-    )
+    # The same URI (a pinned address for typed endpoints) and handler options (TLS server
+    # name, gRPC options): nothing is resolved again.
+    options = {"grpc_options": GRPC_OPTIONS, **config.get_handler_kwargs()}
+    return MilvusClient(uri=config.uri, token=config.token, db_name=db_name, **options)
 
 
 @contextmanager

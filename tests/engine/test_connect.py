@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import socket
 import threading
 
@@ -12,7 +13,9 @@ from pymilvus import DataType, MilvusClient
 from console.clusters.lite_process import free_port
 from migrations_app.engine.connect import (
     connect,
+    on_database,
     parse_version,
+    resolve_endpoint,
     server_info,
     validate_endpoint,
 )
@@ -23,6 +26,7 @@ from migrations_app.engine.errors import (
     EndpointRejected,
     NotMilvus,
 )
+from tests.conftest import SPELLINGS_OF_THIS_HOST
 
 
 @pytest.fixture
@@ -213,3 +217,131 @@ def test_it_tells_lite_from_the_milvus_standalone_by_version():
         "milvus",
         (2, 5, 0),
     )
+
+
+# --- typed endpoints: the console's own ports, pinning, hidden connections -----------------
+
+RESERVED = 45_678  # stands for a port of one of the console's local clusters
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS_OF_THIS_HOST)
+def test_it_refuses_every_spelling_of_this_host_on_a_reserved_port(spelling):
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(spelling.format(port=RESERVED), True, reserved_ports={RESERVED})
+    assert "the console's own host on a port it keeps for its local clusters" in (
+        caught.value.message
+    )
+
+
+def test_it_refuses_a_reserved_port_on_an_address_of_this_machine():
+    own = ipaddress.ip_address("192.0.2.10")
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(
+            f"http://192.0.2.10:{RESERVED}", True, reserved_ports={RESERVED}, own_addresses=[own]
+        )
+    assert "console's own host" in caught.value.message
+    # The same address on another port, and another address on that port, are not this rule's.
+    assert resolve_endpoint(
+        "http://192.0.2.10:19530", True, reserved_ports={RESERVED}, own_addresses=[own]
+    )
+    assert resolve_endpoint(f"http://192.0.2.11:{RESERVED}", True, reserved_ports={RESERVED})
+
+
+def test_it_refuses_a_host_name_with_any_answer_on_this_host():
+    def answers(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "127.0.0.1"]  # one public answer does not excuse the other
+
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(
+            f"http://two-faced.example:{RESERVED}",
+            True,
+            reserved_ports={RESERVED},
+            resolver=answers,
+        )
+    assert "two-faced.example:45678 is the console's own host" in caught.value.message
+
+
+def test_it_allows_this_host_on_other_ports_only_when_private_endpoints_are(lite_server):
+    uri = f"http://localhost:{lite_server.port}"
+    assert resolve_endpoint(uri, True, reserved_ports={RESERVED}).uri == uri
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(uri, False, reserved_ports={RESERVED})
+    assert "loopback address; private endpoints are not allowed here" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://[2002:c0a8:1::1]:19530",  # 6to4 around 192.168.0.1
+        "http://[2002:808:808::1]:19530",  # 6to4, whatever it wraps
+        "http://[fec0::1]:19530",  # site-local
+        "http://[fd12:3456::1]:19530",  # unique local
+        "http://[64:ff9b::10.0.0.1]:19530",  # NAT64 around a private address
+        "http://100.64.0.1:19530",  # carrier-grade NAT
+    ],
+)
+def test_it_treats_wrapped_and_site_local_ipv6_as_private(uri):
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(uri, False)
+    assert "private endpoints are not allowed here" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://in01-abc.global-cluster.zillizcloud.com:19530",
+        "http://GLOBAL-CLUSTER.example:19530",
+        "http://x-global-cluster-y:19530",
+    ],
+)
+def test_it_refuses_global_cluster_hosts_before_any_connection(uri):
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(uri, True)
+    assert "global-cluster endpoint, which is not supported" in caught.value.message
+    # connect() refuses it too, even for a URI it would otherwise trust: pymilvus would fetch
+    # a topology over HTTP and connect wherever it says.
+    with pytest.raises(EndpointRejected):
+        connect(uri, timeout=1)
+
+
+def test_it_connects_to_the_address_it_checked(lite_server):
+    """A DNS-rebinding name: the check sees 127.0.0.1, any later lookup an unroutable address.
+    The connection must use the checked answer, and never look the name up again (the name
+    does not exist outside this resolver, so a lookup by gRPC would fail too)."""
+    lookups = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"] if len(lookups) == 1 else ["203.0.113.7"]
+
+    target = resolve_endpoint(f"http://rebind.invalid:{lite_server.port}", True, resolver=rebinding)
+    assert target.uri == f"http://rebind.invalid:{lite_server.port}"
+    assert target.pinned_uri == f"http://127.0.0.1:{lite_server.port}"
+    client = connect(target, timeout=3)
+    try:
+        client.create_database("pinned")
+        with on_database(client, "pinned") as other:  # a second client: same pinned address
+            assert other.list_collections() == []
+        assert "pinned" in server_info(client).databases
+    finally:
+        client.close()
+    assert lookups == ["rebind.invalid"]
+
+
+def test_it_reports_a_pinned_target_by_its_host_name():
+    target = resolve_endpoint("http://closed.invalid:1", True, resolver=lambda h, p: ["127.0.0.1"])
+    with pytest.raises(CannotReach) as caught:
+        connect(target, timeout=1)
+    assert caught.value.message.startswith("cannot reach closed.invalid:1")
+
+
+def test_it_keeps_the_host_name_for_tls():
+    target = resolve_endpoint(
+        "https://milvus.example.com",
+        False,
+        resolver=lambda h, p: ["2606:4700::1111", "93.184.216.34"],
+    )
+    # IPv4 preferred (pymilvus cannot address IPv6 literals); TLS still checks the name.
+    assert target.pinned_uri == "https://93.184.216.34:443"
+    assert target.server_name == "milvus.example.com"
+    assert resolve_endpoint("https://93.184.216.34", False).server_name == ""

@@ -2,7 +2,8 @@
 
 Gives a new or existing user an organization role (ORG_OWNER, ORG_MEMBER) or a project role
 (PROJECT_ADMIN, PROJECT_READ_WRITE, PROJECT_READ_ONLY, which need --project). The last line
-printed is the user's id.
+printed is the user's id. The password may also come from standard input (--password -) or
+$CONSOLE_PASSWORD (console/management/secrets.py).
 """
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from console import services
+from console.management.secrets import add_secret_argument, read_secret
 from console.models import Organization, Project
 
 
 class Command(BaseCommand):
     help = "Add a user to an organization or one of its projects with a role."
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--org", required=True, metavar="ORG_ID")
         parser.add_argument("--email", required=True)
-        parser.add_argument(
+        add_secret_argument(
+            parser,
             "--password",
-            required=True,
-            metavar="PW",
-            help="password for a new user (an existing user keeps theirs)",
+            "CONSOLE_PASSWORD",
+            "password for a new user (an existing user keeps theirs)",
         )
         parser.add_argument(
             "--role",
@@ -33,8 +36,16 @@ class Command(BaseCommand):
         parser.add_argument("--project", metavar="PROJECT_ID", help="needed for project roles")
 
     def handle(
-        self, *args, org: str, email: str, password: str, role: str, project: str | None, **options
+        self,
+        *args,
+        org: str,
+        email: str,
+        password: str | None,
+        role: str,
+        project: str | None,
+        **options,
     ) -> None:
+        password = read_secret(password, "CONSOLE_PASSWORD", options.get("stdin"))
         organization = Organization.objects.filter(pk=org).first()
         if organization is None:
             raise CommandError(f"organization {org} does not exist")

@@ -3,7 +3,9 @@
 
 --local creates a Milvus Lite cluster (CREATING; `runclusters` starts it). --uri registers an
 existing Milvus after testing the connection; when the test fails, it prints why and creates
-nothing. The last line printed is the cluster id. Credentials are never printed.
+nothing. The last line printed is the cluster id. Credentials are never printed; the token and
+password may also come from standard input ("-") or $MILVUS_TOKEN / $MILVUS_PASSWORD
+(console/management/secrets.py).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from console import services
+from console.management.secrets import STDIN, add_secret_argument, read_secret
 from console.models import Cluster, Project
 
 
 class Command(BaseCommand):
     help = "Create a local cluster or register an existing Milvus in a project."
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--project", required=True, metavar="PROJECT_ID")
@@ -24,9 +28,9 @@ class Command(BaseCommand):
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--local", action="store_true", help="a Milvus Lite server run here")
         where.add_argument("--uri", help="endpoint of an existing Milvus, e.g. http://host:19530")
-        parser.add_argument("--token", default="", help="API key (or user:password)")
+        add_secret_argument(parser, "--token", "MILVUS_TOKEN", "API key (or user:password)")
         parser.add_argument("--username", default="")
-        parser.add_argument("--password", default="")
+        add_secret_argument(parser, "--password", "MILVUS_PASSWORD", "the user's password")
 
     def handle(
         self,
@@ -36,11 +40,19 @@ class Command(BaseCommand):
         plan: str,
         local: bool,
         uri: str | None,
-        token: str,
+        token: str | None,
         username: str,
-        password: str,
+        password: str | None,
         **options,
     ) -> None:
+        if token == STDIN and password == STDIN:
+            raise CommandError("only one of --token and --password can be read from standard input")
+        if local:  # credentials from the environment are for --uri only
+            token, password = token or "", password or ""
+        else:
+            stdin = options.get("stdin")
+            token = read_secret(token, "MILVUS_TOKEN", stdin, flag="--token")
+            password = read_secret(password, "MILVUS_PASSWORD", stdin)
         target = Project.objects.filter(pk=project).first()
         if target is None:
             raise CommandError(f"project {project} does not exist")

@@ -1,7 +1,8 @@
 """manage.py seed_demo — the demo organization, its users and three local clusters with data.
 
-Idempotent: running it again resets the demo passwords, keeps every row and collection that is
-already right and reloads only a collection whose entity count is wrong (e.g. an interrupted
+Idempotent: running it again resets the demo passwords (with DEBUG on, or with --force: the
+passwords are published in README.md, so resetting them on a real deployment would hand its
+demo accounts to anyone), keeps every row and collection that is already right and reloads only a collection whose entity count is wrong (e.g. an interrupted
 seed). The data is generated from a fixed seed, so every machine gets the same rows.
 
 Loading needs each cluster's Milvus Lite server. When the cluster supervisor (`runclusters`)
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from pymilvus import DataType, MilvusClient
@@ -313,9 +315,16 @@ BATCH = 1000
 class Command(BaseCommand):
     help = "Create (or refresh) the demo organization, users and local clusters with data."
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="reset changed demo passwords even with DEBUG off",
+        )
+
+    def handle(self, *args, force: bool = False, **options) -> None:
         started = time.monotonic()
-        org, projects, clusters = self._rows()
+        org, projects, clusters = self._rows(reset_passwords=force or settings.DEBUG)
         for name, (_, specs) in DATA.items():
             cluster = clusters[name]
             self.stdout.write(f"{name} ({cluster.uri}):" + ("" if specs else " no collections"))
@@ -332,15 +341,24 @@ class Command(BaseCommand):
         self._summary(org, projects, clusters, time.monotonic() - started)
 
     @transaction.atomic
-    def _rows(self) -> tuple[Organization, dict[str, Project], dict[str, Cluster]]:
+    def _rows(
+        self, reset_passwords: bool
+    ) -> tuple[Organization, dict[str, Project], dict[str, Cluster]]:
         org, _ = Organization.objects.get_or_create(name=ORG_NAME)
         projects = {
             name: Project.objects.get_or_create(organization=org, name=name)[0] for name in PROJECTS
         }
         default = projects[PROJECTS[0]]
         for email, (password, org_role, project_role) in USERS.items():
-            user = User.objects.filter(email=email).first() or User.objects.create_user(email)
+            user = User.objects.filter(email=email).first()
+            if user is not None and not reset_passwords and not user.check_password(password):
+                raise CommandError(
+                    f"{email} has a password of its own: seed_demo resets demo passwords only "
+                    "with DEBUG on, or when forced (--force)"
+                )
+            user = user or User.objects.create_user(email)
             if not user.check_password(password) or not user.is_active:
+                validate_password(password, user)
                 user.set_password(password)
                 user.is_active = True
                 user.save(update_fields=["password", "is_active"])
@@ -462,7 +480,7 @@ def _serving(cluster: Cluster) -> Iterator[str]:
             port=port, uri=f"http://{lite_process.HOST}:{port}"
         )
         cluster.refresh_from_db()
-    directory.mkdir(parents=True, exist_ok=True)
+    lite_process.private_dir(directory)
     proc = lite_process.start_lite(directory, port, directory / "seed.log")
     try:
         yield cluster.uri
