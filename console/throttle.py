@@ -99,6 +99,10 @@ def reset_connection_tests(user_id: int) -> None:
     cache.delete(f"connection-test:{user_id}")
 
 
+# What a person reads when allow_connection_test said no (register, Test connection, wizard).
+TOO_MANY_CONNECTION_TESTS = "Too many connection tests: wait a minute and try again."
+
+
 def allow_connection_test(user_id: int) -> bool:
     """Count one connection test for the user; False once they exceeded the limit in the window."""
     key = f"connection-test:{user_id}"

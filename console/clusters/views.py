@@ -43,7 +43,6 @@ LIVE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
 TEST_CONNECTION_TIMEOUT = 5.0
 # Each test or registration makes the server open a connection: counted per user, so the form
 # cannot scan ports quickly (console/throttle.py).
-TOO_MANY_TESTS = "Too many connection tests: wait a minute and try again."
 
 
 @login_required
@@ -105,7 +104,7 @@ def cluster_register(request: HttpRequest) -> HttpResponse:
     result = None
     if request.method == "POST":
         if not throttle.allow_connection_test(request.user.pk):
-            result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
+            result = ServerCheck(ok=False, error=throttle.TOO_MANY_CONNECTION_TESTS)
         elif form.is_valid():
             data = form.cleaned_data
             # The same check as the Test connection button, so a failure reads the same on
@@ -157,7 +156,7 @@ def cluster_test_connection(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST, project=project)
     result = None
     if not throttle.allow_connection_test(request.user.pk):
-        result = ServerCheck(ok=False, error=TOO_MANY_TESTS)
+        result = ServerCheck(ok=False, error=throttle.TOO_MANY_CONNECTION_TESTS)
     elif form.is_valid():
         result = check_cluster(form.connection(), timeout=TEST_CONNECTION_TIMEOUT)
     response = render(

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from console import throttle
 from console.connections import Connection
 from console.models import Cluster
 from migrations_app.models import WizardDraft
@@ -64,7 +65,10 @@ def connect(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpResp
     error = steps.pop_error(draft, "wizard_other_edit") if draft_id else ""
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if not throttle.allow_connection_test(request.user.pk):
+            # Each Next makes the server open a connection: not a port scanner either.
+            error = throttle.TOO_MANY_CONNECTION_TESTS
+        elif form.is_valid():
             connection = _merged(form, stored)
             listing = list_databases(connection)
             if listing.ok:
