@@ -34,6 +34,12 @@ def source(project, lite_factory):
     return local_cluster(project, server, "src", plan="DEDICATED"), server
 
 
+@pytest.fixture
+def lite_target(project, lite_factory):
+    server = lite_factory()
+    return local_cluster(project, server, "dst", plan="DEDICATED"), server
+
+
 def _start(owner, source_cluster, target_cluster, target_name: str = "big") -> Job:
     return service.start_migration(
         owner,
@@ -82,11 +88,10 @@ def _kill_and_resume(job: Job, worker, settings) -> JobCollection:
 
 
 def test_it_resumes_into_milvus_lite_after_the_worker_is_killed(
-    owner, project, source, lite_factory, job_worker, settings
+    owner, source, lite_target, job_worker, settings
 ):
     source_cluster, _ = source
-    target_server = lite_factory()
-    target = local_cluster(project, target_server, "dst", plan="DEDICATED")
+    target, target_server = lite_target
     job = _start(owner, source_cluster, target)
     _kill_and_resume(job, job_worker, settings)
     assert count(target_server, "big") == ROWS
@@ -122,11 +127,10 @@ def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
 
 
 def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
-    owner, project, source, lite_factory, job_worker
+    owner, source, lite_target, job_worker
 ):
     source_cluster, server = source
-    target_server = lite_factory()
-    target = local_cluster(project, target_server, "dst", plan="DEDICATED")
+    target, target_server = lite_target
     job = _start(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)
     server.stop()
@@ -140,11 +144,10 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
 
 
 def test_it_fails_naming_the_source_when_it_does_not_come_back(
-    owner, project, source, lite_factory, job_worker
+    owner, source, lite_target, job_worker
 ):
     source_cluster, server = source
-    target_server = lite_factory()
-    target = local_cluster(project, target_server, "dst", plan="DEDICATED")
+    target, target_server = lite_target
     job = _start(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)
     server.stop()

@@ -113,25 +113,7 @@ def test_it_finishes_the_job_when_redis_restarts_mid_copy(
     fill(source_server, "second", 2_000)
     source = local_cluster(project, source_server, "src", plan="DEDICATED")
     target = local_cluster(project, target_server, "dst", plan="DEDICATED")
-    started = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "start_migration",
-            "--as",
-            owner.email,
-            "--source",
-            source.pk,
-            "--target",
-            target.pk,
-        ],
-        cwd=ROOT,
-        env={**_env(), "REDIS_URL": redis.url, "DATABASE_URL": database_url()},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    job = Job.objects.get(pk=started.stdout.splitlines()[-1])
+    job = _start_with_cli(owner, source, target, redis)
     deadline = time.monotonic() + 60
     while job.collections.get(source_name="first").migrated_entities < 3000:
         assert time.monotonic() < deadline, job_worker.logs()[-2000:]
@@ -155,6 +137,17 @@ def test_it_sends_a_job_again_when_redis_lost_it_before_any_worker_saw_it(
     source = local_cluster(project, source_server, "src", plan="DEDICATED")
     target = local_cluster(project, target_server, "dst", plan="DEDICATED")
     job_worker.stop()
+    job = _start_with_cli(owner, source, target, redis)
+    redis.stop()
+    redis.start()  # empty: the job's message is lost
+    job_worker.start()
+    job = wait_for(job, *Job.FINAL_STATES, timeout=120, worker=job_worker)
+    assert job.status == Job.Status.SUCCESSFUL, job.reason
+    assert count(target_server, "docs") == 1_000
+
+
+def _start_with_cli(owner, source, target, redis) -> Job:
+    """`manage.py start_migration` in its own process, on the test's Redis and database."""
     started = subprocess.run(
         [
             sys.executable,
@@ -173,13 +166,7 @@ def test_it_sends_a_job_again_when_redis_lost_it_before_any_worker_saw_it(
         text=True,
         check=True,
     )
-    job = Job.objects.get(pk=started.stdout.splitlines()[-1])
-    redis.stop()
-    redis.start()  # empty: the job's message is lost
-    job_worker.start()
-    job = wait_for(job, *Job.FINAL_STATES, timeout=120, worker=job_worker)
-    assert job.status == Job.Status.SUCCESSFUL, job.reason
-    assert count(target_server, "docs") == 1_000
+    return Job.objects.get(pk=started.stdout.splitlines()[-1])
 
 
 def _env() -> dict[str, str]:

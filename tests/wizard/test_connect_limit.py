@@ -16,9 +16,10 @@ def test_it_limits_connection_attempts_per_user(owner, owner_client, settings):
     data = {"uri": f"http://127.0.0.1:{free_port()}", "auth": "API_KEY", "api_key": "k"}
     try:
         for _ in range(2):
-            assert "Cannot reach 127.0.0.1:" in owner_client.post(
-                reverse("wizard_other"), data
-            ).content.decode()
+            assert (
+                "Cannot reach 127.0.0.1:"
+                in owner_client.post(reverse("wizard_other"), data).content.decode()
+            )
         html = owner_client.post(reverse("wizard_other"), data).content.decode()
         assert throttle.TOO_MANY_CONNECTION_TESTS in html
         assert "Cannot reach" not in html
