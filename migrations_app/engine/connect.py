@@ -345,6 +345,11 @@ def connect(
             db_name=db_name,
             timeout=timeout,
             grpc_options=GRPC_OPTIONS,
+            # A channel of its own, closed with the client. pymilvus otherwise shares one
+            # channel per address and token, made with the options of whichever client came
+            # first in the process (and never closed): a client made elsewhere without
+            # GRPC_OPTIONS would leave ours pinging every 10 s into GOAWAY too_many_pings.
+            dedicated=True,
             **tls,
         )
     except MilvusException as exc:
@@ -486,13 +491,13 @@ def current_database(client: MilvusClient) -> str:
 def client_for_database(client: MilvusClient, db_name: str) -> MilvusClient:
     """A new client on the same server and credentials as `client`, bound to `db_name`.
 
-    It shares `client`'s gRPC channel (pymilvus pools channels per address and token) and does
-    not check that the database exists. The caller closes it.
+    It has a channel of its own (see `connect`) and does not check that the database exists.
+    The caller closes it.
     """
     config = client._config
     # The same URI (a pinned address for typed endpoints) and handler options (TLS server
     # name, gRPC options): nothing is resolved again.
-    options = {"grpc_options": GRPC_OPTIONS, **config.get_handler_kwargs()}
+    options = {"grpc_options": GRPC_OPTIONS, **config.get_handler_kwargs(), "dedicated": True}
     return MilvusClient(uri=config.uri, token=config.token, db_name=db_name, **options)
 
 
