@@ -5,6 +5,8 @@ Plain Python (no Django) so engine tests, Django tests and benchmarks share it.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 import tempfile
@@ -39,11 +41,17 @@ def start_lite_server(base_dir: Path) -> LiteServer:
     return LiteServer(port=port, data_dir=data_dir, proc=proc)
 
 
+# Held while a standalone runs: its embedded etcd always binds 127.0.0.1:2380, so test runs on
+# one machine (two checkouts, a benchmark) take turns instead of failing.
+STANDALONE_LOCK = Path(os.environ.get("MILVUS_STANDALONE_LOCK", "/tmp/milvus-standalone.lock"))
+
+
 @dataclass
 class Standalone:
     port: int
     server: object = field(repr=False)
     base_dir: Path
+    lock: object = field(repr=False, default=None)
 
     @property
     def uri(self) -> str:
@@ -56,6 +64,8 @@ class Standalone:
     def stop(self) -> None:
         self.server.stop()
         shutil.rmtree(self.base_dir, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()
 
 
 def start_standalone() -> Standalone:
@@ -63,9 +73,12 @@ def start_standalone() -> Standalone:
     import milvus
     from milvus import MilvusServer, MilvusServerConfig
 
+    lock = STANDALONE_LOCK.open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     # The embedded etcd always binds 127.0.0.1:2380 whatever the config says, so a second
     # standalone on this machine would hang for minutes before failing: say why at once.
     if port_open(ETCD_PEER_PORT):
+        lock.close()
         raise RuntimeError(
             f"another Milvus standalone (or etcd) already holds 127.0.0.1:{ETCD_PEER_PORT}; "
             "only one can run on a machine at a time"
@@ -95,5 +108,6 @@ def start_standalone() -> Standalone:
     except BaseException:
         server.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
+        lock.close()
         raise
-    return Standalone(port=server.listen_port, server=server, base_dir=base_dir)
+    return Standalone(port=server.listen_port, server=server, base_dir=base_dir, lock=lock)
