@@ -56,12 +56,6 @@ def managed_projects(user: User) -> QuerySet[Project]:
     )
 
 
-def visible_organizations(user: User) -> QuerySet[Organization]:
-    if not user.is_authenticated:
-        return Organization.objects.none()
-    return Organization.objects.filter(memberships__user=user).distinct()
-
-
 def owns_organization(user: User, organization: Organization) -> bool:
     """Organization Owners see every project's jobs at once (the Jobs page's organization view)."""
     if not user.is_authenticated:
@@ -111,26 +105,6 @@ def get_cluster_for(
     if write and not can_manage(user, cluster.project):
         raise PermissionDenied(refusal(cluster.project, action))
     return cluster
-
-
-def visible_jobs(user: User):
-    """Jobs of every project the user may see (Organization Owners: their whole organization)."""
-    from jobs.models import Job
-
-    return Job.objects.filter(project__in=visible_projects(user))
-
-
-def get_job_for(user: User, job_id: str, write: bool = False, action: str = "do this"):
-    """The job, or 404 when the user may not see it, or 403 for a cancel/retry by a watcher."""
-    from jobs.models import Job
-
-    try:
-        job = visible_jobs(user).select_related("project", "project__organization").get(pk=job_id)
-    except Job.DoesNotExist:
-        raise Http404("No such job") from None
-    if write and not can_manage(user, job.project):
-        raise PermissionDenied(refusal(job.project, action))
-    return job
 
 
 # --- the current project of a request -----------------------------------------------------

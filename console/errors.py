@@ -33,7 +33,9 @@ class ServiceError(Exception):
 
     `problems` lists every finding when a check found several (all are reported at once);
     `message` then summarises them. `step` names where the input was made ("source",
-    "target", "collections", "schema") so the wizard can show the message there.
+    "target", "collections", "schema") so the wizard can show the message there. `field`
+    names the input the message is about, in the product's words ("project", "token",
+    "username"), so a form or a command can point at its own field or flag.
     """
 
     kind: Kind = Kind.INVALID
@@ -45,6 +47,7 @@ class ServiceError(Exception):
         kind: Kind | None = None,
         problems: list[str] | None = None,
         step: str = "",
+        field: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -52,6 +55,7 @@ class ServiceError(Exception):
             self.kind = kind
         self.problems = list(problems) if problems else [message]
         self.step = step
+        self.field = field
 
     @property
     def http_status(self) -> int:
@@ -76,3 +80,9 @@ class Conflict(ServiceError):
 
 class Unavailable(ServiceError):
     kind = Kind.UNAVAILABLE
+
+
+def sentence(message: str) -> str:
+    """A service message as a form shows it: capitalised, with a full stop."""
+    text = message[:1].upper() + message[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

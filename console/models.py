@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -122,12 +121,6 @@ class ProjectMembership(models.Model):
         return f"{self.user} is {self.get_role_display()} in {self.project}"
 
 
-ROLE_CHOICES = [*Membership.Role.values, *ProjectMembership.Role.values]
-
-# Cluster names: what both the Register/Create forms and the CLI accept.
-CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
 class Cluster(models.Model):
     """A Milvus deployment the console can read from and write to.
 
@@ -149,6 +142,10 @@ class Cluster(models.Model):
         RUNNING = "RUNNING", "Running"
         STOPPED = "STOPPED", "Stopped"
         UNREACHABLE = "UNREACHABLE", "Unreachable"
+
+    # A server runs (or ran and may answer again): worth contacting live on a page, and a
+    # cluster a migration may start from or into. CREATING and STOPPED ones have no server.
+    LIVE_STATUSES = (Status.RUNNING, Status.UNREACHABLE)
 
     class Auth(models.TextChoices):
         NONE = "NONE", "None"

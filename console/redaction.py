@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 
+import pymilvus  # noqa: F401 - imported first, so the handlers it installs exist to be replaced
+
 _PATTERNS = [
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1***"),
     # user:password@ in URIs
@@ -60,8 +62,6 @@ PYMILVUS_LOGGERS = ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer"
 
 def route_pymilvus_logs() -> None:
     """Send pymilvus' log records through the console's (redacting) handlers instead."""
-    import pymilvus  # noqa: F401 - its import installs the handlers replaced here
-
     for name in PYMILVUS_LOGGERS:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):

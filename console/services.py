@@ -6,26 +6,27 @@ act on; nothing is created when it raises. Commands turn ServiceError into Comma
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from console.clients import check_endpoint, open_client
 from console.clusters.lite_process import HOST, free_port
+from console.connections import Connection
 from console.errors import Conflict, ServiceError
-from console.models import (
-    CLUSTER_NAME_RE,
-    Cluster,
-    Membership,
-    Organization,
-    Project,
-    ProjectMembership,
-    User,
-)
+from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
+from console.signals import cluster_deleting
+from migrations_app.engine.connect import server_info
+from migrations_app.engine.errors import EngineError
 
 DEFAULT_PROJECT = "Default Project"
+# Cluster names: what the Register/Create forms, the wizard's New Cluster, the API and the CLI
+# accept (check_cluster_name is the one check).
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 ORG_ROLES = tuple(Membership.Role.values)
 PROJECT_ROLES = tuple(ProjectMembership.Role.values)
 
@@ -97,9 +98,13 @@ def add_member(
             f"unknown role {role!r}: use one of {', '.join(ORG_ROLES + PROJECT_ROLES)}"
         )
     if role in PROJECT_ROLES and project is None:
-        raise ServiceError(f"role {role} needs --project (a project of organization {org.pk})")
+        raise ServiceError(
+            f"role {role} needs a project (a project of organization {org.pk})", field="project"
+        )
     if role in ORG_ROLES and project is not None:
-        raise ServiceError(f"role {role} is an organization role: leave out --project")
+        raise ServiceError(
+            f"role {role} is an organization role: leave out the project", field="project"
+        )
     if project is not None and project.organization_id != org.pk:
         raise ServiceError(f"project {project.pk} does not belong to organization {org.pk}")
     user, _ = get_or_create_user(email, password)
@@ -124,15 +129,35 @@ def add_member(
 
 
 def check_cluster_name(project: Project, name: str) -> str:
+    """The cluster-name rule, the one check every path applies: the stripped name, else
+    ServiceError (not allowed) or Conflict (taken in the project, in any letter case)."""
     name = _clean_name(name, "cluster", Cluster._meta.get_field("name").max_length)
-    if not CLUSTER_NAME_RE.match(name):
+    if not CLUSTER_NAME.match(name):
         raise ServiceError(
             f"cluster name {name!r} is not allowed: use letters, digits, hyphens and "
-            "underscores, starting with a letter or digit"
+            "underscores, starting with a letter or digit",
+            field="name",
         )
     if Cluster.objects.filter(project=project, name__iexact=name).exists():
-        raise Conflict(f"a cluster named {name!r} already exists in project {project.name}")
+        raise _name_taken(project, name)
     return name
+
+
+def _name_taken(project: Project, name: str) -> Conflict:
+    return Conflict(
+        f"a cluster named {name!r} already exists in project {project.name}", field="name"
+    )
+
+
+def _save_new(cluster: Cluster) -> Cluster:
+    """Insert the row; a name taken meanwhile (the database's unique constraint) is the same
+    Conflict as check_cluster_name's."""
+    try:
+        with transaction.atomic():
+            cluster.save(force_insert=True)
+    except IntegrityError:
+        raise _name_taken(cluster.project, cluster.name) from None
+    return cluster
 
 
 def _check_plan(plan: str) -> str:
@@ -148,7 +173,7 @@ def create_local_cluster(
     """A LOCAL cluster row in CREATING; the supervisor (`runclusters`) starts its server."""
     name, plan = check_cluster_name(project, name), _check_plan(plan)
     port = _unused_port()
-    return Cluster.objects.create(
+    cluster = Cluster(
         project=project,
         name=name,
         plan=plan,
@@ -158,6 +183,7 @@ def create_local_cluster(
         status=Cluster.Status.CREATING,
         created_by=created_by,
     )
+    return _save_new(cluster)
 
 
 def _unused_port() -> int:
@@ -184,19 +210,17 @@ def register_external_cluster(
     """Register an existing Milvus after a successful test connection; RUNNING on success.
 
     The endpoint is a typed one (DESIGN §8): checked, and connected to at the address that was
-    checked, through console.connections. Raises ServiceError with the engine's clear message
+    checked, through console.clients. Raises ServiceError with the engine's clear message
     (cannot reach, authentication failed, not a Milvus server, endpoint not allowed) and
     creates nothing when the test fails.
     """
-    from console.connections import Connection, check_endpoint, open_client
-    from migrations_app.engine.connect import server_info
-    from migrations_app.engine.errors import EngineError
-
     name, plan = check_cluster_name(project, name), _check_plan(plan)
     if token and (username or password):
-        raise ServiceError("give either an API key (--token) or a username and password, not both")
+        raise ServiceError(
+            "give either an API key or a username and password, not both", field="token"
+        )
     if password and not username:
-        raise ServiceError("a password needs a username (--username)")
+        raise ServiceError("a password needs a username", field="username")
     connection = Connection(uri=uri, token=token, username=username, password=password)
     try:
         connection = check_endpoint(connection)
@@ -219,29 +243,18 @@ def register_external_cluster(
         checked_at=timezone.now(),
     )
     cluster.set_credentials(token=token, username=username, password=password)
-    cluster.save()
-    return cluster
+    return _save_new(cluster)
 
 
 def delete_cluster(cluster: Cluster) -> None:
     """Delete the cluster row (the supervisor then stops a local one and removes its data).
 
-    Refused (Conflict) while an unfinished job reads from or writes to it: the job would lose
-    its source or target mid-copy. Cancel the job first, or wait until it ends.
+    Refused (Conflict) when a receiver of console.signals.cluster_deleting refuses: jobs
+    refuses while an unfinished job reads from or writes to it (the job would lose its source
+    or target mid-copy).
     """
-    from jobs.models import Job
-
     with transaction.atomic():
-        busy = (
-            Job.objects.unfinished()
-            .filter(Q(source_cluster=cluster) | Q(target_cluster=cluster))
-            .order_by("created_at")
-            .first()
-        )
-        if busy is not None:
-            raise Conflict(
-                f"cluster {cluster.name} is used by job {busy.pk}, which is "
-                f"{busy.get_status_display()}: cancel the job or wait until it ends, then "
-                "delete the cluster"
-            )
+        for _receiver, refusal in cluster_deleting.send(sender=Cluster, cluster=cluster):
+            if refusal:
+                raise Conflict(refusal)
         cluster.delete()

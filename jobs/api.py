@@ -14,11 +14,12 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
 
-from console.access import get_job_for, get_project_for, visible_jobs
+from console.access import get_project_for
 from console.api.base import ERRORS, ok
+from jobs.access import get_job_for, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
-from migrations_app.service import cancel_job, retry_job
+from migrations_app.service import ACTION_CANCEL, ACTION_RETRY, cancel_job, retry_job
 
 router = Router(tags=["jobs"])
 
@@ -104,11 +105,12 @@ class JobFilters(Schema):
     currentPage: int = Field(1, ge=1, le=1_000_000)
 
 
-def _job(request: HttpRequest, job_id: str, write: bool = False) -> Job:
+def _job(request: HttpRequest, job_id: str, action: str = "") -> Job:
+    """The job the key's user may see; with `action`, one they may also manage (else 403)."""
     # Ids are looked up, never parsed; bytes no id has (NUL, spaces) never reach the database.
     if not JOB_ID_CHARS.fullmatch(job_id):
         raise Http404("No such job")
-    return get_job_for(request.auth, job_id, write=write)
+    return get_job_for(request.auth, job_id, write=bool(action), action=action)
 
 
 @router.get(
@@ -165,7 +167,7 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
     summary="Cancel a Pending or In Progress job (409 when it is already final)",
 )
 def cancel(request: HttpRequest, jobId: str):
-    job = cancel_job(request.auth, _job(request, jobId, write=True))
+    job = cancel_job(request.auth, _job(request, jobId, action=ACTION_CANCEL))
     return ok({"jobId": job.pk, "status": job.status})
 
 
@@ -176,5 +178,5 @@ def cancel(request: HttpRequest, jobId: str):
     summary="Retry a Failed job's unfinished collections (409 unless it failed)",
 )
 def retry(request: HttpRequest, jobId: str):
-    job = retry_job(request.auth, _job(request, jobId, write=True))
+    job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY))
     return ok({"jobId": job.pk, "status": job.status})

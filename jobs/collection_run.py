@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from console.connections import Connection, open_client
+from console.clients import open_client
+from console.connections import Connection
 from console.redaction import redact
 from jobs import lifecycle
 from jobs.events import log_event

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from console.redaction import redact
+from jobs.models import Job, JobCollection, JobEvent
 
 log = logging.getLogger("jobs")
 
 _LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
-def job_secrets(job) -> list[str]:
+def job_secrets(job: Job) -> list[str]:
     """The credentials of the job's source and target, to be removed from anything shown.
 
     Also used by the log download, which redacts again in case an older line slipped through.
@@ -26,11 +27,11 @@ def job_secrets(job) -> list[str]:
     return secrets
 
 
-def log_event(job, message: str, *, level: str = "INFO", collection=None) -> None:
+def log_event(
+    job: Job, message: str, *, level: str = "INFO", collection: JobCollection | None = None
+) -> None:
     """Add a line to the job's log. Credentials of the job's source (and any that look like
     one) are removed before anything is written."""
-    from jobs.models import JobEvent
-
     text = redact(message, job_secrets(job))[:4000]
     JobEvent.objects.create(job_id=job.pk, collection=collection, level=level, message=text)
     where = f" [{collection.source_name}]" if collection is not None else ""

@@ -1,25 +1,57 @@
-"""How a job moves: which collections run next, and what the job's status follows from.
+"""Every state change of a job: enqueue, start, dispatch, settle, cancel, retry, fail, reap.
 
 The Job row is the truth (never Celery's result store). Every transition is a conditional
 update, so the tasks, the reaper, Cancel and Retry can race without doing anything twice:
-whoever updates 0 rows lost and does nothing.
+whoever updates 0 rows lost and does nothing. Callers above (migrations_app.service: rights,
+refusals) call in here; nothing here calls up.
+
+Tasks are sent by name (`RUN_JOB`, `RUN_COLLECTION`), not by importing jobs.tasks: the tasks
+call this module, so importing them here would make the two import each other.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from console.celery import app
+from console.models import User
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
 
 log = logging.getLogger("jobs")
 
 C = JobCollection.Status
+
+# The Celery names of the tasks in jobs/tasks.py.
+RUN_JOB = "jobs.run_job"
+RUN_COLLECTION = "jobs.run_collection"
+REAP = "jobs.reap"
+
+
+def enqueue(job_id: str) -> None:
+    """Send the job's task to the broker with the id stored on the row.
+
+    A broker that is down does not lose the job: it stays PENDING and the reaper sends it again.
+    """
+    job = Job.objects.filter(pk=job_id).only("task_id").first()
+    if job is None:
+        return
+    try:
+        app.send_task(RUN_JOB, args=[job_id], task_id=job.task_id or None)
+    except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the reaper retries
+        log.warning("job %s: could not reach the broker, the reaper will retry: %s", job_id, exc)
+
+
+def keep_waiting(job_id: str) -> None:
+    """A PENDING job waiting for its new cluster is alive: the reaper leaves it alone."""
+    Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(heartbeat_at=timezone.now())
 
 
 def start(job_id: str) -> bool:
@@ -36,8 +68,6 @@ def dispatch(job_id: str) -> int:
 
     MIGRATION_PARALLEL_COLLECTIONS caps the collections of one job copied at once.
     """
-    from jobs import tasks
-
     job = Job.objects.filter(pk=job_id).only("status").first()
     if job is None or job.status != Job.Status.IN_PROGRESS:
         return 0
@@ -55,7 +85,7 @@ def dispatch(job_id: str) -> int:
         if not claimed:
             continue
         try:
-            tasks.run_collection.apply_async(args=[collection.pk, collection.attempt])
+            app.send_task(RUN_COLLECTION, args=[collection.pk, collection.attempt])
         except Exception as exc:  # noqa: BLE001 - the reaper sends it again
             log.warning("job %s: could not queue collection %s: %s", job_id, collection.pk, exc)
         running += 1
@@ -76,7 +106,7 @@ def settle(job_id: str) -> str | None:
     collections = JobCollection.objects.filter(job_id=job_id)
     now = timezone.now()
     if job.status == Job.Status.CANCELING:
-        collections.filter(status=C.PENDING).update(status=C.CANCELED, ended_at=now)
+        _cancel_pending_collections(job_id, now)
     if collections.exclude(status__in=JobCollection.FINAL_STATES).exists():
         return None
     rows = list(collections)
@@ -104,6 +134,99 @@ def settle(job_id: str) -> str | None:
     }[final]
     log_event(job, summary, level=level)
     return final
+
+
+def claim(collection: JobCollection, attempt: int) -> bool:
+    """PENDING (this attempt) → CREATING: the caller's task runs the collection now.
+
+    False when another task claimed it first or a newer attempt superseded this one.
+    """
+    now = timezone.now()
+    return bool(
+        JobCollection.objects.filter(pk=collection.pk, status=C.PENDING, attempt=attempt).update(
+            status=C.CREATING,
+            started_at=collection.started_at or now,
+            heartbeat_at=now,
+            queued_at=None,
+        )
+    )
+
+
+def fail_pending(job: Job, reason: str) -> None:
+    """PENDING → FAILED before anything ran (e.g. its new cluster never started)."""
+    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+        status=Job.Status.FAILED, reason=reason, ended_at=timezone.now()
+    ):
+        JobCollection.objects.filter(job=job, status=C.PENDING).update(
+            status=C.FAILED, error=reason
+        )
+        log_event(job, f"job failed: {reason}", level="ERROR")
+
+
+def cancel(job: Job, by: User) -> bool:
+    """PENDING → CANCELED at once; IN PROGRESS → CANCELING (the copy stops within a batch).
+
+    False when the job is neither (final, or being canceled already). Rights are the caller's.
+    """
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+        status=Job.Status.CANCELED, ended_at=now, canceled_by=by, reason="canceled"
+    ):
+        _cancel_pending_collections(job.pk, now)
+        log_event(job, f"canceled by {by.email} before it started", level="WARNING")
+        _revoke(job)
+        return True
+    if Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
+        status=Job.Status.CANCELING, canceled_by=by
+    ):
+        log_event(job, f"cancel requested by {by.email}", level="WARNING")
+        settle(job.pk)  # nothing running (all collections final or pending): done now
+        return True
+    return False
+
+
+def _cancel_pending_collections(job_id: str, now: datetime) -> None:
+    """Collections of a canceled job that never started are canceled, not run."""
+    JobCollection.objects.filter(job_id=job_id, status=C.PENDING).update(
+        status=C.CANCELED, ended_at=now
+    )
+
+
+def _revoke(job: Job) -> None:
+    if job.task_id:
+        try:
+            app.control.revoke(job.task_id)
+        except Exception as exc:  # noqa: BLE001 - the row says CANCELED; the task checks it
+            log.warning("job %s: revoke failed: %s", job.pk, exc)
+
+
+def retry(job: Job, by: User) -> bool:
+    """FAILED → PENDING: the unfinished collections run again from their checkpoints (each
+    with a new attempt number); enqueued after commit. False unless the job FAILED."""
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+            status=Job.Status.PENDING,
+            reason="",
+            ended_at=None,
+            progress=0,
+            task_id=str(uuid.uuid4()),
+        )
+        if not updated:
+            return False
+        again = JobCollection.objects.filter(job=job).exclude(status=C.DONE)
+        count = again.count()
+        for collection in again:
+            JobCollection.objects.filter(pk=collection.pk).update(
+                status=C.PENDING,
+                error="",
+                verification=JobCollection.Verification.PENDING,
+                queued_at=None,
+                attempt=collection.attempt + 1,
+                ended_at=None,
+            )
+        log_event(job, f"retried by {by.email}: {count} unfinished collection(s) run again")
+        transaction.on_commit(lambda: enqueue(job.pk))
+    return True
 
 
 def failure_reason(rows: list[JobCollection]) -> str:
@@ -201,8 +324,6 @@ def reap() -> dict[str, int]:
         ).update(attempt=collection.attempt + 1, queued_at=None):
             counts["requeued"] += 1
             dispatch(collection.job_id)
-
-    from migrations_app.service import enqueue
 
     for job in Job.objects.filter(status=Job.Status.PENDING, created_at__lt=stale):
         if job.heartbeat_at is None or job.heartbeat_at < stale:

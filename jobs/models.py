@@ -11,11 +11,13 @@ import re
 
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.dispatch import receiver
 from django.utils import timezone
 
 from console import ids
 from console.connections import Connection
 from console.models import Cluster, Project, User
+from console.signals import cluster_deleting
 
 
 class JobQuerySet(models.QuerySet):
@@ -232,3 +234,22 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.level} {self.message}"
+
+
+@receiver(cluster_deleting, sender=Cluster, dispatch_uid="jobs.cluster_in_use")
+def refuse_deleting_a_cluster_in_use(sender, cluster: Cluster, **kwargs) -> str | None:
+    """A cluster an unfinished job reads from or writes to stays: the job would lose its
+    source or target mid-copy. Connected here, with the models, so every process has it."""
+    busy = (
+        Job.objects.unfinished()
+        .filter(Q(source_cluster=cluster) | Q(target_cluster=cluster))
+        .order_by("created_at")
+        .first()
+    )
+    if busy is None:
+        return None
+    return (
+        f"cluster {cluster.name} is used by job {busy.pk}, which is "
+        f"{busy.get_status_display()}: cancel the job or wait until it ends, then delete the "
+        "cluster"
+    )

@@ -23,7 +23,7 @@ from jobs.models import Job, JobCollection
 log = logging.getLogger("jobs")
 
 
-@shared_task(name="jobs.run_job", acks_late=True, ignore_result=True)
+@shared_task(name=lifecycle.RUN_JOB, acks_late=True, ignore_result=True)
 def run_job(job_id: str) -> None:
     """Start the job (PENDING → IN PROGRESS) and send its first collections to the workers.
 
@@ -35,15 +35,15 @@ def run_job(job_id: str) -> None:
     if job.status == Job.Status.PENDING:
         target = job.target_cluster
         if target is None:
-            _fail_pending(job, "the target cluster was deleted before the job started")
+            lifecycle.fail_pending(job, "the target cluster was deleted before the job started")
             return
         if target.status == target.Status.CREATING:
             waited = timezone.now() - job.created_at
             if waited < timedelta(seconds=settings.MIGRATION_NEW_CLUSTER_WAIT):
-                Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+                lifecycle.keep_waiting(job.pk)
                 run_job.apply_async(args=[job_id], countdown=2)
                 return
-            _fail_pending(
+            lifecycle.fail_pending(
                 job,
                 f"the new cluster {target.name} did not start within "
                 f"{settings.MIGRATION_NEW_CLUSTER_WAIT} s: check the cluster supervisor",
@@ -56,17 +56,7 @@ def run_job(job_id: str) -> None:
     lifecycle.settle(job_id)
 
 
-def _fail_pending(job: Job, reason: str) -> None:
-    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
-        status=Job.Status.FAILED, reason=reason, ended_at=timezone.now()
-    ):
-        JobCollection.objects.filter(job=job, status=JobCollection.Status.PENDING).update(
-            status=JobCollection.Status.FAILED, error=reason
-        )
-        log_event(job, f"job failed: {reason}", level="ERROR")
-
-
-@shared_task(name="jobs.run_collection", acks_late=True, ignore_result=True)
+@shared_task(name=lifecycle.RUN_COLLECTION, acks_late=True, ignore_result=True)
 def run_collection(collection_id: int, attempt: int) -> None:
     """Copy, index and verify one collection, then send the job's next one and settle it.
 
@@ -84,16 +74,7 @@ def run_collection(collection_id: int, attempt: int) -> None:
     if job.status != Job.Status.IN_PROGRESS:
         lifecycle.settle(job.pk)
         return
-    now = timezone.now()
-    claimed = JobCollection.objects.filter(
-        pk=collection_id, status=JobCollection.Status.PENDING, attempt=attempt
-    ).update(
-        status=JobCollection.Status.CREATING,
-        started_at=collection.started_at or now,
-        heartbeat_at=now,
-        queued_at=None,
-    )
-    if not claimed:
+    if not lifecycle.claim(collection, attempt):
         return
     collection.refresh_from_db()
     try:
@@ -103,7 +84,7 @@ def run_collection(collection_id: int, attempt: int) -> None:
         lifecycle.settle(job.pk)
 
 
-@shared_task(name="jobs.reap", ignore_result=True)
+@shared_task(name=lifecycle.REAP, ignore_result=True)
 def reap() -> dict[str, int]:
     """Resume or fail work whose worker vanished (see lifecycle.reap); run by Celery beat."""
     counts = lifecycle.reap()

@@ -6,25 +6,26 @@ engine's plan of every collection at once. `start_migration` runs the same check
 found no problem, creates the Job with its JobCollections and enqueues it after commit. Nothing
 is created anywhere when a check fails; every problem is reported together.
 
-Cancel and Retry of a job live here too, so the Jobs page, the API and the CLI share them.
+Cancel and Retry of a job go through here too, so the Jobs page, the API and the CLI share
+them: the service checks rights and refuses in words, jobs.lifecycle changes the job.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.utils import timezone
 
 from console import services as console_services
-from console.access import can_manage, visible_clusters, visible_projects
-from console.connections import Connection, open_client
+from console.access import can_manage, refusal, visible_clusters, visible_projects
+from console.clients import open_client
+from console.connections import Connection
 from console.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, Unavailable
 from console.models import Cluster, Project, User
 from console.plans import target_refusal
 from console.redaction import redact
+from jobs import lifecycle
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
 from migrations_app.engine import catalog
@@ -36,10 +37,13 @@ from migrations_app.engine.errors import (
 from migrations_app.engine.model import CollectionInfo, PlanResult, SchemaChoices
 from migrations_app.engine.plan import name_problem, plan_many
 
-log = logging.getLogger("migrations_app.service")
-
 MAX_COLLECTIONS = 100
-STARTABLE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
+
+# What only a manager may do, in the words of console.access.refusal (the 403 page, a disabled
+# button's reason, the API's 403 and the CLI's error all say the same).
+ACTION_START = "start a migration"
+ACTION_CANCEL = "cancel jobs"
+ACTION_RETRY = "retry jobs"
 
 
 @dataclass
@@ -192,7 +196,7 @@ def _resolve_target(
         project = visible_projects(user).filter(pk=request.new_cluster_project_id).first()
         if project is None:
             raise NotFound(f"project {request.new_cluster_project_id} not found", step="target")
-        _require_manager(user, project)
+        _require_manager(user, project, ACTION_START, step="target")
         name = console_services.check_cluster_name(project, request.new_cluster_name)
         return project, None, Cluster.Plan.DEDICATED, f"new cluster {name}"
     if not request.target_cluster_id:
@@ -200,8 +204,8 @@ def _resolve_target(
     target = visible_clusters(user).filter(pk=request.target_cluster_id).first()
     if target is None:
         raise NotFound(f"cluster {request.target_cluster_id} not found", step="target")
-    _require_manager(user, target.project)
-    if target.status not in STARTABLE_STATUSES:
+    _require_manager(user, target.project, ACTION_START, step="target")
+    if target.status not in Cluster.LIVE_STATUSES:
         raise Unavailable(
             f"target cluster {target.name} is {target.get_status_display().lower()}: "
             "it must be running to receive a migration",
@@ -210,13 +214,9 @@ def _resolve_target(
     return target.project, target, target.plan, f"cluster {target.name}"
 
 
-def _require_manager(user: User, project: Project) -> None:
+def _require_manager(user: User, project: Project, action: str, step: str = "") -> None:
     if not can_manage(user, project):
-        raise Forbidden(
-            "Only an Organization Owner or a Project Admin of project "
-            f"{project.name} can start a migration into it",
-            step="target",
-        )
+        raise Forbidden(refusal(project, action), step=step)
 
 
 def _resolve_source(
@@ -240,7 +240,7 @@ def _resolve_source(
             "In Other Organization (its endpoint and credentials)",
             step="source",
         )
-    if source.status not in STARTABLE_STATUSES:
+    if source.status not in Cluster.LIVE_STATUSES:
         raise Unavailable(
             f"source cluster {source.name} is {source.get_status_display().lower()}: it must "
             "be running to be migrated",
@@ -400,24 +400,8 @@ def _create_job(user: User, request: MigrationRequest, check: Check, target: Clu
     )
     for warning in check.warnings:
         log_event(job, warning, level="WARNING")
-    transaction.on_commit(lambda: enqueue(job.pk))
+    transaction.on_commit(lambda: lifecycle.enqueue(job.pk))
     return job
-
-
-def enqueue(job_id: str) -> None:
-    """Send the job's task to the broker with the id stored on the row.
-
-    A broker that is down does not lose the job: it stays PENDING and the reaper sends it again.
-    """
-    from jobs import tasks
-
-    job = Job.objects.filter(pk=job_id).only("task_id").first()
-    if job is None:
-        return
-    try:
-        tasks.run_job.apply_async(args=[job_id], task_id=job.task_id or None)
-    except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the reaper retries
-        log.warning("job %s: could not reach the broker, the reaper will retry: %s", job_id, exc)
 
 
 # --- cancel and retry --------------------------------------------------------------------
@@ -426,26 +410,11 @@ def enqueue(job_id: str) -> None:
 def cancel_job(user: User, job: Job) -> Job:
     """PENDING → CANCELED at once; IN PROGRESS → CANCELING (the copy stops within a batch).
 
-    The caller has checked that the user may manage the job's project. Conflict when the job
-    is already final or being canceled.
+    Forbidden unless the user manages the job's project; Conflict when the job is already
+    final or being canceled.
     """
-    now = timezone.now()
-    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
-        status=Job.Status.CANCELED, ended_at=now, canceled_by=user, reason="canceled"
-    ):
-        JobCollection.objects.filter(job=job, status=JobCollection.Status.PENDING).update(
-            status=JobCollection.Status.CANCELED, ended_at=now
-        )
-        log_event(job, f"canceled by {user.email} before it started", level="WARNING")
-        _revoke(job)
-    elif Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
-        status=Job.Status.CANCELING, canceled_by=user
-    ):
-        log_event(job, f"cancel requested by {user.email}", level="WARNING")
-        from jobs import lifecycle
-
-        lifecycle.settle(job.pk)  # nothing running (all collections final or pending): done now
-    else:
+    _require_manager(user, job.project, ACTION_CANCEL)
+    if not lifecycle.cancel(job, user):
         job.refresh_from_db()
         raise Conflict(
             f"job {job.pk} is {job.get_status_display()}: only Pending and In Progress jobs "
@@ -455,47 +424,17 @@ def cancel_job(user: User, job: Job) -> Job:
     return job
 
 
-def _revoke(job: Job) -> None:
-    from console.celery import app
-
-    if job.task_id:
-        try:
-            app.control.revoke(job.task_id)
-        except Exception as exc:  # noqa: BLE001 - the row says CANCELED; the task checks it
-            log.warning("job %s: revoke failed: %s", job.pk, exc)
-
-
 def retry_job(user: User, job: Job) -> Job:
     """Re-run a FAILED job's unfinished collections from their checkpoints.
 
-    Conflict unless the job FAILED.
+    Forbidden unless the user manages the job's project; Conflict unless the job FAILED.
     """
-    with transaction.atomic():
-        updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
-            status=Job.Status.PENDING,
-            reason="",
-            ended_at=None,
-            progress=0,
-            task_id=str(uuid.uuid4()),
+    _require_manager(user, job.project, ACTION_RETRY)
+    if not lifecycle.retry(job, user):
+        job.refresh_from_db()
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
         )
-        if not updated:
-            job.refresh_from_db()
-            raise Conflict(
-                f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
-            )
-        again = JobCollection.objects.filter(job=job).exclude(status=JobCollection.Status.DONE)
-        count = again.count()
-        for collection in again:
-            JobCollection.objects.filter(pk=collection.pk).update(
-                status=JobCollection.Status.PENDING,
-                error="",
-                verification=JobCollection.Verification.PENDING,
-                queued_at=None,
-                attempt=collection.attempt + 1,
-                ended_at=None,
-            )
-        log_event(job, f"retried by {user.email}: {count} unfinished collection(s) run again")
-        transaction.on_commit(lambda: enqueue(job.pk))
     job.refresh_from_db()
     return job
 

@@ -51,7 +51,7 @@ SPELLINGS_OF_THIS_HOST = [
 
 
 class Resolver:
-    """A real stand-in for DNS (console.connections.resolve_host): each name answers from its
+    """A real stand-in for DNS (console.clients.resolve_host): each name answers from its
     list, one entry per lookup, the last one repeating; `lookups` counts them."""
 
     def __init__(self) -> None:
@@ -66,15 +66,15 @@ class Resolver:
 
 @pytest.fixture
 def resolver(monkeypatch):
-    from console import connections
+    from console import clients
 
     fake = Resolver()
-    original = connections.resolve_host
+    original = clients.resolve_host
 
     def resolve(host: str, port: int) -> list[str]:
         return fake(host, port) if host in fake.answers else original(host, port)
 
-    monkeypatch.setattr(connections, "resolve_host", resolve)
+    monkeypatch.setattr(clients, "resolve_host", resolve)
     return fake
 
 

@@ -120,7 +120,10 @@ def test_it_refuses_a_project_of_another_organization(org, outsider):
     ("extra", "message"),
     [
         (["--role", "SUPERUSER"], "unknown role 'SUPERUSER': use one of ORG_OWNER"),
-        (["--role", "PROJECT_ADMIN"], "role PROJECT_ADMIN needs --project"),
+        (
+            ["--role", "PROJECT_ADMIN"],
+            r"role PROJECT_ADMIN needs a project \(a project of organization .*\) \(--project\)",
+        ),
         (
             ["--role", "ORG_MEMBER", "--project", "PROJECT"],
             "role ORG_MEMBER is an organization role",

@@ -94,7 +94,9 @@ def test_it_refuses_cancel_of_a_final_job_and_retry_of_a_pending_one(job, owner)
 
 
 def test_it_refuses_watchers_and_outsiders(job, viewer, outsider):
-    with pytest.raises(CommandError, match="only an Organization Owner or a Project Admin"):
+    with pytest.raises(
+        CommandError, match="Only Organization Owners and Project Admins can retry jobs in project"
+    ):
         run("retry", job.pk, "--as", viewer.email)
     with pytest.raises(CommandError, match=f"job {job.pk} does not exist"):
         run("retry", job.pk, "--as", outsider.email)

@@ -199,7 +199,7 @@ def test_it_registers_a_milvus_lite_server_without_credentials(project, lite_ser
         (["--plan", "FREE", "--uri", "ftp://example.com:21"], "scheme 'ftp' is not allowed"),
         (
             ["--plan", "FREE", "--uri", "http://127.0.0.1:1", "--token", "t", "--username", "u"],
-            "either an API key (--token) or a username and password, not both",
+            "either an API key or a username and password, not both (--token)",
         ),
         (
             ["--plan", "FREE", "--uri", "http://127.0.0.1:1", "--password", "p"],

@@ -83,7 +83,10 @@ def test_it_migrates_every_collection_of_the_database_without_collection(admin, 
 def test_it_refuses_a_read_only_member(viewer, clusters):
     source, target = clusters
     message = refused("--as", viewer.email, "--source", source.pk, "--target", target.pk)
-    assert "Only an Organization Owner or a Project Admin of project Default Project" in message
+    assert (
+        "Only Organization Owners and Project Admins can start a migration in project Default Project"
+        in (message)
+    )
 
 
 def test_it_refuses_a_cluster_of_another_organization(outsider, clusters):

@@ -96,7 +96,10 @@ def test_it_refuses_a_duplicate_name(owner_client, project):
     ("data", "message"),
     [
         ({"name": "", "plan": "FREE"}, "This field is required."),
-        ({"name": "bad/name", "plan": "FREE"}, "Use letters, digits, hyphens and underscores"),
+        (
+            {"name": "bad/name", "plan": "FREE"},
+            "is not allowed: use letters, digits, hyphens and underscores",
+        ),
         ({"name": "ok", "plan": "GOLD"}, "Select a valid choice. GOLD is not one of the available"),
         ({"name": "ok"}, "This field is required."),
     ],

@@ -327,8 +327,8 @@ def test_it_requires_username_and_password_together(owner_client, project, data,
     ("name", "message"),
     [
         ("", "This field is required."),
-        ("-bad", "Use letters, digits, hyphens and underscores"),
-        ("with space", "Use letters, digits, hyphens and underscores"),
+        ("-bad", "is not allowed: use letters, digits, hyphens and underscores"),
+        ("with space", "is not allowed: use letters, digits, hyphens and underscores"),
         ("x" * 65, "Ensure this value has at most 64 characters"),
     ],
 )

@@ -1,5 +1,5 @@
-"""The connection seam (console/connections.py): one value for where and as whom, one way to
-open a client, secrets never in its text, idle connections that stay healthy."""
+"""The connection seam (console/connections.py, console/clients.py): one value for where and as
+whom, one way to open a client, secrets never in its text, idle connections that stay healthy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from console.connections import Connection, open_client
+from console.clients import open_client
+from console.connections import Connection
 from console.models import Cluster
 from migrations_app.engine.errors import EndpointRejected
 

@@ -15,8 +15,10 @@ from django.utils import timezone
 from jobs.models import Job, JobCollection
 from tests.jobrows import add_event, make_job
 
-CANCEL_WHY = "Only Organization Owners and Project Admins can cancel jobs"
-RETRY_WHY = "Only Organization Owners and Project Admins can retry jobs"
+CANCEL_WHY = (
+    "Only Organization Owners and Project Admins can cancel jobs in project Default Project."
+)
+RETRY_WHY = "Only Organization Owners and Project Admins can retry jobs in project Default Project."
 
 
 def _url(job: Job, **params) -> str:

@@ -24,7 +24,9 @@ HEADERS = [
     "Created By",
     "Actions",
 ]
-CANCEL_WHY = "Only Organization Owners and Project Admins can cancel jobs"
+CANCEL_WHY = (
+    "Only Organization Owners and Project Admins can cancel jobs in project Default Project."
+)
 
 
 def _headers(html: str) -> list[str]:

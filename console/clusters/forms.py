@@ -10,8 +10,11 @@ import ipaddress
 
 from django import forms
 
-from console.connections import Connection, check_endpoint
-from console.models import CLUSTER_NAME_RE, Cluster, Project
+from console import services
+from console.clients import check_endpoint
+from console.connections import Connection
+from console.errors import ServiceError, sentence
+from console.models import Cluster, Project
 from migrations_app.engine.connect import Endpoint, parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
@@ -22,21 +25,16 @@ AUTH_USER_PASSWORD = Cluster.Auth.USER_PASSWORD
 
 
 class ClusterNameMixin:
-    """Cluster name rules and the per-project uniqueness check (needs `self.project`)."""
+    """The cluster-name rule (console.services.check_cluster_name) on the name field (needs
+    `self.project`)."""
 
     project: Project
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if not CLUSTER_NAME_RE.match(name):
-            raise forms.ValidationError(
-                "Use letters, digits, hyphens and underscores, starting with a letter or digit."
-            )
-        if Cluster.objects.filter(project=self.project, name__iexact=name).exists():
-            raise forms.ValidationError(
-                f"A cluster named {name!r} already exists in project {self.project.name}."
-            )
-        return name
+        try:
+            return services.check_cluster_name(self.project, self.cleaned_data["name"])
+        except ServiceError as exc:
+            raise forms.ValidationError(sentence(exc.message)) from None
 
 
 def _name_field() -> forms.CharField:

@@ -30,10 +30,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from console.clients import local_cluster_ports
 from console.clusters import provisioner
-from console.clusters.connection import check_cluster
 from console.clusters.lite_process import HOST, free_port, port_open, private_dir, stop_process
-from console.connections import Connection, local_cluster_ports
+from console.connections import Connection
+from console.live_reads import check_cluster
 from console.models import Cluster
 
 log = logging.getLogger("console.clusters.supervisor")

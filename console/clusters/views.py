@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,18 +26,17 @@ from console.access import (
     show_project,
     visible_clusters,
 )
-from console.clusters.connection import ServerCheck, check_cluster, check_clusters, read_catalog
 from console.clusters.forms import (
     ConnectionForm,
     CreateClusterForm,
     DeleteClusterForm,
     RegisterClusterForm,
 )
+from console.errors import sentence
+from console.live_reads import ServerCheck, check_cluster, check_clusters, read_catalog
 from console.models import Cluster
 from console.redaction import redact
 
-# Statuses whose cluster is worth contacting live; CREATING/STOPPED ones have no server.
-LIVE_STATUSES = (Cluster.Status.RUNNING, Cluster.Status.UNREACHABLE)
 # Test connection waits longer than a page read: a far-away server may be slow to answer.
 TEST_CONNECTION_TIMEOUT = 5.0
 # Each test or registration makes the server open a connection: counted per user, so the form
@@ -50,7 +48,7 @@ TEST_CONNECTION_TIMEOUT = 5.0
 def cluster_list(request: HttpRequest) -> HttpResponse:
     project = project_from_request(request)
     clusters = list(visible_clusters(request.user).filter(project=project))
-    live = [c for c in clusters if c.status in LIVE_STATUSES]
+    live = [c for c in clusters if c.status in Cluster.LIVE_STATUSES]
     checks = check_clusters(live)
     rows = [{"cluster": c, "check": checks.get(c.pk)} for c in clusters]
     return render(
@@ -65,7 +63,7 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, cluster: Cluster) -> dict:
-    catalog = read_catalog(cluster) if cluster.status in LIVE_STATUSES else None
+    catalog = read_catalog(cluster) if cluster.status in Cluster.LIVE_STATUSES else None
     return {
         "cluster": cluster,
         "catalog": catalog,
@@ -121,12 +119,11 @@ def cluster_register(request: HttpRequest) -> HttpResponse:
                         **form.credentials(),
                     )
                 except services.ServiceError as exc:
-                    form.add_error(None, redact(exc.message, form.secrets()))
-                except IntegrityError:
-                    form.add_error(
-                        "name",
-                        f"A cluster named {data['name']!r} already exists in project {project.name}.",
-                    )
+                    message = redact(exc.message, form.secrets())
+                    if exc.field == "name":  # taken meanwhile: said on the field, as the form does
+                        form.add_error("name", sentence(message))
+                    else:
+                        form.add_error(None, message)
                 else:
                     messages.success(
                         request,
@@ -184,13 +181,10 @@ def cluster_create(request: HttpRequest) -> HttpResponse:
                     created_by=request.user,
                 )
             except services.ServiceError as exc:
-                form.add_error(None, exc.message)
-            except IntegrityError:
-                form.add_error(
-                    "name",
-                    f"A cluster named {form.cleaned_data['name']!r} already "
-                    f"exists in project {project.name}.",
-                )
+                if exc.field == "name":  # taken meanwhile: said on the field, as the form does
+                    form.add_error("name", sentence(exc.message))
+                else:
+                    form.add_error(None, exc.message)
             else:
                 # No flash message: the detail page says "being created" inside its polled
                 # body, so the notice goes away by itself once the cluster is running.

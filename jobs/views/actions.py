@@ -16,8 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.access import get_job_for
 from console.errors import ServiceError
+from jobs.access import get_job_for
 from jobs.models import Job
 from migrations_app import service
 
@@ -48,7 +48,7 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = get_job_for(request.user, job_id, write=True)
+    job = get_job_for(request.user, job_id, write=True, action=service.ACTION_CANCEL)
     if request.method == "GET":
         return render(request, "jobs/cancel.html", {"job": job, "next": _back(request, job)})
     try:
@@ -66,7 +66,7 @@ def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = get_job_for(request.user, job_id, write=True)
+    job = get_job_for(request.user, job_id, write=True, action=service.ACTION_RETRY)
     try:
         job = service.retry_job(request.user, job)
     except ServiceError as exc:

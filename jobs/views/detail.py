@@ -18,15 +18,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HTMX_STOP_POLLING
 
-from console.access import can_manage, get_job_for
+from console.access import can_manage, refusal
 from console.redaction import redact
+from jobs.access import get_job_for
 from jobs.events import job_secrets
 from jobs.forms import LogFilterForm
 from jobs.models import Job, JobCollection, JobEvent
 from jobs.serializers import iso
-from jobs.views.page import CANCEL_WHY
+from migrations_app.service import ACTION_CANCEL, ACTION_RETRY
 
-RETRY_WHY = "Only Organization Owners and Project Admins can retry jobs"
 # The page shows this many log lines; the download has them all.
 LOG_LIMIT = 500
 # The job's last log line ("job successful…") is written just after its final status: the
@@ -131,8 +131,8 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
             CollectionRow(c, collection_phases(c, now), c.report or None) for c in collections
         ],
         "can_manage": can_manage(request.user, job.project),
-        "cancel_why": CANCEL_WHY,
-        "retry_why": RETRY_WHY,
+        "cancel_why": refusal(job.project, ACTION_CANCEL),
+        "retry_why": refusal(job.project, ACTION_RETRY),
     }
 
 

@@ -18,14 +18,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HTMX_STOP_POLLING
 
-from console.access import can_manage, get_job_for, owns_organization, project_from_request
+from console.access import can_manage, owns_organization, project_from_request, refusal
 from console.models import Project
+from jobs.access import get_job_for
 from jobs.forms import JobFilterForm
 from jobs.models import Job, JobCollection
+from migrations_app.service import ACTION_CANCEL
 
 PAGE_SIZE = 20
-# Shown (title + aria-describedby) on the disabled Cancel button of members who only watch.
-CANCEL_WHY = "Only Organization Owners and Project Admins can cancel jobs"
 
 
 def with_row_data(jobs: QuerySet[Job], *, with_project: bool = False) -> QuerySet[Job]:
@@ -89,7 +89,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             # Organization view: only Owners get there, and they manage every project.
             "can_manage": org_scope or can_manage(request.user, project),
-            "cancel_why": CANCEL_WHY,
+            # Shown (title + aria-describedby) on the disabled Cancel button of watchers.
+            "cancel_why": refusal(project, ACTION_CANCEL),
             # The job a wizard or a form just created (?highlight=<job id>): marked in its row.
             "highlight": request.GET.get("highlight", ""),
         },
@@ -113,7 +114,7 @@ def job_row(request: HttpRequest, job_id: str) -> HttpResponse:
         "job": job,
         "org_scope": org_scope,
         "can_manage": can_manage(request.user, job.project),
-        "cancel_why": CANCEL_WHY,
+        "cancel_why": refusal(job.project, ACTION_CANCEL),
         "highlight": request.GET.get("highlight", ""),
     }
     status = HTMX_STOP_POLLING if job.is_final else 200

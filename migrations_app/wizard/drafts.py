@@ -23,8 +23,7 @@ from console.access import (
 )
 from console.models import Cluster, Organization, Project, User
 from migrations_app.models import WizardDraft
-
-ACTION = "start a migration"
+from migrations_app.service import ACTION_START
 
 
 def target_projects(user: User, organization: Organization) -> QuerySet[Project]:
@@ -47,7 +46,7 @@ def wizard_project(request: HttpRequest) -> Project:
     if project is None:
         raise Http404("No project")
     if not may_start(request.user, project.organization):
-        raise PermissionDenied(refusal(project, ACTION))
+        raise PermissionDenied(refusal(project, ACTION_START))
     return project
 
 
@@ -62,7 +61,7 @@ def load_draft(request: HttpRequest, draft_id: uuid.UUID, flow: str | None = Non
     if draft is None or (flow is not None and draft.flow != flow):
         raise Http404("No such draft")
     if not may_start(request.user, draft.project.organization):
-        raise PermissionDenied(refusal(draft.project, ACTION))
+        raise PermissionDenied(refusal(draft.project, ACTION_START))
     return draft
 
 

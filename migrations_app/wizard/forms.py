@@ -61,7 +61,9 @@ class TargetForm(forms.Form):
 
     target_project = forms.ChoiceField(label="Target Project")
     target_cluster = forms.ChoiceField(label="Target Cluster", required=False)
-    cluster_name = forms.CharField(label="Cluster Name", max_length=64, required=False)
+    cluster_name = forms.CharField(
+        label="Cluster Name", max_length=Cluster._meta.get_field("name").max_length, required=False
+    )
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from jobs.models import Job
 from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.plan import _partition_key_problem
 from migrations_app.models import WizardDraft
-from migrations_app.service import STARTABLE_STATUSES, CollectionChoice, MigrationRequest
+from migrations_app.service import CollectionChoice, MigrationRequest
 from migrations_app.wizard.drafts import target_projects
 
 # Step names: the URL names of the pages, in order, per flow.
@@ -84,7 +84,7 @@ def target_options(user: User, draft: WizardDraft, project: Project | None) -> l
     options = []
     for cluster in visible_clusters(user).filter(project=project).order_by("name"):
         refusal = target_refusal(plan, cluster.plan)
-        if refusal is None and cluster.status not in STARTABLE_STATUSES:
+        if refusal is None and cluster.status not in Cluster.LIVE_STATUSES:
             refusal = (
                 f"{cluster.name} is {cluster.get_status_display().lower()}: it must be running"
             )

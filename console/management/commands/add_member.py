@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from console import services
+from console.management.refusals import command_error
 from console.management.secrets import add_secret_argument, read_secret
 from console.models import Organization, Project
 
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         try:
             user = services.add_member(organization, email, password, role.upper(), target)
         except services.ServiceError as exc:
-            raise CommandError(exc.message) from None
+            raise command_error(exc, {"project": "--project"}) from None
         where = f"project {target.pk}" if target else f"organization {organization.pk}"
         self.stdout.write(f"{user.email} is now {role.upper()} of {where}")
         self.stdout.write(str(user.pk))

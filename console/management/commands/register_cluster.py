@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from console import services
+from console.management.refusals import command_error
 from console.management.secrets import STDIN, add_secret_argument, read_secret
 from console.models import Cluster, Project
 
@@ -66,7 +67,9 @@ class Command(BaseCommand):
                     target, name, plan, uri, token=token, username=username, password=password
                 )
         except services.ServiceError as exc:
-            raise CommandError(exc.message) from None
+            raise command_error(
+                exc, {"name": "--name", "token": "--token", "username": "--username"}
+            ) from None
         if cluster.kind == Cluster.Kind.LOCAL:
             self.stdout.write(
                 f"Created local cluster {cluster.name!r} on {cluster.uri} "

@@ -15,8 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
-from console.access import get_job_for
 from console.models import User
+from jobs.access import get_job_for
 from jobs.models import Job
 from jobs.serializers import job_data
 from migrations_app import service
@@ -78,12 +78,12 @@ class Command(BaseCommand):
             )
 
     def _cancel(self, job_id: str, email: str, **options) -> None:
-        user, job = _job_as(job_id, email)
+        user, job = _job_as(job_id, email, service.ACTION_CANCEL)
         job = _apply(service.cancel_job, user, job)
         self.stdout.write(f"job {job.pk} is {job.status}")
 
     def _retry(self, job_id: str, email: str, **options) -> None:
-        user, job = _job_as(job_id, email)
+        user, job = _job_as(job_id, email, service.ACTION_RETRY)
         job = _apply(service.retry_job, user, job)
         self.stdout.write(f"job {job.pk} is {job.status}")
 
@@ -92,18 +92,16 @@ def _dumps(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def _job_as(job_id: str, email: str) -> tuple[User, Job]:
+def _job_as(job_id: str, email: str, action: str) -> tuple[User, Job]:
     user = User.objects.filter(email__iexact=email.strip()).first()
     if user is None or not user.is_active:
         raise CommandError(f"no active user with the email {email}")
     try:
-        return user, get_job_for(user, job_id, write=True)
+        return user, get_job_for(user, job_id, write=True, action=action)
     except Http404:
         raise CommandError(f"job {job_id} does not exist") from None
-    except PermissionDenied:
-        raise CommandError(
-            "only an Organization Owner or a Project Admin of the job's project may do this"
-        ) from None
+    except PermissionDenied as refused:  # the words of console.access.refusal
+        raise CommandError(str(refused)) from None
 
 
 def _apply(action, user: User, job: Job) -> Job:

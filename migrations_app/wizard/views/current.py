@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from console import services as console_services
 from console.access import visible_clusters
-from console.clusters.connection import check_cluster
 from console.errors import ServiceError
+from console.live_reads import check_cluster, list_collections
 from console.models import Cluster
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
@@ -27,7 +27,6 @@ from migrations_app.wizard.drafts import (
     wizard_project,
 )
 from migrations_app.wizard.forms import NEW, CollectionsForm, StartForm, TargetForm
-from migrations_app.wizard.source import list_collections
 
 CURRENT = WizardDraft.Flow.CURRENT
 

@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.access import current_project, refusal
-from migrations_app.wizard.drafts import ACTION, may_start
+from migrations_app.service import ACTION_START
+from migrations_app.wizard.drafts import may_start
 
 
 @login_required
@@ -24,6 +25,6 @@ def landing(request: HttpRequest) -> HttpResponse:
         {
             "project": project,
             "allowed": allowed,
-            "reason": "" if allowed else refusal(project, ACTION),
+            "reason": "" if allowed else refusal(project, ACTION_START),
         },
     )

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from console import throttle
 from console.connections import Connection
+from console.live_reads import list_collections, list_databases
 from console.models import Cluster
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
@@ -27,7 +28,6 @@ from migrations_app.wizard.drafts import (
     wizard_project,
 )
 from migrations_app.wizard.forms import ConnectForm, SourceTargetForm
-from migrations_app.wizard.source import list_collections, list_databases
 
 OTHER = WizardDraft.Flow.OTHER
 

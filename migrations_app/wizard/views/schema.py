@@ -18,19 +18,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console.access import visible_clusters
-from console.connections import open_client
 from console.errors import Kind, ServiceError
+from console.live_reads import collection_names
 from migrations_app import service
-from migrations_app.engine import catalog
-from migrations_app.engine.errors import DatabaseNotFound, EngineError
 from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.plan import name_problem
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
 from migrations_app.wizard.drafts import load_draft
 from migrations_app.wizard.forms import CollectionSchemaForm
-
-NAME_CHECK_TIMEOUT = 3.0
 
 
 def _forms(draft: WizardDraft, infos: list[CollectionInfo], data=None) -> list:
@@ -180,19 +176,7 @@ def _taken_on_target(request: HttpRequest, draft: WizardDraft) -> tuple[set[str]
     cluster = visible_clusters(request.user).filter(pk=draft.data.get("target_cluster_id")).first()
     if cluster is None:
         raise Http404("No such cluster")
-    db = draft.data.get("source_db", "default")
-    try:
-        client = open_client(cluster.connection(), db_name=db, timeout=NAME_CHECK_TIMEOUT)
-    except DatabaseNotFound:
-        return set(), ""  # created with the migration: every name is free there
-    except EngineError as exc:
-        return set(), f"cannot check the target: {exc.message}"
-    try:
-        return set(catalog.list_collections(client)), ""
-    except EngineError as exc:
-        return set(), f"cannot check the target: {exc.message}"
-    finally:
-        client.close()
+    return collection_names(cluster.connection(), draft.data.get("source_db", "default"))
 
 
 def _suggest(name: str, taken: set[str]) -> str:

@@ -1,9 +1,10 @@
-"""Thin glue between the Clusters pages and the engine's connect/catalog: live reads that
-never raise and never let a credential out.
+"""Live reads of a Milvus for the pages (the Clusters pages and the migration wizard): thin glue
+over the engine's connect/catalog that never raises and never lets a credential out.
 
 Every function here returns a result object carrying either the figures or `error`, a clear
-message already passed through console.redaction.redact with the cluster's secrets, so a
-page can show it as it is.
+message (the engine's: cannot reach, authentication failed, not a Milvus server, endpoint not
+allowed, database does not exist) already passed through console.redaction.redact with the
+connection's secrets, so a page can show it as it is. No view opens a client itself.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from console.connections import Connection, local_cluster_ports, open_client
+from console.clients import local_cluster_ports, open_client
+from console.connections import Connection
 from console.models import Cluster
 from console.redaction import redact
 from migrations_app.engine import catalog
 from migrations_app.engine.connect import on_database, server_info
-from migrations_app.engine.errors import EngineError
+from migrations_app.engine.errors import DatabaseNotFound, EngineError
 from migrations_app.engine.model import CollectionInfo
 
-log = logging.getLogger("console.clusters.connection")
+log = logging.getLogger("console.live_reads")
 
 # Pages read clusters live: keep a dead cluster from holding a page for long.
 PAGE_TIMEOUT = 3.0
@@ -91,7 +93,7 @@ def check_cluster(
 ) -> ServerCheck:
     """Connect and report version, databases and collections per database. Never raises.
 
-    From a worker thread, pass `reserved_ports` (console.connections.local_cluster_ports(),
+    From a worker thread, pass `reserved_ports` (console.clients.local_cluster_ports(),
     read in the calling thread).
     """
     secrets = connection.secrets()
@@ -172,5 +174,79 @@ def read_catalog(cluster: Cluster, timeout: float = PAGE_TIMEOUT) -> ClusterCata
         return result
     except Exception as exc:  # noqa: BLE001
         return ClusterCatalog(ok=False, error=_failure(exc, secrets))
+    finally:
+        client.close()
+
+
+# --- the migration wizard's reads ----------------------------------------------------------
+
+
+@dataclass
+class SourceListing:
+    """A source's databases or one database's collections (described), or `error`."""
+
+    ok: bool
+    databases: list[str] = field(default_factory=list)
+    collections: list[CollectionInfo] = field(default_factory=list)
+    error: str = ""
+
+
+def _step_message(exc: Exception, secrets: list[str]) -> str:
+    """`_failure` as a wizard step shows it: a sentence."""
+    text = _failure(exc, secrets)
+    return text[:1].upper() + text[1:]
+
+
+def list_databases(connection: Connection, timeout: float = PAGE_TIMEOUT) -> SourceListing:
+    """The source's databases ("default" first), or the reason they cannot be read."""
+    secrets = connection.secrets()
+    try:
+        client = open_client(connection, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the step
+        return SourceListing(ok=False, error=_step_message(exc, secrets))
+    try:
+        names = catalog.list_databases(client)
+    except Exception as exc:  # noqa: BLE001
+        return SourceListing(ok=False, error=_step_message(exc, secrets))
+    finally:
+        client.close()
+    return SourceListing(ok=True, databases=sorted(names, key=lambda n: (n != "default", n)))
+
+
+def list_collections(
+    connection: Connection, db: str, timeout: float = PAGE_TIMEOUT
+) -> SourceListing:
+    """Every collection of database `db`, described (entity counts, fields), or the reason."""
+    secrets = connection.secrets()
+    try:
+        client = open_client(connection, db_name=db, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001
+        return SourceListing(ok=False, error=_step_message(exc, secrets))
+    try:
+        infos = [catalog.describe_collection(client, n) for n in catalog.list_collections(client)]
+    except Exception as exc:  # noqa: BLE001
+        return SourceListing(ok=False, error=_step_message(exc, secrets))
+    finally:
+        client.close()
+    return SourceListing(ok=True, collections=infos)
+
+
+def collection_names(
+    connection: Connection, db: str, timeout: float = PAGE_TIMEOUT
+) -> tuple[set[str], str]:
+    """Names of the collections in database `db`: (names, "") or (empty, why they are unknown).
+
+    A database that does not exist holds no names (a migration creates it): (empty, "").
+    """
+    try:
+        client = open_client(connection, db_name=db, timeout=timeout)
+    except DatabaseNotFound:
+        return set(), ""
+    except Exception as exc:  # noqa: BLE001
+        return set(), f"cannot check the target: {_failure(exc, connection.secrets())}"
+    try:
+        return set(catalog.list_collections(client)), ""
+    except Exception as exc:  # noqa: BLE001
+        return set(), f"cannot check the target: {_failure(exc, connection.secrets())}"
     finally:
         client.close()
