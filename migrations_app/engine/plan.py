@@ -12,7 +12,7 @@ partition key, an index rebuilt as AUTOINDEX, auto_id keys kept) goes to `warnin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -557,12 +557,3 @@ def _function(function: FunctionInfo) -> Function:
         description=function.description,
         params=dict(function.params) or None,
     )
-
-
-def problems_of(results: Iterable[PlanResult]) -> list[str]:
-    """Every problem of several plans, each prefixed with its target collection."""
-    found = []
-    for result in results:
-        label = f"{result.spec.db}.{result.spec.name}: " if result.spec else ""
-        found.extend(label + problem for problem in result.problems)
-    return found
