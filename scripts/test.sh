@@ -23,6 +23,7 @@ redis_pidfile="$($PY scripts/redis_ctl.py ensure)"
 
 echo "== ruff check"
 .venv/bin/ruff check .
+echo "== import contracts"; .venv/bin/lint-imports
 echo "== makemigrations --check"
 # DEBUG for this one command: it needs settings, not the keys the tests bring (pyproject.toml).
 DEBUG=true $PY manage.py makemigrations --check --dry-run
