@@ -20,7 +20,8 @@ from pymilvus import MilvusClient
 from console.connections import Connection
 from console.models import Cluster
 from migrations_app.engine import connect as engine_connect
-from migrations_app.engine.connect import IPAddress, Target, connect
+from migrations_app.engine.connect import Endpoint, IPAddress, Target, connect, parse_endpoint
+from migrations_app.engine.errors import EndpointRejected
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -119,3 +120,25 @@ def open_client(
         db_name=db_name,
         timeout=timeout,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _same(a: Endpoint, b: Endpoint) -> bool:
+    return a.port == b.port and (a.host == b.host or _is_loopback(a.host) and _is_loopback(b.host))
+
+
+def same_server(uri: str, other: str) -> bool:
+    """Whether two endpoints name one server as written: the same port, and the same host or
+    both loopback. Decided without resolving; False when either does not parse."""
+    try:
+        return _same(parse_endpoint(uri), parse_endpoint(other))
+    except EndpointRejected:
+        return False

@@ -116,6 +116,23 @@ def check_cluster(
         client.close()
 
 
+def server_version(connection: Connection, timeout: float = PAGE_TIMEOUT) -> ServerCheck:
+    """Connect and report the server's version and databases only (the check before a
+    cluster is registered). Never raises."""
+    secrets = connection.secrets()
+    try:
+        client = open_client(connection, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+        return ServerCheck(ok=False, error=_failure(exc, secrets))
+    try:
+        info = server_info(client)
+        return ServerCheck(ok=True, version=info.version, databases=list(info.databases))
+    except Exception as exc:  # noqa: BLE001
+        return ServerCheck(ok=False, error=_failure(exc, secrets))
+    finally:
+        client.close()
+
+
 def check_clusters(
     clusters: list[Cluster], timeout: float = PAGE_TIMEOUT
 ) -> dict[str, ServerCheck]:

@@ -14,16 +14,18 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.clients import check_endpoint, open_client
+from console.clients import check_endpoint
 from console.clusters.lite_process import HOST, free_port
 from console.connections import Connection
 from console.errors import Conflict, ServiceError
+from console.live_reads import server_version
 from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
 from console.signals import cluster_deleting
-from migrations_app.engine.connect import server_info
-from migrations_app.engine.errors import EngineError
+from migrations_app.engine.errors import EndpointRejected
 
 DEFAULT_PROJECT = "Default Project"
+# The connection test before a registration: as patient as the console's default connect.
+CONNECTION_TEST_TIMEOUT = 5.0
 # Cluster names: what the Register/Create forms, the wizard's New Cluster, the API and the CLI
 # accept (check_cluster_name is the one check).
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -210,9 +212,9 @@ def register_external_cluster(
     """Register an existing Milvus after a successful test connection; RUNNING on success.
 
     The endpoint is a typed one (DESIGN §8): checked, and connected to at the address that was
-    checked, through console.clients. Raises ServiceError with the engine's clear message
-    (cannot reach, authentication failed, not a Milvus server, endpoint not allowed) and
-    creates nothing when the test fails.
+    checked (console.clients, through console.live_reads.server_version). Raises ServiceError
+    with the engine's clear message (cannot reach, authentication failed, not a Milvus server,
+    endpoint not allowed) and creates nothing when the test fails.
     """
     name, plan = check_cluster_name(project, name), _check_plan(plan)
     if token and (username or password):
@@ -224,13 +226,11 @@ def register_external_cluster(
     connection = Connection(uri=uri, token=token, username=username, password=password)
     try:
         connection = check_endpoint(connection)
-        client = open_client(connection)
-        try:
-            info = server_info(client)
-        finally:
-            client.close()
-    except EngineError as exc:
+    except EndpointRejected as exc:
         raise ServiceError(f"connection test failed: {exc.message}") from None
+    info = server_version(connection, timeout=CONNECTION_TEST_TIMEOUT)
+    if not info.ok:
+        raise ServiceError(f"connection test failed: {info.error}")
     cluster = Cluster(
         project=project,
         name=name,

@@ -6,16 +6,13 @@ back, so a form shown again after an error does not carry the secret into the pa
 
 from __future__ import annotations
 
-import ipaddress
-
 from django import forms
 
 from console import services
-from console.clients import check_endpoint
+from console.clients import check_endpoint, same_server
 from console.connections import Connection
 from console.errors import ServiceError, sentence
 from console.models import Cluster, Project
-from migrations_app.engine.connect import Endpoint, parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
@@ -49,19 +46,6 @@ def _plan_field() -> forms.ChoiceField:
     return forms.ChoiceField(
         label="Plan", choices=Cluster.Plan.choices, initial=Cluster.Plan.DEDICATED
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _same_server(a: Endpoint, b: Endpoint) -> bool:
-    return a.port == b.port and (a.host == b.host or _is_loopback(a.host) and _is_loopback(b.host))
 
 
 class ConnectionForm(forms.Form):
@@ -106,7 +90,7 @@ class ConnectionForm(forms.Form):
     def clean_uri(self) -> str:
         """A valid endpoint, and not one of the console's own local clusters: this project's
         are named (use them as they are); any other is refused at the connection seam
-        (console.connections), whatever its spelling."""
+        (console.clients), whatever its spelling."""
         raw = self.cleaned_data["uri"]
         self._refuse_own_local_cluster(raw)
         try:
@@ -117,19 +101,13 @@ class ConnectionForm(forms.Form):
     def _refuse_own_local_cluster(self, raw: str) -> None:
         if self.project is None:
             return
-        try:
-            typed = parse_endpoint(raw)
-        except EndpointRejected:
-            return  # check_endpoint says what is wrong with it
+        # An endpoint that does not parse is no local cluster: check_endpoint says what is wrong.
         for local in Cluster.objects.filter(project=self.project, kind=Cluster.Kind.LOCAL):
-            try:
-                same = _same_server(typed, parse_endpoint(local.uri))
-            except EndpointRejected:
-                continue
-            if same:
+            if same_server(raw, local.uri):
                 raise forms.ValidationError(
-                    f"{typed.address} is {local.name}, a local cluster of this project that "
-                    "the console already runs: use it as it is, no need to register it."
+                    f"{Connection(uri=raw).address} is {local.name}, a local cluster of this "
+                    "project that the console already runs: use it as it is, no need to register "
+                    "it."
                 )
 
     def clean(self) -> dict:
