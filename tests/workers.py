@@ -47,6 +47,11 @@ def database_url() -> str:
     """The URL of the database the tests use right now (the test database, not the real one)."""
     s = connection.settings_dict
     if s["ENGINE"] == "django.db.backends.sqlite3":
+        if connection.is_in_memory_db():
+            raise RuntimeError(
+                "the test database is SQLite in memory: a worker process cannot open it "
+                "(give the database a TEST NAME, as console/settings.py does without DATABASE_URL)"
+            )
         return f"sqlite:///{Path(s['NAME']).resolve()}"
     user = s.get("USER") or ""
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
@@ -300,4 +305,5 @@ class WorkerPool:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-        purge()
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(JOB_QUEUE)  # and its binding: nothing left
