@@ -306,4 +306,10 @@ class WorkerPool:
         if self.worker is not None:
             self.worker.stop()
         with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(JOB_QUEUE)  # and its binding: nothing left
+            channel = conn.default_channel
+            channel.queue_purge(JOB_QUEUE)
+            # Kombu keeps the queue's binding in Redis sets named after its exchange (here the
+            # queue's own name); a session leaves nothing behind in the test Redis.
+            channel.client.delete(
+                channel.keyprefix_queue % JOB_QUEUE, channel.keyprefix_binding_permanent % JOB_QUEUE
+            )
