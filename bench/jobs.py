@@ -103,8 +103,9 @@ class _Bench:
         )
 
     def _worker(self, **env: str):
-        from tests.workers import Worker
+        from tests.workers import Worker, use_session_queue
 
+        use_session_queue()  # the worker takes this process's queue only
         worker = Worker(self.base, {k: str(v) for k, v in env.items()})
         worker.start()
         return worker

@@ -257,22 +257,51 @@ def outsider_client(outsider):
 # --- Jobs: a real Celery worker -------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_job_queue():
+    """Jobs sent by this session (and the processes it starts) go to a queue of its own."""
+    from tests.workers import use_session_queue
+
+    use_session_queue()
+
+
 @pytest.fixture
 def worker_env() -> dict[str, str]:
-    """Extra environment of the `job_worker` process (override in a module: small batches...)."""
+    """Extra environment of the worker (override in a module: small batches...)."""
     return {}
 
 
+@pytest.fixture(scope="session")
+def _worker_pool(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The session's Celery worker, on the test database (set up before it starts, dropped
+    after it stops) and the test Redis."""
+    from tests.workers import WorkerPool
+
+    pool = WorkerPool(tmp_path_factory.mktemp("workers"))
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def job_worker(transactional_db, tmp_path, worker_env):
-    """A real Celery worker process on the test database and the test Redis; stopped at the
-    end. Tests using it are transactional: the worker must see what they commit."""
+def job_worker(transactional_db, _worker_pool, worker_env):
+    """The session's real Celery worker, idle and with an empty queue at the start of the test
+    and left so at its end. Tests using it are transactional: the worker must see what they
+    commit. `job_worker.paused()` holds jobs PENDING; `job_worker.logs()` is this test's log."""
+    yield _worker_pool.serve(worker_env)
+    _worker_pool.settle()
+
+
+@pytest.fixture
+def own_worker(transactional_db, _worker_pool, tmp_path, worker_env):
+    """A worker process of the test's own, to kill or restart; the session's worker takes no
+    job meanwhile. Stopped at the end."""
     from tests.workers import Worker
 
-    worker = Worker(tmp_path, worker_env)
-    worker.start()
-    yield worker
-    worker.stop()
+    with _worker_pool.paused():
+        worker = Worker(tmp_path, worker_env)
+        worker.start()
+        yield worker
+        worker.stop()
 
 
 # --- REST API v2: a client per persona, authenticated by a real API key -----------------------

@@ -183,20 +183,20 @@ def test_it_retries_a_failed_job_to_successful(owner, project, api_as, lite_fact
     target = local_cluster(project, target_server, "dst", plan=Cluster.Plan.SERVERLESS)
     api = api_as(owner)
     # Planned while the collection existed, dropped before the worker reads it: FAILED.
-    job_worker.stop()
-    response = api.post(
-        "/v2/migrations/toExisting",
-        {
-            "source": {"clusterId": source.pk},
-            "destination": {"clusterId": target.pk},
-            "dbCollections": [{"collections": [{"collectionName": "notes"}]}],
-        },
-    )
-    job_id = response.json()["data"]["jobId"]
-    client = MilvusClient(uri=source_server.uri)
-    client.drop_collection("notes")
-    client.close()
-    job_worker.start()
+    with job_worker.paused():
+        response = api.post(
+            "/v2/migrations/toExisting",
+            {
+                "source": {"clusterId": source.pk},
+                "destination": {"clusterId": target.pk},
+                "dbCollections": [{"collections": [{"collectionName": "notes"}]}],
+            },
+        )
+        job_id = response.json()["data"]["jobId"]
+        client = MilvusClient(uri=source_server.uri)
+        client.drop_collection("notes")
+        client.close()
+        assert api.get(f"/v2/jobs/{job_id}").json()["data"]["status"] == "PENDING"
     assert _follow(api, job_id, job_worker)["status"] == "FAILED"
     assert api.post(f"/v2/jobs/{job_id}/cancel").status_code == 409
 

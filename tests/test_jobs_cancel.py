@@ -55,13 +55,14 @@ def _wait_copying(job: Job, worker, timeout: float = 60) -> JobCollection:
 
 def test_it_cancels_a_pending_job_at_once_and_never_runs_it(owner, pair, job_worker):
     source, target, target_server = pair
-    job_worker.stop()
-    job = _start(owner, source, target)
-    job = service.cancel_job(owner, job)
-    assert job.status == Job.Status.CANCELED and job.ended_at
-    assert job.collections.get().status == JobCollection.Status.CANCELED
-    job_worker.start()
-    time.sleep(3)  # the queued task arrives, finds the job final and does nothing
+    with job_worker.paused():  # the job's task waits in the queue: the job stays PENDING
+        job = _start(owner, source, target)
+        job = service.cancel_job(owner, job)
+        assert job.status == Job.Status.CANCELED and job.ended_at
+        assert job.collections.get().status == JobCollection.Status.CANCELED
+    # The worker heard the revoke and, once it takes the task from the queue, drops it unrun.
+    job_worker.wait_for_log(f"Discarding revoked task: jobs.run_job[{job.task_id}]")
+    assert f"Task jobs.run_job[{job.task_id}] succeeded" not in job_worker.logs()
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELED
     assert count(target_server, "big") == -1
@@ -80,7 +81,7 @@ def test_it_cancels_during_the_copy_and_drops_the_incomplete_target(owner, pair,
     assert time.monotonic() - clicked < 10
     assert job.collections.get().status == JobCollection.Status.CANCELED
     assert count(target_server, "big") == -1  # nothing left behind
-    time.sleep(1.5)
+    job_worker.wait_idle()
     assert count(target_server, "big") == -1  # and nothing written after CANCELED
     messages = [e.message for e in job.events.all()]
     assert "cancel requested by owner@acme.test" in messages

@@ -10,7 +10,7 @@ import time
 import pytest
 from pymilvus import MilvusClient
 
-from console.clusters.lite_process import start_lite
+from console.clusters.lite_process import port_open, start_lite
 from console.models import Cluster
 from jobs import lifecycle
 from jobs.models import Job, JobCollection
@@ -22,9 +22,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROWS = 30_000
 
 
+SMALL_BATCHES = {"MIGRATION_BATCH_BYTES": "20000"}
+# The engine's back-off, short: a source gone for good fails the job in about a second instead of
+# the default schedule's ~35 s (the deadlines below hold for the default one too).
+SHORT_BACK_OFF = {
+    **SMALL_BATCHES,
+    "MIGRATION_RETRY_ATTEMPTS": "4",
+    "MIGRATION_RETRY_FIRST_DELAY": "0.1",
+    "MIGRATION_RETRY_MAX_DELAY": "0.5",
+}
+
+
 @pytest.fixture
 def worker_env():
-    return {"MIGRATION_BATCH_BYTES": "20000"}
+    return SMALL_BATCHES
 
 
 @pytest.fixture
@@ -88,18 +99,18 @@ def _kill_and_resume(job: Job, worker, settings) -> JobCollection:
 
 
 def test_it_resumes_into_milvus_lite_after_the_worker_is_killed(
-    owner, source, lite_target, job_worker, settings
+    owner, source, lite_target, own_worker, settings
 ):
     source_cluster, _ = source
     target, target_server = lite_target
     job = _start(owner, source_cluster, target)
-    _kill_and_resume(job, job_worker, settings)
+    _kill_and_resume(job, own_worker, settings)
     assert count(target_server, "big") == ROWS
 
 
 @pytest.mark.standalone
 def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
-    owner, project, source, standalone, job_worker, settings
+    owner, project, source, standalone, own_worker, settings
 ):
     source_cluster, _ = source
     target = Cluster(
@@ -115,7 +126,7 @@ def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
     name = f"big_{secrets.token_hex(4)}"
     job = _start(owner, source_cluster, target, target_name=name)
     try:
-        _kill_and_resume(job, job_worker, settings)
+        _kill_and_resume(job, own_worker, settings)
         client = MilvusClient(uri=standalone.uri, token=standalone.token)
         client.load_collection(name)  # the job leaves it released (no "load after")
         rows = client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
@@ -133,8 +144,9 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
     target, target_server = lite_target
     job = _start(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)
-    server.stop()
-    time.sleep(3)
+    server.stop()  # returns once the process has exited: the source is down mid-copy
+    assert not port_open(server.port)
+    assert job.collections.get().migrated_entities < ROWS
     server.proc = start_lite(
         server.data_dir, server.port, log_path=server.data_dir.parent / "again.log"
     )
@@ -143,6 +155,7 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
     assert count(target_server, "big") == ROWS
 
 
+@pytest.mark.parametrize("worker_env", [SHORT_BACK_OFF], ids=["short-back-off"])
 def test_it_fails_naming_the_source_when_it_does_not_come_back(
     owner, source, lite_target, job_worker
 ):

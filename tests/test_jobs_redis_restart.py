@@ -13,12 +13,15 @@ import pytest
 from console.clusters.lite_process import free_port, port_open
 from jobs.models import Job
 from tests.jobs_support import count, fill, local_cluster, wait_for
-from tests.workers import ROOT, database_url
+from tests.workers import ROOT, database_url, wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
+
+# What the worker logs when its broker connection drops (celery/worker/consumer/consumer.py).
+LOST_BROKER = "consumer: Connection to broker lost"
 
 
 class _Redis:
@@ -106,7 +109,7 @@ def beat(redis, tmp_path):
 
 
 def test_it_finishes_the_job_when_redis_restarts_mid_copy(
-    owner, project, lite_factory, redis, job_worker, beat
+    owner, project, lite_factory, redis, own_worker, beat
 ):
     source_server, target_server = lite_factory(), lite_factory()
     fill(source_server, "first", 30_000)
@@ -116,19 +119,25 @@ def test_it_finishes_the_job_when_redis_restarts_mid_copy(
     job = _start_with_cli(owner, source, target, redis)
     deadline = time.monotonic() + 60
     while job.collections.get(source_name="first").migrated_entities < 3000:
-        assert time.monotonic() < deadline, job_worker.logs()[-2000:]
+        assert time.monotonic() < deadline, own_worker.logs()[-2000:]
         time.sleep(0.1)
+    lost = own_worker.logs().count(LOST_BROKER)
     redis.stop()
-    time.sleep(2)
+    # Redis comes back only once the worker has seen it gone.
+    wait_until(
+        lambda: own_worker.logs().count(LOST_BROKER) > lost,
+        60,
+        lambda: f"the worker never noticed Redis stopped:\n{own_worker.tail()}",
+    )
     redis.start()
-    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)
+    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=own_worker)
     assert job.status == Job.Status.SUCCESSFUL, job.reason
     assert count(target_server, "first") == 30_000
     assert count(target_server, "second") == 2_000
 
 
 def test_it_sends_a_job_again_when_redis_lost_it_before_any_worker_saw_it(
-    owner, project, lite_factory, redis, job_worker, beat, worker_env
+    owner, project, lite_factory, redis, own_worker, beat, worker_env
 ):
     """The job's message is gone (Redis restarted while no worker was up): beat's reaper
     finds the PENDING job and sends it again."""
@@ -136,12 +145,12 @@ def test_it_sends_a_job_again_when_redis_lost_it_before_any_worker_saw_it(
     fill(source_server, "docs", 1_000)
     source = local_cluster(project, source_server, "src", plan="DEDICATED")
     target = local_cluster(project, target_server, "dst", plan="DEDICATED")
-    job_worker.stop()
+    own_worker.stop()
     job = _start_with_cli(owner, source, target, redis)
     redis.stop()
     redis.start()  # empty: the job's message is lost
-    job_worker.start()
-    job = wait_for(job, *Job.FINAL_STATES, timeout=120, worker=job_worker)
+    own_worker.start()
+    job = wait_for(job, *Job.FINAL_STATES, timeout=120, worker=own_worker)
     assert job.status == Job.Status.SUCCESSFUL, job.reason
     assert count(target_server, "docs") == 1_000
 

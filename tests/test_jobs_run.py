@@ -64,19 +64,20 @@ def test_it_fails_the_job_with_a_reason_when_the_source_collection_vanished(
     from pymilvus import MilvusClient
 
     # Planned while it existed, dropped before the worker reads it: a source that vanished.
-    job_worker.stop()
-    job = service.start_migration(
-        owner,
-        service.MigrationRequest(
-            source_cluster_id=source.pk,
-            target_cluster_id=target.pk,
-            collections=[service.CollectionChoice("notes")],
-        ),
-    )
-    client = MilvusClient(uri=source_server.uri)
-    client.drop_collection("notes")
-    client.close()
-    job_worker.start()
+    with job_worker.paused():
+        job = service.start_migration(
+            owner,
+            service.MigrationRequest(
+                source_cluster_id=source.pk,
+                target_cluster_id=target.pk,
+                collections=[service.CollectionChoice("notes")],
+            ),
+        )
+        client = MilvusClient(uri=source_server.uri)
+        client.drop_collection("notes")
+        client.close()
+        job.refresh_from_db()
+        assert job.status == Job.Status.PENDING
     job = wait_for(job, *Job.FINAL_STATES, worker=job_worker)
     assert job.status == Job.Status.FAILED
     assert "notes" in job.reason

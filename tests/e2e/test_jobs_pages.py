@@ -106,7 +106,7 @@ def test_it_shows_a_real_job_go_from_pending_to_successful_without_a_reload(
 ):
     source, target = pair
     page = browser_page
-    job_worker.stop()  # the job waits, Pending, until the worker is back
+    job_worker.pause()  # the job waits, Pending, until the worker takes jobs again
     job = _start_from_cli(owner, source, target)
 
     _log_in(page, live_server, owner)
@@ -128,7 +128,7 @@ def test_it_shows_a_real_job_go_from_pending_to_successful_without_a_reload(
     expect(row).to_contain_text("Migrate src (default) to dst")
     page.evaluate(WATCH_ROW, job.pk)
 
-    job_worker.start()
+    job_worker.resume()
     expect(row.locator(".badge")).to_have_text("In Progress", timeout=60_000)
     page.screenshot(path=f"{SHOTS}-jobs-in-progress.png", full_page=True)
     expect(row.locator(".badge")).to_have_text("Successful", timeout=120_000)

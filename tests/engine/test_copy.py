@@ -360,11 +360,11 @@ def test_it_resumes_after_a_killed_process_without_duplicates_or_loss(pair, tmp_
     source.insert("src", make_rows(len(keys), keys=keys))
     checkpoint_file = tmp_path / "checkpoint.json"
 
-    child = _start_copy_child(source, target, checkpoint_file, save_every=2)
+    child = _start_copy_child(source, target, checkpoint_file, save_every=2, hold_after=1_000)
     try:
         _wait_for_rows(checkpoint_file, child, at_least=1_000)
         # Kill it while the target holds a batch its saved checkpoint does not count (the
-        # child pauses there).
+        # child holds there).
         deadline = time.monotonic() + 30
         while len(pks(target, "dst", varchar_pk=True)) <= _saved_rows(checkpoint_file):
             assert time.monotonic() < deadline, "the child never wrote past its checkpoint"
@@ -388,21 +388,27 @@ def test_it_resumes_after_a_killed_process_without_duplicates_or_loss(pair, tmp_
     assert target.query("dst", filter="", output_fields=["count(*)"])[0]["count(*)"] == len(keys)
 
 
-def _start_copy_child(source, target, checkpoint_file: Path, *, save_every: int, resume=False):
+def _start_copy_child(
+    source, target, checkpoint_file: Path, *, save_every: int, resume=False, hold_after: int = 0
+):
+    """The copy in a child process saving every `save_every`-th checkpoint; once `hold_after`
+    rows are saved (0: never), it stops at the next unsaved one until it is killed."""
     script = """
-import json, os, sys, time
+import json, os, signal, sys
 from pymilvus import MilvusClient
 from migrations_app.engine.copy import copy_collection
-source_uri, target_uri, path, save_every, resume = sys.argv[1:6]
-seen = [0]
+source_uri, target_uri, path, save_every, resume, hold_after = sys.argv[1:7]
+seen, saved = [0], [0]
 def save(checkpoint):
     seen[0] += 1
     if seen[0] % int(save_every):
-        time.sleep(0.5)  # a window where the target is ahead of the saved checkpoint
+        if saved[0] >= int(hold_after):
+            signal.pause()  # the target is ahead of the saved checkpoint: wait to be killed
         return
     with open(path + ".tmp", "w") as f:
         json.dump(checkpoint, f)
     os.replace(path + ".tmp", path)
+    saved[0] = checkpoint["rows"]
 copy_collection(
     MilvusClient(source_uri), MilvusClient(target_uri),
     source_collection="src", target_collection="dst", pk_field="pk", pk_is_varchar=True,
@@ -420,6 +426,7 @@ copy_collection(
             str(checkpoint_file),
             str(save_every),
             "1" if resume else "0",
+            str(hold_after or 10**9),
         ],
         cwd=REPO,
         stderr=subprocess.PIPE,
@@ -457,14 +464,14 @@ def test_it_retries_while_the_target_restarts(lite_factory):
     restarted = []
 
     def bounce_target_once(checkpoint: dict) -> None:
-        # Stop the target between two batches and bring it back 2 s later on the same port
-        # and data: the next insert meets UNAVAILABLE and must be retried, not fail.
+        # Stop the target between two batches and bring it back on the same port and data:
+        # the next insert, sent at once, meets UNAVAILABLE and must be retried, not fail. The
+        # outage is the new process's start-up (start_lite returns once it listens: seconds).
         if restarted or checkpoint["rows"] < 200:
             return
         stop_process(target_server.proc)
 
         def restart():
-            time.sleep(2)
             target_server.proc = start_lite(
                 target_server.data_dir, target_server.port, target_server.data_dir / "restart.log"
             )
