@@ -15,28 +15,25 @@ from console.models import Cluster
 from jobs.models import Job, JobCollection
 from tests.engine.sample_data import create_simple
 from tests.jobs_support import fill, local_cluster
-from tests.servers import start_lite_server
 
 TO_EXISTING = "/v2/migrations/toExisting"
 TO_NEW = "/v2/migrations/toNewDedicated"
 
 
 @pytest.fixture(scope="module")
-def source_server(tmp_path_factory):
-    server = start_lite_server(tmp_path_factory.mktemp("api-src"))
-    fill(server, "docs", 40, dynamic=True)
-    fill(server, "notes", 10, varchar_pk=True)
-    yield server
-    server.stop()
+def source_server(lite_pool):
+    with lite_pool.lend() as server:
+        fill(server, "docs", 40, dynamic=True)
+        fill(server, "notes", 10, varchar_pk=True)
+        yield server
 
 
 @pytest.fixture(scope="module")
-def target_server(tmp_path_factory):
+def target_server(lite_pool):
     """Already holds a `docs` collection: migrating `docs` without a new name is a 409."""
-    server = start_lite_server(tmp_path_factory.mktemp("api-dst"))
-    fill(server, "docs", 1)
-    yield server
-    server.stop()
+    with lite_pool.lend() as server:
+        fill(server, "docs", 1)
+        yield server
 
 
 @pytest.fixture

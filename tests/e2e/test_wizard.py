@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from pymilvus import MilvusClient
 
 from console import throttle
@@ -23,25 +23,15 @@ from tests.wizard.helpers import cluster_on, drop_source, fill_source
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
+@pytest.fixture
+def viewport():
+    return {"width": 420, "height": 900}
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 420, "height": 900})
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
+def page_timeout():
+    return 20_000
 
 
 def rows(uri: str, name: str, token: str = "", key: str = "id") -> list[dict]:

@@ -103,8 +103,8 @@ def copied_target(source, target, name: str, rows: int = 200):
     return info, spec
 
 
-def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory):
-    source_server = lite_factory()
+def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory, fresh_lite_factory):
+    source_server = fresh_lite_factory()
     source, target = MilvusClient(source_server.uri), MilvusClient(lite_factory().uri)
     create_simple(source, "slow", rows=400)
     create_simple(target, "slow", index=False)
@@ -127,8 +127,8 @@ def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory):
     assert not [t for t in threading.enumerate() if t.name.startswith("copy-reader-")]
 
 
-def test_it_cancels_during_a_retry_back_off(lite_factory):
-    target_server = lite_factory()
+def test_it_cancels_during_a_retry_back_off(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     create_simple(source, "backoff", rows=400)
     create_simple(target, "backoff", index=False)
@@ -143,8 +143,8 @@ def test_it_cancels_during_a_retry_back_off(lite_factory):
         copy(source, target, "backoff", on_checkpoint=stop_target, should_cancel=cancel)
 
 
-def test_it_cancels_finalize_while_the_target_hangs(lite_factory):
-    target_server = lite_factory()
+def test_it_cancels_finalize_while_the_target_hangs(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     _, spec = copied_target(source, target, "fin")
     hang = Hang(target_server)
@@ -163,8 +163,8 @@ def test_it_cancels_finalize_while_the_target_hangs(lite_factory):
         hang.release()
 
 
-def test_it_cancels_verify_while_the_target_hangs(lite_factory):
-    target_server = lite_factory()
+def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     info, spec = copied_target(source, target, "ver")
     finalize(target, spec, load=True)
