@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 # Every wipe call is bounded: a server that does not answer within it is replaced, not waited on.
 WIPE_TIMEOUT = 10.0
-# How long a pooled server has to answer after a test before it counts as broken.
-ANSWER_TIMEOUT = 5.0
+# How long a pooled server has to answer after a test before it counts as broken: generous, as
+# a busy server on a loaded machine is slow, and only a broken one ever waits it out.
+ANSWER_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -65,16 +66,17 @@ def wipe(uri: str) -> None:
         client.close()
 
 
-def is_running(server: LiteServer) -> bool:
-    """True when the server's process is alive, not stopped (SIGSTOP), and answers a call."""
+def why_broken(server: LiteServer) -> str | None:
+    """None when the server's process is alive, not stopped (SIGSTOP) and answers a call;
+    otherwise what is wrong with it."""
     if server.proc.poll() is not None:
-        return False
+        return f"its process exited with code {server.proc.returncode}"
     try:
         state = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
+    except OSError as error:
+        return f"its process cannot be read: {error}"
     if state in ("T", "t", "Z", "X"):
-        return False
+        return f"its process is in state {state} (stopped or dead)"
     # A frozen process still accepts connections (the kernel queues them): ask it something.
     try:
         client = MilvusClient(uri=server.uri, dedicated=True, timeout=ANSWER_TIMEOUT)
@@ -82,9 +84,9 @@ def is_running(server: LiteServer) -> bool:
             client.list_databases(timeout=ANSWER_TIMEOUT)
         finally:
             client.close()
-    except Exception:
-        return False
-    return True
+    except Exception as error:
+        return f"it did not answer: {type(error).__name__}: {error}"
+    return None
 
 
 def _discard(server: LiteServer) -> None:
@@ -113,13 +115,14 @@ class LitePool:
     def release(self, pooled: PooledLite) -> None:
         """Take a server back; AssertionError (after replacing it) when the test broke it."""
         server = self.busy.pop(pooled.port)
-        if is_running(server):
+        why = why_broken(server)
+        if why is None:
             self.idle.append(server)
             return
         _discard(server)
         raise AssertionError(
             f"the pooled Milvus Lite server on port {server.port} was stopped, frozen or killed "
-            "by the test; such a test must use fresh_lite_factory"
+            f"by the test ({why}); such a test must use fresh_lite_factory"
         )
 
     @contextmanager
