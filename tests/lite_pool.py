@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ from tests.servers import LiteServer, start_lite_server
 
 log = logging.getLogger(__name__)
 
-# Every wipe call is bounded: a server that does not answer within it is replaced, not waited on.
-WIPE_TIMEOUT = 10.0
+# Every wipe is bounded: a server that cannot be wiped within it is replaced, not waited on.
+WIPE_TIMEOUT = 20.0
 # How long a pooled server has to answer after a test before it counts as broken: generous, as
 # a busy server on a loaded machine is slow, and only a broken one ever waits it out.
 ANSWER_TIMEOUT = 30.0
@@ -52,6 +53,10 @@ class PooledLite:
 
 def wipe(uri: str) -> None:
     """Drop every collection of every database, then every database but "default"."""
+    _with_retries(_wipe_once, uri, within=WIPE_TIMEOUT)
+
+
+def _wipe_once(uri: str) -> None:
     # dedicated: the wipe's channel is its own, so closing it never closes a test's client.
     client = MilvusClient(uri=uri, dedicated=True, timeout=WIPE_TIMEOUT)
     try:
@@ -64,6 +69,29 @@ def wipe(uri: str) -> None:
                 client.drop_database(db_name, timeout=WIPE_TIMEOUT)
     finally:
         client.close()
+
+
+def _answer(uri: str) -> None:
+    client = MilvusClient(uri=uri, dedicated=True, timeout=ANSWER_TIMEOUT)
+    try:
+        client.list_databases(timeout=ANSWER_TIMEOUT)
+    finally:
+        client.close()
+
+
+def _with_retries(call, uri: str, within: float) -> None:
+    """`call(uri)`, again on failure until `within` seconds have passed. Why: a Milvus Lite
+    server sends GOAWAY ("too_many_pings") to a client connection that pymilvus keeps pinging
+    while idle, and gRPC shares that connection with every new channel to the same address, so
+    the first call after a pause can fail once and succeed at once on a new connection."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return call(uri)
+        except Exception:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def why_broken(server: LiteServer) -> str | None:
@@ -79,11 +107,7 @@ def why_broken(server: LiteServer) -> str | None:
         return f"its process is in state {state} (stopped or dead)"
     # A frozen process still accepts connections (the kernel queues them): ask it something.
     try:
-        client = MilvusClient(uri=server.uri, dedicated=True, timeout=ANSWER_TIMEOUT)
-        try:
-            client.list_databases(timeout=ANSWER_TIMEOUT)
-        finally:
-            client.close()
+        _with_retries(_answer, server.uri, within=ANSWER_TIMEOUT)
     except Exception as error:
         return f"it did not answer: {type(error).__name__}: {error}"
     return None
