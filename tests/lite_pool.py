@@ -129,7 +129,6 @@ class LitePool:
         self.base_dir = Path(base_dir)
         self.idle: list[LiteServer] = []
         self.busy: dict[int, LiteServer] = {}
-        self.started = 0
 
     def acquire(self) -> PooledLite:
         server = self._clean_server()
@@ -137,7 +136,8 @@ class LitePool:
         return PooledLite(port=server.port, uri=server.uri, data_dir=server.data_dir)
 
     def release(self, pooled: PooledLite) -> None:
-        """Take a server back; AssertionError (after replacing it) when the test broke it."""
+        """Take a server back; AssertionError when the test broke it (the broken server is
+        killed, and the pool starts a new one when it next needs one)."""
         server = self.busy.pop(pooled.port)
         why = why_broken(server)
         if why is None:
@@ -179,5 +179,4 @@ class LitePool:
                     exc_info=True,
                 )
                 _discard(server)
-        self.started += 1
         return start_lite_server(self.base_dir)
