@@ -1,7 +1,7 @@
 """In Chromium, from the Migrations page to a SUCCESSFUL job whose targets match the source row
 for row, using only the design's words: In Current Organization to an existing and to a new
-cluster; In Other Organization from the real Milvus standalone (username/password and API key),
-one collection renamed with a description."""
+cluster; In Other Organization from the real Milvus standalone with a username and password,
+one collection renamed with a description (the API Key choice up to the source's collections)."""
 
 from __future__ import annotations
 
