@@ -4,12 +4,48 @@ from __future__ import annotations
 
 import pytest
 
+from tests.lite_pool import LitePool
 from tests.servers import start_lite_server, start_standalone
 
 
+@pytest.fixture(scope="session")
+def lite_pool(tmp_path_factory):
+    """The session's Milvus Lite servers, each wiped before a test takes it (tests/lite_pool.py)."""
+    pool = LitePool(tmp_path_factory.mktemp("lite-pool"))
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def lite_factory(tmp_path_factory):
-    """Start as many fresh Milvus Lite servers as a test needs; all stopped at teardown."""
+def lite_factory(lite_pool):
+    """As many empty Milvus Lite servers as a test needs, from the session's pool. They cannot be
+    stopped; one stopped, frozen or killed anyway fails the test and is replaced."""
+    taken = []
+
+    def take():
+        server = lite_pool.acquire()
+        taken.append(server)
+        return server
+
+    yield take
+    broken = []
+    for server in taken:
+        try:
+            lite_pool.release(server)
+        except AssertionError as error:
+            broken.append(str(error))
+    assert not broken, "\n".join(broken)
+
+
+@pytest.fixture
+def lite_server(lite_factory):
+    return lite_factory()
+
+
+@pytest.fixture
+def fresh_lite_factory(tmp_path_factory):
+    """Fresh Milvus Lite servers of the test's own, for a test that stops, freezes (SIGSTOP),
+    kills or restarts one; all stopped at teardown."""
     started = []
 
     def make():
@@ -20,11 +56,6 @@ def lite_factory(tmp_path_factory):
     yield make
     for server in started:
         server.stop()
-
-
-@pytest.fixture
-def lite_server(lite_factory):
-    return lite_factory()
 
 
 # Every way to write "this machine" that a typed endpoint might use to reach a local cluster;

@@ -33,6 +33,9 @@ class LiteServer:
     def stop(self) -> None:
         stop_process(self.proc)
 
+    def answers(self) -> bool:
+        return port_open(self.port)
+
 
 def start_lite_server(base_dir: Path) -> LiteServer:
     port = free_port()

@@ -30,17 +30,12 @@ def refused(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    from tests.servers import start_lite_server
-
-    source = start_lite_server(tmp_path_factory.mktemp("src"))
-    target = start_lite_server(tmp_path_factory.mktemp("dst"))
-    fill(source, "docs", 20)
-    fill(source, "notes", 5)
-    fill(target, "taken", 1)
-    yield source, target
-    source.stop()
-    target.stop()
+def servers(lite_pool):
+    with lite_pool.lend() as source, lite_pool.lend() as target:
+        fill(source, "docs", 20)
+        fill(source, "notes", 5)
+        fill(target, "taken", 1)
+        yield source, target
 
 
 @pytest.fixture

@@ -38,11 +38,20 @@ def worker_env():
     return SMALL_BATCHES
 
 
-@pytest.fixture
-def source(project, lite_factory):
-    server = lite_factory()
+def _source(project, server):
     fill(server, "big", ROWS)
     return local_cluster(project, server, "src", plan="DEDICATED"), server
+
+
+@pytest.fixture
+def source(project, lite_factory):
+    return _source(project, lite_factory())
+
+
+@pytest.fixture
+def stoppable_source(project, fresh_lite_factory):
+    """A source on a server of the test's own: the test stops it."""
+    return _source(project, fresh_lite_factory())
 
 
 @pytest.fixture
@@ -138,9 +147,9 @@ def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
 
 
 def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
-    owner, source, lite_target, job_worker
+    owner, stoppable_source, lite_target, job_worker
 ):
-    source_cluster, server = source
+    source_cluster, server = stoppable_source
     target, target_server = lite_target
     job = _start(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)
@@ -157,9 +166,9 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
 
 @pytest.mark.parametrize("worker_env", [SHORT_BACK_OFF], ids=["short-back-off"])
 def test_it_fails_naming_the_source_when_it_does_not_come_back(
-    owner, source, lite_target, job_worker
+    owner, stoppable_source, lite_target, job_worker
 ):
-    source_cluster, server = source
+    source_cluster, server = stoppable_source
     target, target_server = lite_target
     job = _start(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)

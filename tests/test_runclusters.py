@@ -197,9 +197,9 @@ def test_it_marks_a_cluster_stopped_when_its_server_cannot_start(supervisor, loc
 
 
 def test_it_marks_an_external_cluster_unreachable_when_its_server_goes_away(
-    supervisor, project, lite_factory
+    supervisor, project, fresh_lite_factory
 ):
-    server = lite_factory()
+    server = fresh_lite_factory()  # of its own: the test stops it
     external = Cluster.objects.create(
         project=project,
         name="ext",

@@ -12,11 +12,6 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from console.models import Cluster
-from tests.e2e import test_login_cluster_detail as login_e2e
-
-# The browser and a running local cluster, as the login/detail browser test sets them up.
-browser_page = login_e2e.browser_page
-running_cluster = login_e2e.running_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

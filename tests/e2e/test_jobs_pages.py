@@ -10,21 +10,13 @@ import re
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from console import throttle
 from jobs.models import Job
 from tests.conftest import PASSWORD
 from tests.jobs_support import fill, local_cluster, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ROWS = 20_000
 SHOTS = "/tmp/jobsui-e2e"
 
@@ -54,16 +46,8 @@ def worker_env():
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls pytest-django makes
-    # at teardown would otherwise be refused as "async unsafe".
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1360, "height": 900})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+def viewport():
+    return {"width": 1360, "height": 900}
 
 
 @pytest.fixture

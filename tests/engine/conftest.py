@@ -1,20 +1,16 @@
-"""Engine fixtures: one source and one target Milvus Lite server per test module."""
+"""Engine fixtures: an empty source and an empty target Milvus Lite server per test, from the
+session's pool (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from migrations_app.engine.connect import connect
-from tests.servers import start_lite_server
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    source = start_lite_server(tmp_path_factory.mktemp("source"))
-    target = start_lite_server(tmp_path_factory.mktemp("target"))
-    yield source, target
-    source.stop()
-    target.stop()
+@pytest.fixture
+def servers(lite_factory):
+    return lite_factory(), lite_factory()
 
 
 @pytest.fixture

@@ -103,8 +103,8 @@ def copied_target(source, target, name: str, rows: int = 200):
     return info, spec
 
 
-def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory):
-    source_server = lite_factory()
+def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory, fresh_lite_factory):
+    source_server = fresh_lite_factory()
     source, target = MilvusClient(source_server.uri), MilvusClient(lite_factory().uri)
     create_simple(source, "slow", rows=400)
     create_simple(target, "slow", index=False)
@@ -130,8 +130,8 @@ def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory):
         time.sleep(0.05)
 
 
-def test_it_cancels_during_a_retry_back_off(lite_factory):
-    target_server = lite_factory()
+def test_it_cancels_during_a_retry_back_off(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     create_simple(source, "backoff", rows=400)
     create_simple(target, "backoff", index=False)
@@ -146,8 +146,8 @@ def test_it_cancels_during_a_retry_back_off(lite_factory):
         copy(source, target, "backoff", on_checkpoint=stop_target, should_cancel=cancel)
 
 
-def test_it_cancels_finalize_while_the_target_hangs(lite_factory):
-    target_server = lite_factory()
+def test_it_cancels_finalize_while_the_target_hangs(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     _, spec = copied_target(source, target, "fin")
     hang = Hang(target_server)
@@ -166,8 +166,8 @@ def test_it_cancels_finalize_while_the_target_hangs(lite_factory):
         hang.release()
 
 
-def test_it_cancels_verify_while_the_target_hangs(lite_factory):
-    target_server = lite_factory()
+def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     info, spec = copied_target(source, target, "ver")
     finalize(target, spec, load=True)

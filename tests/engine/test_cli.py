@@ -11,22 +11,19 @@ import pytest
 from console.clusters.lite_process import free_port
 from migrations_app.engine.connect import connect
 from tests.engine.sample_data import create_simple
-from tests.servers import start_lite_server
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    source = start_lite_server(tmp_path_factory.mktemp("source"))
-    target = start_lite_server(tmp_path_factory.mktemp("target"))
-    client = connect(source.uri)
-    create_simple(client, "docs", rows=30, dynamic=True, partitions=("p1",))
-    client.create_database("other")
-    client.close()
-    yield source, target
-    source.stop()
-    target.stop()
+def servers(lite_pool):
+    """One source and one target for the module: its tests copy "docs" under distinct names."""
+    with lite_pool.lend() as source, lite_pool.lend() as target:
+        client = connect(source.uri)
+        create_simple(client, "docs", rows=30, dynamic=True, partitions=("p1",))
+        client.create_database("other")
+        client.close()
+        yield source, target
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -126,7 +126,7 @@ def run_copy(source, target, **overrides):
 
 @pytest.fixture
 def pair(lite_factory):
-    """Two fresh Milvus Lite servers: (source client, target client)."""
+    """Two empty Milvus Lite servers: (source client, target client)."""
     source = MilvusClient(lite_factory().uri)
     target = MilvusClient(lite_factory().uri)
     yield source, target
@@ -454,9 +454,9 @@ def _wait_for_rows(path: Path, child: subprocess.Popen, at_least: int) -> dict:
     raise AssertionError("the child copy made no progress")
 
 
-def test_it_retries_while_the_target_restarts(lite_factory):
+def test_it_retries_while_the_target_restarts(lite_factory, fresh_lite_factory):
     source = MilvusClient(lite_factory().uri)
-    target_server = lite_factory()
+    target_server = fresh_lite_factory()
     target = MilvusClient(target_server.uri)
     make_collection(source, "src")
     make_collection(target, "dst")

@@ -14,15 +14,6 @@ from migrations_app.engine.plan import create_target, plan, require_ok
 from tests.engine.sample_data import create_simple
 
 
-@pytest.fixture
-def pair(lite_factory):
-    source = connect(lite_factory().uri)
-    target = connect(lite_factory().uri)
-    yield source, target
-    source.close()
-    target.close()
-
-
 def created(source: MilvusClient, target: MilvusClient, name: str, **choices):
     info = describe_collection(source, name)
     result = plan(info, SchemaChoices(**choices), target)
