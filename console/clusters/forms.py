@@ -12,7 +12,7 @@ from django import forms
 
 from console.connections import Connection, check_endpoint
 from console.models import CLUSTER_NAME_RE, Cluster, Project
-from migrations_app.engine.connect import Endpoint, parse_endpoint
+from migrations_app.engine.endpoints import Endpoint, parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 NAME_MAX = Cluster._meta.get_field("name").max_length
