@@ -212,9 +212,6 @@ class Finding(Serializable):
     kind: Problem
     message: str
 
-    def __str__(self) -> str:
-        return self.message
-
 
 @dataclass
 class PlanResult:
