@@ -3,8 +3,9 @@
 `RpcChannel` sends raw gRPC requests through the stub of a `pymilvus.MilvusClient` — pymilvus
 internals (`_get_connection()._stub`, `_generate_call_context`), which is why pymilvus is pinned
 in pyproject.toml. Every call is made with the stub's `.future(...)` API and waited for in short
-steps, so a cancel is seen within `cancel_poll` seconds (Options) even while a slow query is running (the
-call is then canceled on the channel). Back-off waits between retries sleep in the same steps.
+steps, so a cancel is seen within `Options.cancel_poll` seconds even while a slow query is
+running (the call is then canceled on the channel). Back-off waits between retries
+(`Options.retry`) sleep in the same steps.
 
 What is retried: gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / ABORTED (except a
 message over gRPC's size limit), rate-limit and not-ready statuses, and any status the server
