@@ -201,11 +201,12 @@ def _engine_child(arguments: dict) -> int:
     build) is timed and printed apart: it is work the target needs whichever way the rows came.
     """
     from migrations_app.engine.catalog import describe_collection
-    from migrations_app.engine.copy import DEFAULT_BATCH_BYTES
+    from migrations_app.engine.copy import CopyScope, copy_collection
     from migrations_app.engine.finalize import finalize
-    from migrations_app.engine.migrate import copy_planned
     from migrations_app.engine.model import SchemaChoices
-    from migrations_app.engine.plan import create_target, plan
+    from migrations_app.engine.options import DEFAULTS, Options
+    from migrations_app.engine.plan import plan
+    from migrations_app.engine.target import create_target
     from migrations_app.engine.verify import verify
 
     source = MilvusClient(arguments["source"])
@@ -219,14 +220,9 @@ def _engine_child(arguments: dict) -> int:
     if str(target.get_load_state(spec.name).get("state")) != "Loaded":
         target.load_collection(spec.name)
 
+    options = Options(batch_bytes=arguments["batch_bytes"] or DEFAULTS.batch_bytes)
     started = time.perf_counter()
-    copied = copy_planned(
-        source,
-        target,
-        info.name,
-        spec,
-        batch_bytes=arguments["batch_bytes"] or DEFAULT_BATCH_BYTES,
-    )
+    copied = copy_collection(source, target, CopyScope.of(spec), options=options)
     copy_seconds = time.perf_counter() - started
     report = verify(source, target, info, spec, copied_rows=copied.rows)
     seconds = time.perf_counter() - started
@@ -249,7 +245,7 @@ def _engine_child(arguments: dict) -> int:
                 "verified": report.verified and after_flush.verified,
                 "summary": report.summary(),
                 # ru_maxrss is in KiB on Linux.
-                "batch_mb": (arguments["batch_bytes"] or DEFAULT_BATCH_BYTES) / 2**20,
+                "batch_mb": options.batch_bytes / 2**20,
                 "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )

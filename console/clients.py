@@ -4,7 +4,7 @@
 DESIGN §8 and the redaction of credentials happen in one place.
 
 A typed endpoint is resolved once per use, every address checked, and the connection opened to
-that checked address (migrations_app.engine.connect.Target): a name that answers a public address
+that checked address (migrations_app.engine.endpoints.Target): a name that answers a public address
 when it is registered and 127.0.0.1 later is refused on the later use, never connected.
 """
 
@@ -19,8 +19,9 @@ from pymilvus import MilvusClient
 
 from console.connections import Connection
 from console.models import Cluster
-from migrations_app.engine import connect as engine_connect
-from migrations_app.engine.connect import Endpoint, IPAddress, Target, connect, parse_endpoint
+from migrations_app.engine import endpoints
+from migrations_app.engine.connect import connect
+from migrations_app.engine.endpoints import Endpoint, IPAddress, Target, parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 DEFAULT_TIMEOUT = 5.0
@@ -29,7 +30,7 @@ DEFAULT_TIMEOUT = 5.0
 def resolve_host(host: str, port: int) -> list[str]:
     """How typed host names are resolved; a test may replace it with a function of its own
     (a name that answers differently on each lookup)."""
-    return engine_connect.resolve_host(host, port)
+    return endpoints.resolve_host(host, port)
 
 
 def local_cluster_ports() -> frozenset[int]:
@@ -77,7 +78,7 @@ def resolve(connection: Connection, reserved_ports: Container[int] | None = None
     """
     if reserved_ports is None:
         reserved_ports = _LocalClusterPorts()
-    return engine_connect.resolve_endpoint(
+    return endpoints.resolve_endpoint(
         connection.uri,
         settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS,
         reserved_ports=reserved_ports,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from console.crypto import decrypt_json, encrypt_json
-from migrations_app.engine.connect import parse_endpoint
+from migrations_app.engine.endpoints import parse_endpoint
 from migrations_app.engine.errors import EndpointRejected
 
 

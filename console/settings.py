@@ -6,6 +6,7 @@ turning into something else (e.g. DEBUG="False" must never mean True).
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -46,6 +47,21 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, not {value}")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {raw!r}")
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum:g}, not {value:g}")
     return value
 
 
@@ -292,6 +308,18 @@ MIGRATION_BATCH_BYTES = env_int("MIGRATION_BATCH_BYTES", 0, minimum=0)
 # A copy stopped by a server error the engine's own retries did not outlast (a server that
 # restarted, came back with the collection released) resumes from its checkpoint this often.
 MIGRATION_COPY_RESUMES = env_int("MIGRATION_COPY_RESUMES", 2, minimum=0)
+# The engine's retry schedule for transient server errors: this many attempts, waiting the
+# first delay (seconds) after the first failure and twice as long after each next one, at most
+# the max delay. The defaults wait about 35 s in all, enough to outlast a Milvus restart; tests
+# shorten them.
+MIGRATION_RETRY_ATTEMPTS = env_int("MIGRATION_RETRY_ATTEMPTS", 8, minimum=1)
+MIGRATION_RETRY_FIRST_DELAY = env_float("MIGRATION_RETRY_FIRST_DELAY", 0.5)
+MIGRATION_RETRY_MAX_DELAY = env_float("MIGRATION_RETRY_MAX_DELAY", 10.0)
+if MIGRATION_RETRY_MAX_DELAY < MIGRATION_RETRY_FIRST_DELAY:
+    raise ImproperlyConfigured(
+        f"MIGRATION_RETRY_MAX_DELAY ({MIGRATION_RETRY_MAX_DELAY:g}) must be >= "
+        f"MIGRATION_RETRY_FIRST_DELAY ({MIGRATION_RETRY_FIRST_DELAY:g})"
+    )
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},
 }

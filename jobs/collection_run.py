@@ -1,10 +1,11 @@
 """One run of one JobCollection: open both sides, call the engine, write what happens.
 
-The engine reports through callbacks on this thread (checkpoint, progress, phase, notes) and
-asks `should_cancel` after every batch and in every wait; this module turns those into
-conditional row updates — at most about once a second for progress — and JobEvents. A heartbeat
-thread keeps `heartbeat_at` fresh during long phases (index build) so the reaper can tell a slow
-collection from a dead worker.
+A CollectionRun is the engine's Observer: the engine reports on this thread (checkpoint,
+progress, phase, notes) and asks `should_cancel` after every batch and in every wait; this
+module turns those into conditional row updates — at most about once a second for progress —
+and JobEvents. A heartbeat thread keeps `heartbeat_at` fresh during long phases (index build)
+so the reaper can tell a slow collection from a dead worker. The engine's settings (batch size,
+retry schedule) come from Django settings (`engine_options`).
 
 Every write is filtered on this run's attempt number: once the reaper has handed the collection
 to another run, this one can no longer change it.
@@ -26,10 +27,10 @@ from console.redaction import redact
 from jobs import lifecycle
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
-from migrations_app.engine.copy import DEFAULT_BATCH_BYTES, CopyProgress
 from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError, MigrateError
 from migrations_app.engine.migrate import migrate_collection
-from migrations_app.engine.model import CollectionInfo, SchemaChoices, TargetSpec
+from migrations_app.engine.model import CollectionInfo, CopyProgress, SchemaChoices, TargetSpec
+from migrations_app.engine.options import DEFAULTS, Observer, Options, RetrySchedule
 from migrations_app.engine.plan import plan, require_ok
 
 log = logging.getLogger("jobs")
@@ -40,7 +41,20 @@ CANCEL_EVERY = 0.5  # seconds between reads of the job's status
 RESUME_PAUSE = 2.0  # seconds before a copy interrupted by a server error resumes
 
 
-class CollectionRun:
+def engine_options(load_after: bool) -> Options:
+    """The engine's settings for a job's collection, from the console's settings."""
+    return Options(
+        batch_bytes=settings.MIGRATION_BATCH_BYTES or DEFAULTS.batch_bytes,
+        load=load_after,
+        retry=RetrySchedule(
+            attempts=settings.MIGRATION_RETRY_ATTEMPTS,
+            first_delay=settings.MIGRATION_RETRY_FIRST_DELAY,
+            max_delay=settings.MIGRATION_RETRY_MAX_DELAY,
+        ),
+    )
+
+
+class CollectionRun(Observer):
     def __init__(self, collection: JobCollection) -> None:
         self.collection = collection
         self.job: Job = collection.job
@@ -133,15 +147,9 @@ class CollectionRun:
                     info,
                     spec,
                     checkpoint=c.checkpoint,
-                    on_checkpoint=self.on_checkpoint,
-                    on_progress=self.on_progress,
-                    should_cancel=self.should_cancel,
-                    on_note=lambda text: self.event(text),
-                    on_phase=self.on_phase,
-                    on_source_count=self.on_source_count,
-                    load=self.job.load_after,
                     source_count_at_start=c.source_count_at_start,
-                    batch_bytes=settings.MIGRATION_BATCH_BYTES or DEFAULT_BATCH_BYTES,
+                    options=engine_options(self.job.load_after),
+                    observer=self,
                 )
             finally:
                 target.close()
@@ -194,7 +202,7 @@ class CollectionRun:
         self._close_phase(now)
         self.mine.update(status=status, ended_at=now, phases=self.phases, **changes)
 
-    # --- engine callbacks -----------------------------------------------------------------
+    # --- the engine's Observer ------------------------------------------------------------
 
     def on_phase(self, phase: str) -> None:
         now = timezone.now()
@@ -257,6 +265,9 @@ class CollectionRun:
             # Write what was copied before the engine drops the incomplete target.
             self._save_checkpoint(None)
         return self.canceling
+
+    def on_note(self, text: str) -> None:
+        self.event(text)
 
     def event(self, message: str, *, level: str = "INFO") -> None:
         log_event(

@@ -34,8 +34,9 @@ from migrations_app.engine.errors import (
     DatabaseNotFound,
     EngineError,
 )
-from migrations_app.engine.model import CollectionInfo, PlanResult, SchemaChoices
-from migrations_app.engine.plan import name_problem, plan_many
+from migrations_app.engine.model import CollectionInfo, PlanResult, Problem, SchemaChoices
+from migrations_app.engine.names import duplicate_targets, invalid_name
+from migrations_app.engine.plan import plan_many
 
 MAX_COLLECTIONS = 100
 
@@ -154,9 +155,9 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     source_db = (request.source_db or "default").strip()
     target_db = (request.target_db or source_db).strip()
     for db, what in ((source_db, "source"), (target_db, "target")):
-        problem = name_problem(db, f"{what} database name")
+        problem = invalid_name(db, f"{what} database")
         if problem:
-            raise Invalid(problem, step=what)
+            raise Invalid(problem.message, step=what)
 
     check = Check(
         project=project,
@@ -318,26 +319,26 @@ def _plan(source, target, infos, request: MigrationRequest, target_db: str, chec
         raise Unavailable(f"cannot plan the migration on the target: {exc.message}") from None
     for info, result in zip(infos, results, strict=True):
         check.collections.append(CollectionCheck(source=info, plan=result))
-        for problem in result.problems:
-            check.problems.append(f"{info.name}: {problem}")
-            if "already exists" in problem:
-                check.conflicts.append(f"{info.name}: {problem}")
+        for finding in result.findings:
+            problem = f"{info.name}: {finding.message}"
+            check.problems.append(problem)
+            if finding.kind == Problem.NAME_TAKEN:
+                check.conflicts.append(problem)
         check.warnings.extend(f"{info.name}: {warning}" for warning in result.warnings)
 
 
 def _check_new_cluster_names(infos, request: MigrationRequest, target_db: str, check) -> None:
-    seen: dict[str, str] = {}
-    for info in infos:
-        name = _choice_for(request, info.name).target_name or info.name
-        problem = name_problem(name, "target collection name")
+    names = [_choice_for(request, info.name).target_name or info.name for info in infos]
+    duplicates = duplicate_targets(
+        [
+            (f"{info.db}.{info.name}", target_db, name)
+            for info, name in zip(infos, names, strict=True)
+        ]
+    )
+    for index, (info, name) in enumerate(zip(infos, names, strict=True)):
+        problem = invalid_name(name, "target collection") or duplicates.get(index)
         if problem:
-            check.problems.append(f"{info.name}: {problem}")
-        elif name in seen:
-            check.problems.append(
-                f"{info.name}: target collection {name} is chosen more than once in this "
-                f"request (also for {seen[name]})"
-            )
-        seen.setdefault(name, info.name)
+            check.problems.append(f"{info.name}: {problem.message}")
         check.collections.append(CollectionCheck(source=info, plan=None))
 
 

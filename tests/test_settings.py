@@ -25,7 +25,9 @@ SHOW = (
     "'SSL_REDIRECT': s.SECURE_SSL_REDIRECT, 'HSTS': s.SECURE_HSTS_SECONDS, "
     "'SECURE_COOKIES': [s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE], "
     "'PROXY_HEADER': s.SECURE_PROXY_SSL_HEADER, 'PROXIES': s.TRUSTED_PROXY_COUNT, "
-    "'VALIDATORS': [v['NAME'].rsplit('.', 1)[1] for v in s.AUTH_PASSWORD_VALIDATORS]}))"
+    "'VALIDATORS': [v['NAME'].rsplit('.', 1)[1] for v in s.AUTH_PASSWORD_VALIDATORS], "
+    "'RETRY': [s.MIGRATION_RETRY_ATTEMPTS, s.MIGRATION_RETRY_FIRST_DELAY, "
+    "s.MIGRATION_RETRY_MAX_DELAY]}))"
 )
 # What production brings (DEBUG off refuses to start without them).
 PRODUCTION_KEYS = {
@@ -47,6 +49,9 @@ NAMES = (
     "SECURE_HSTS_SECONDS",
     "SECURE_PROXY_SSL_HEADER",
     "TRUSTED_PROXY_COUNT",
+    "MIGRATION_RETRY_ATTEMPTS",
+    "MIGRATION_RETRY_FIRST_DELAY",
+    "MIGRATION_RETRY_MAX_DELAY",
 )
 
 
@@ -250,3 +255,52 @@ def test_it_refuses_a_database_url_without_a_database_name(tmp_path):
     assert refused(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432").endswith(
         "DATABASE_URL must name a database, e.g. postgres://u@h/console"
     )
+
+
+def test_it_keeps_the_engines_retry_schedule_by_default(tmp_path):
+    assert loaded(tmp_path, **PRODUCTION_KEYS)["RETRY"] == [8, 0.5, 10.0]
+
+
+def test_it_reads_the_retry_schedule(tmp_path):
+    retry = loaded(
+        tmp_path,
+        **PRODUCTION_KEYS,
+        MIGRATION_RETRY_ATTEMPTS="3",
+        MIGRATION_RETRY_FIRST_DELAY="0.05",
+        MIGRATION_RETRY_MAX_DELAY="0.2",
+    )["RETRY"]
+    assert retry == [3, 0.05, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MIGRATION_RETRY_ATTEMPTS": "0"}, "MIGRATION_RETRY_ATTEMPTS must be >= 1, not 0"),
+        (
+            {"MIGRATION_RETRY_ATTEMPTS": "2.5"},
+            "MIGRATION_RETRY_ATTEMPTS must be an integer, not '2.5'",
+        ),
+        (
+            {"MIGRATION_RETRY_FIRST_DELAY": "soon"},
+            "MIGRATION_RETRY_FIRST_DELAY must be a number, not 'soon'",
+        ),
+        (
+            {"MIGRATION_RETRY_FIRST_DELAY": "-1"},
+            "MIGRATION_RETRY_FIRST_DELAY must be >= 0, not -1",
+        ),
+        (
+            {"MIGRATION_RETRY_MAX_DELAY": "nan"},
+            "MIGRATION_RETRY_MAX_DELAY must be a finite number, not 'nan'",
+        ),
+        (
+            {"MIGRATION_RETRY_MAX_DELAY": "inf"},
+            "MIGRATION_RETRY_MAX_DELAY must be a finite number, not 'inf'",
+        ),
+        (
+            {"MIGRATION_RETRY_FIRST_DELAY": "2", "MIGRATION_RETRY_MAX_DELAY": "1"},
+            "MIGRATION_RETRY_MAX_DELAY (1) must be >= MIGRATION_RETRY_FIRST_DELAY (2)",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_retry_schedule(tmp_path, env, message):
+    assert refused(tmp_path, **env).endswith(message)

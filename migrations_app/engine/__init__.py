@@ -1,10 +1,12 @@
 """The migration engine: plain Python over pymilvus.MilvusClient, no Django.
 
-connect → catalog → plan → create_target → copy → finalize → verify, with `migrate_collection`
-(migrate.py) running them in order. Each part is its own module; the data they exchange is in
-`model`, the errors (each with a clear `message`) in `errors`. Under the copy and verify:
-`filters` (escaped key filters), `rpc` (the retrying, cancelable transport), `reader` (checked
-pages in key order) and `checkpoint` (what a copy has written).
+endpoints → connect → catalog → plan → target → copy → finalize → verify, with
+`migrate_collection` (migrate.py) running them in order. Each part is its own module; the data
+they exchange is in `model`, the errors (each with a clear `message`) in `errors`, the rules for
+target names in `names`, a caller's settings and callbacks (`Options`, `Observer`) in
+`options`. Under the copy and verify: `filters` (escaped key filters), `rpc` (the retrying,
+cancelable transport), `reader` (checked pages in key order) and `checkpoint` (what a copy has
+written).
 """
 
 from .errors import EngineError

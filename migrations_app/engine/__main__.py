@@ -21,7 +21,8 @@ from .catalog import describe_collection
 from .connect import connect
 from .errors import EngineError
 from .migrate import migrate_collection
-from .model import SchemaChoices
+from .model import CopyProgress, SchemaChoices
+from .options import Observer, Options
 from .plan import plan
 
 
@@ -70,19 +71,8 @@ def _copy(args: argparse.Namespace) -> int:
         assert spec is not None, "a plan without problems has a spec"
 
         with tqdm(total=info.entity_count or None, unit="rows", file=sys.stderr) as bar:
-
-            def progress(update) -> None:
-                bar.update(update.rows - bar.n)
-                bar.set_postfix_str(f"{update.rows_per_s:,.0f} rows/s")
-
             report = migrate_collection(
-                source,
-                target,
-                info,
-                spec,
-                on_progress=progress,
-                on_note=lambda text: tqdm.write(f"note: {text}", file=sys.stderr),
-                load=args.load,
+                source, target, info, spec, options=Options(load=args.load), observer=_Bar(bar)
             )
     finally:
         source.close()
@@ -98,6 +88,20 @@ def _copy(args: argparse.Namespace) -> int:
             print(f"  {message}")
         print(f"  duplicate keys: {report.duplicate_keys}; verified in {report.seconds}s")
     return 0 if report.verified else 1
+
+
+class _Bar(Observer):
+    """Progress on a tqdm bar, notes above it."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+
+    def on_progress(self, progress: CopyProgress) -> None:
+        self.bar.update(progress.rows - self.bar.n)
+        self.bar.set_postfix_str(f"{progress.rows_per_s:,.0f} rows/s")
+
+    def on_note(self, text: str) -> None:
+        tqdm.write(f"note: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 `describe_collection` turns pymilvus' describe/list/index answers (enums, protobuf default
 values, stringly-typed index parameters, JSON-encoded analyzer parameters) into a
-JSON-serialisable `CollectionInfo`. It never loads or changes anything.
+JSON-serialisable `CollectionInfo`. `sample_dynamic_keys` looks at a sample of rows for the
+keys a dynamic field holds. Nothing here loads or changes anything.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from .connect import current_database
+from .connect import current_database, on_database
 from .errors import CollectionNotFound, ConnectError
 from .model import CollectionInfo, FieldInfo, FunctionInfo, IndexInfo
 
 STRUCT_ARRAY = "ARRAY_OF_STRUCT"
+DYNAMIC_SAMPLE_ROWS = 1000
 # Keys of a describe_index answer that are state, not build parameters.
 _INDEX_STATE_KEYS = {
     "index_type",
@@ -221,3 +223,26 @@ def _number(value: Any) -> Any:
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """Keep a dict JSON-serialisable: anything else becomes its string form."""
     return json.loads(json.dumps(data, default=str))
+
+
+def sample_dynamic_keys(
+    source: CollectionInfo, client: MilvusClient | None
+) -> tuple[set[str] | None, int]:
+    """Dynamic keys seen in up to DYNAMIC_SAMPLE_ROWS rows; (None, 0) when it cannot look."""
+    if client is None or source.load_state != "Loaded":
+        return None, 0
+    try:
+        with on_database(client, source.db) as reader:
+            rows = reader.query(
+                source.name, filter="", limit=DYNAMIC_SAMPLE_ROWS, output_fields=["*"]
+            )
+    except MilvusException:
+        return None, 0
+    schema_names = {f.name for f in source.fields}
+    keys: set[str] = set()
+    for row in rows:
+        keys.update(k for k in row if k not in schema_names and k != "$meta")
+        meta = row.get("$meta")
+        if isinstance(meta, dict):
+            keys.update(meta)
+    return keys, len(rows)

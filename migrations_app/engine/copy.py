@@ -7,7 +7,7 @@ How it writes. The query answer is already the columnar `FieldData` an insert re
 the rows go from the source's answer into the target's insert request without ever becoming
 Python dicts: pymilvus' row API (query → dicts, insert → columns) costs the client about
 1.5 CPU-seconds per 100,000 rows of 128-d here, this path about 0.2. It uses pymilvus internals
-(`Prepare.query_request`, the handler's gRPC stub) through `rpc.Endpoint` only; pymilvus is
+(`Prepare.query_request`, the handler's gRPC stub) through `rpc.RpcChannel` only; pymilvus is
 pinned, and the round-trip tests catch a change.
 
 Measured here (2 shared cores, 100,000 rows × 128-d, Milvus Lite → Milvus Lite, see
@@ -38,7 +38,6 @@ connection lost mid-call) is sent as an upsert too.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymilvus import DataType, MilvusClient
@@ -46,6 +45,8 @@ from pymilvus.grpc_gen import milvus_pb2
 
 from .checkpoint import CopyState, initial_checkpoint
 from .errors import CopyCanceled, CopyError
+from .model import CopyProgress, TargetSpec
+from .options import DEFAULTS, SILENT, Observer, Options
 from .reader import (
     WHOLE_COLLECTION,
     Page,
@@ -54,12 +55,7 @@ from .reader import (
     scan_keys,
     schema_row_bytes,
 )
-from .rpc import CancelFlag, Endpoint, StatusError
-
-# 16 MB pages: Milvus Lite scans the whole collection for every query, so fewer, larger pages
-# are much faster there (at 400,000 rows a query costs ~0.5 s before it returns a row); peak RSS
-# measured ~355 MB at 100,000 rows and ~380 MB at 400,000 (about 210 MB of it is pymilvus).
-DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+from .rpc import CancelFlag, RpcChannel, StatusError
 
 
 class _Unbounded:
@@ -70,14 +66,34 @@ UNBOUNDED = _Unbounded()
 
 
 @dataclass(frozen=True)
-class CopyProgress:
-    """Reported after every written batch; figures are for the whole copy, this run included."""
+class CopyScope:
+    """Which rows go where: every row of `source_collection` into the existing
+    `target_collection`, partition by partition (`partitions` = explicit partitions, each
+    written into the target partition of the same name, which must exist; None = the whole
+    collection without partition names). Only `read_fields` are copied (they must include
+    `pk_field`); with `dynamic` the source's dynamic keys are carried into the target's dynamic
+    field, otherwise they are dropped."""
 
-    rows: int
-    bytes: int
-    rows_per_s: float  # rows written in this run / elapsed
-    elapsed: float  # seconds since this run started
-    partition: str
+    source_collection: str
+    target_collection: str
+    pk_field: str
+    pk_is_varchar: bool
+    read_fields: list[str]
+    dynamic: bool = False
+    partitions: list[str] | None = None
+
+    @classmethod
+    def of(cls, spec: TargetSpec) -> CopyScope:
+        """The scope a plan decided: from `spec.source_name` into `spec.name`."""
+        return cls(
+            source_collection=spec.source_name,
+            target_collection=spec.name,
+            pk_field=spec.primary_field,
+            pk_is_varchar=spec.pk_is_varchar,
+            read_fields=list(spec.read_fields),
+            dynamic=spec.copy_dynamic,
+            partitions=spec.copy_partitions,
+        )
 
 
 @dataclass
@@ -93,30 +109,17 @@ class CopyResult:
 def copy_collection(
     source: MilvusClient,
     target: MilvusClient,
+    scope: CopyScope,
     *,
-    source_collection: str,
-    target_collection: str,
-    pk_field: str,
-    pk_is_varchar: bool,
-    read_fields: list[str],
-    dynamic: bool,
-    partitions: list[str] | None,
     checkpoint: dict | None = None,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    on_checkpoint: Callable[[dict], None] | None = None,
-    on_progress: Callable[[CopyProgress], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
 ) -> CopyResult:
-    """Copy every row of `source_collection` into the existing `target_collection`.
+    """Copy the rows of `scope` (see CopyScope), in primary-key order, in batches of about
+    `options.batch_bytes`. Primary keys are kept as they are, so the target must not generate
+    them (auto_id off). Clients are bound to the source and target databases already.
 
-    Rows are streamed in primary-key order, partition by partition (`partitions` = explicit
-    partitions, each written into the target partition of the same name, which must exist;
-    None = the whole collection without partition names). Only `read_fields` are copied (they
-    must include `pk_field`); with `dynamic` the source's dynamic keys are carried into the
-    target's dynamic field, otherwise they are dropped. Primary keys are kept as they are, so
-    the target must not generate them (auto_id off).
-
-    After every written batch: `on_checkpoint(checkpoint)` with a JSON-safe dict, then
+    After every written batch: `observer.on_checkpoint(checkpoint)` with a JSON-safe dict, then
     `on_progress(CopyProgress)`, then `should_cancel()`. `should_cancel` is also asked (at most
     twice a second) while waiting for the source, the target or a retry: when it returns True,
     CopyCanceled is raised within about a second. Passing a checkpoint (any one this copy
@@ -129,48 +132,46 @@ def copy_collection(
     thread. Returns the rows and bytes copied and the rows per partition.
     """
     state: CopyState | None = None
+    pk_field, read_fields = scope.pk_field, scope.read_fields
     try:
-        if batch_bytes <= 0:
-            raise CopyError(f"batch_bytes must be positive, got {batch_bytes}")
+        if options.batch_bytes <= 0:
+            raise CopyError(f"batch_bytes must be positive, got {options.batch_bytes}")
         if pk_field not in read_fields:
             raise CopyError(f"read_fields must include the primary key field {pk_field!r}")
-        cancel = CancelFlag.of(should_cancel)
-        src = Endpoint(source, "source")
-        dst = Endpoint(target, "target", cancel)
-        source_schema = _describe(src, source_collection)
-        _describe(dst, target_collection)
+        cancel = CancelFlag(observer.should_cancel)
+        src = RpcChannel(source, "source", options=options)
+        dst = RpcChannel(target, "target", cancel, options)
+        source_schema = _describe(src, scope.source_collection)
+        _describe(dst, scope.target_collection)
+        partitions = scope.partitions
         streams = list(partitions) if partitions is not None else [WHOLE_COLLECTION]
         if partitions is not None:
-            _check_partitions(source, source_collection, streams, "source")
-            _check_partitions(target, target_collection, streams, "target")
-        _check_primary_key(source_schema, source_collection, pk_field, pk_is_varchar)
-        carry_dynamic = dynamic and bool(source_schema.get("enable_dynamic_field"))
+            _check_partitions(source, scope.source_collection, streams, "source")
+            _check_partitions(target, scope.target_collection, streams, "target")
+        _check_primary_key(source_schema, scope.source_collection, pk_field, scope.pk_is_varchar)
+        carry_dynamic = scope.dynamic and bool(source_schema.get("enable_dynamic_field"))
 
         state = CopyState.start(streams, checkpoint)
         uncertain = {}
         if checkpoint is not None:
-            uncertain = _uncertain_ranges(dst, target_collection, pk_field, pk_is_varchar, state)
-        return _run(
+            uncertain = _uncertain_ranges(dst, scope, state)
+        reader = Reader(
             src,
-            dst,
-            state,
-            cancel,
-            uncertain=uncertain,
-            source_collection=source_collection,
-            target_collection=target_collection,
+            collection=scope.source_collection,
             pk_field=pk_field,
-            pk_is_varchar=pk_is_varchar,
+            pk_is_varchar=scope.pk_is_varchar,
             output_fields=list(read_fields) + (["$meta"] if carry_dynamic else []),
             row_bytes=schema_row_bytes(source_schema, read_fields, carry_dynamic),
-            batch_bytes=batch_bytes,
-            on_checkpoint=on_checkpoint,
-            on_progress=on_progress,
+            batch_bytes=options.batch_bytes,
+            work=[(s, state.last_pk.get(s)) for s in state.streams if s not in state.done],
         )
+        writer = _Writer(dst, scope.target_collection)
+        return _run(reader, writer, state, cancel, uncertain, observer)
     except CopyCanceled as error:
         error.checkpoint = _last_checkpoint(state, checkpoint)
         rows = state.rows if state is not None else 0
         raise CopyCanceled(
-            f"copy of {source_collection!r} canceled after {rows} rows",
+            f"copy of {scope.source_collection!r} canceled after {rows} rows",
             checkpoint=error.checkpoint,
         ) from None
     except CopyError as error:
@@ -187,34 +188,14 @@ def _last_checkpoint(state: CopyState | None, given: dict | None) -> dict:
 
 
 def _run(
-    src: Endpoint,
-    dst: Endpoint,
+    reader: Reader,
+    writer: _Writer,
     state: CopyState,
     cancel: CancelFlag,
-    *,
     uncertain: dict,
-    source_collection: str,
-    target_collection: str,
-    pk_field: str,
-    pk_is_varchar: bool,
-    output_fields: list[str],
-    row_bytes: int,
-    batch_bytes: int,
-    on_checkpoint,
-    on_progress,
+    observer: Observer,
 ) -> CopyResult:
     resumed_rows = state.rows
-    reader = Reader(
-        src,
-        collection=source_collection,
-        pk_field=pk_field,
-        pk_is_varchar=pk_is_varchar,
-        output_fields=output_fields,
-        row_bytes=row_bytes,
-        batch_bytes=batch_bytes,
-        work=[(s, state.last_pk.get(s)) for s in state.streams if s not in state.done],
-    )
-    writer = _Writer(dst, target_collection)
     started = time.monotonic()
     written_rows = upserted_rows = 0
     reader.start()
@@ -225,7 +206,7 @@ def _run(
                 break
             if isinstance(item, StreamDone):
                 state.finish(item.stream)
-                _report(on_checkpoint, state)
+                observer.on_checkpoint(state.checkpoint())
                 continue
             page = item
             bound = uncertain.get(page.stream)
@@ -234,18 +215,17 @@ def _run(
             state.advance(page)
             written_rows += page.rows
             upserted_rows += page.rows if upsert else 0
-            _report(on_checkpoint, state)
-            if on_progress is not None:
-                elapsed = time.monotonic() - started
-                on_progress(
-                    CopyProgress(
-                        rows=state.rows,
-                        bytes=state.bytes,
-                        rows_per_s=written_rows / elapsed if elapsed > 0 else 0.0,
-                        elapsed=elapsed,
-                        partition=page.stream,
-                    )
+            observer.on_checkpoint(state.checkpoint())
+            elapsed = time.monotonic() - started
+            observer.on_progress(
+                CopyProgress(
+                    rows=state.rows,
+                    bytes=state.bytes,
+                    rows_per_s=written_rows / elapsed if elapsed > 0 else 0.0,
+                    elapsed=elapsed,
+                    partition=page.stream,
                 )
+            )
             if cancel.now():
                 raise CopyCanceled("canceled")
     finally:
@@ -260,12 +240,11 @@ def _run(
     )
 
 
-def _uncertain_ranges(
-    dst: Endpoint, collection: str, pk_field: str, pk_is_varchar: bool, state: CopyState
-) -> dict[str, object]:
+def _uncertain_ranges(dst: RpcChannel, scope: CopyScope, state: CopyState) -> dict[str, object]:
     """For each unfinished partition: the highest key the target may hold past the checkpoint
     (None: nothing there), or UNBOUNDED when the target cannot be queried (not loaded)."""
     streams = [s for s in state.streams if s not in state.done]
+    collection = scope.target_collection
     loaded_state = dst.client.get_load_state(collection).get("state")
     if getattr(loaded_state, "name", str(loaded_state)) != "Loaded":
         return dict.fromkeys(streams, UNBOUNDED)
@@ -275,8 +254,8 @@ def _uncertain_ranges(
         for keys in scan_keys(
             dst,
             collection,
-            pk_field,
-            pk_is_varchar,
+            scope.pk_field,
+            scope.pk_is_varchar,
             partition=None if stream == WHOLE_COLLECTION else stream,
             after=state.last_pk.get(stream),
         ):
@@ -285,15 +264,15 @@ def _uncertain_ranges(
     return ranges
 
 
-def _describe(endpoint: Endpoint, collection: str) -> dict:
+def _describe(channel: RpcChannel, collection: str) -> dict:
     try:
-        return endpoint.client.describe_collection(collection)
+        return channel.client.describe_collection(collection)
     except Exception as error:  # pymilvus raises MilvusException or gRPC errors alike
         reason = getattr(error, "message", None) or str(error)
         if "not exist" in reason or "not found" in reason:
-            raise CopyError(f"{endpoint.role} collection {collection!r} does not exist") from error
+            raise CopyError(f"{channel.role} collection {collection!r} does not exist") from error
         raise CopyError(
-            f"cannot read the {endpoint.role} collection {collection!r}: {reason}"
+            f"cannot read the {channel.role} collection {collection!r}: {reason}"
         ) from error
 
 
@@ -324,16 +303,11 @@ def _check_partitions(client: MilvusClient, collection: str, names: list[str], r
         )
 
 
-def _report(on_checkpoint: Callable[[dict], None] | None, state: CopyState) -> None:
-    if on_checkpoint is not None:
-        on_checkpoint(state.checkpoint())
-
-
 class _Writer:
     """Writes pages into the target: inserts, or upserts where a killed run may have written
     already; a retry after an ambiguous failure is an upsert."""
 
-    def __init__(self, dst: Endpoint, collection: str) -> None:
+    def __init__(self, dst: RpcChannel, collection: str) -> None:
         self.dst = dst
         self.collection = collection
 

@@ -8,14 +8,13 @@ parameters is retried once as the fallback, and every departure is returned as a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .connect import on_database, server_kind
 from .errors import FinalizeError
 from .model import FieldInfo, IndexInfo, TargetSpec
+from .options import DEFAULTS, SILENT, Observer, Options
 from .rpc import CancelFlag, wait_for
 from .support import Support
 
@@ -35,28 +34,27 @@ def finalize(
     target_client: MilvusClient,
     spec: TargetSpec,
     *,
-    load: bool = False,
-    on_note: Callable[[str], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
 ) -> list[str]:
-    """Flush the target collection, build its indexes, and load it when `load` is True
+    """Flush the target collection, build its indexes, and load it when `options.load` is True
     (otherwise it is left released).
 
     Returns the notes (index rebuilt differently, index added for an unindexed vector field);
-    each is also passed to `on_note` as it happens. Raises FinalizeError with the reason, and
-    CopyCanceled within about a second of `should_cancel()` turning True (a flush, index build
-    or load still running on the server is left to finish there).
+    each is also passed to `observer.on_note` as it happens. Raises FinalizeError with the
+    reason, and CopyCanceled within about a second of `observer.should_cancel()` turning True
+    (a flush, index build or load still running on the server is left to finish there).
     """
     notes: list[str] = []
-    cancel = CancelFlag.of(should_cancel) if should_cancel is not None else None
+    load = options.load
+    cancel = CancelFlag(observer.should_cancel)
 
     def wait(what: str, fn):
-        return wait_for(fn, cancel, f"{what} of {spec.name}")
+        return wait_for(fn, cancel, f"{what} of {spec.name}", options.cancel_poll)
 
     def note(text: str) -> None:
         notes.append(text)
-        if on_note is not None:
-            on_note(text)
+        observer.on_note(text)
 
     kind, version = server_kind(target_client)
     support = Support(kind, version)

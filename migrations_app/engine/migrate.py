@@ -7,24 +7,19 @@ run again with the last checkpoint and goes on where the copy stopped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from .checkpoint import initial_checkpoint
 from .connect import on_database, server_kind
-from .copy import (
-    DEFAULT_BATCH_BYTES,
-    CopyProgress,
-    CopyResult,
-    copy_collection,
-    initial_checkpoint,
-)
+from .copy import CopyScope, copy_collection
 from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
-from .plan import choices_of, create_target, drop_target, plan
+from .options import DEFAULTS, SILENT, Observer, Options
+from .plan import choices_of, plan
 from .rpc import CancelFlag, wait_for
+from .target import create_target, drop_target
 from .verify import count_rows, verify
 
 # The phases reported to `on_phase`, in order (JobCollection statuses of the same names).
@@ -38,16 +33,9 @@ def migrate_collection(
     spec: TargetSpec,
     *,
     checkpoint: dict | None = None,
-    on_checkpoint: Callable[[dict], None] | None = None,
-    on_progress: Callable[[CopyProgress], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_phase: Callable[[str], None] | None = None,
-    on_source_count: Callable[[int], None] | None = None,
-    load: bool = False,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    sample_rows: int = 100,
     source_count_at_start: int | None = None,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
 ) -> VerifyReport:
     """Copy `source_info` into the target collection `spec` and return the verification.
 
@@ -55,9 +43,10 @@ def migrate_collection(
     changed, e.g. the name was taken meanwhile) and the target is created; with one, the target
     must still exist and the copy resumes after the checkpoint. The clients may be bound to any
     database. The source is flushed first (its rows do not change; reads get faster) and
-    loaded if it was not (and released again at the end).
+    loaded if it was not (and released again at the end). `options` holds the settings (batch
+    size, load at the end, retry schedule, ...).
 
-    Callbacks, all on the calling thread:
+    `observer`'s callbacks, all on the calling thread:
     - `on_phase(name)`: "CREATING" (before the plan check and the target's creation; also on a
       resume), "COPYING", "INDEXING" (finalize: flush, indexes, load), "VERIFYING".
     - `on_source_count(n)`: the source's row count at the start, as soon as it is known (the
@@ -80,24 +69,10 @@ def migrate_collection(
     `checkpoint`, which is always set); PlanError/CreateError/FinalizeError/VerifyError/
     MigrateError with the reason.
     """
-
-    def note(text: str) -> None:
-        if on_note is not None:
-            on_note(text)
-
-    def phase(name: str) -> None:
-        if on_phase is not None:
-            on_phase(name)
-
-    cancel = CancelFlag.of(should_cancel)
-
-    def check_cancel(what: str) -> None:
-        if cancel.now():
-            raise CopyCanceled(f"migration of {source_info.name} canceled {what}")
-
+    run = _Run(source_info, spec, options, observer)
     resuming = checkpoint is not None
-    phase(CREATING)
-    check_cancel("before it started")
+    observer.on_phase(CREATING)
+    run.check_cancel("before it started")
     check = plan(source_info, choices_of(spec), target_client, resuming=resuming)
     if check.problems:
         raise PlanError(check.problems)
@@ -106,9 +81,9 @@ def migrate_collection(
     try:
         source_kind, _ = server_kind(source_client)
         with on_database(source_client, source_info.db) as src:
-            loaded_here = _ensure_loaded(src, source_info.name, "source", note, cancel)
+            loaded_here = run.ensure_loaded(src, source_info.name, "source")
             try:
-                _flush_quietly(src, source_info.name, cancel)
+                _flush_quietly(src, source_info.name, run.cancel)
                 count_at_start = source_count_at_start
                 if count_at_start is None:
                     count_at_start = count_rows(
@@ -118,32 +93,17 @@ def migrate_collection(
                         pk_is_varchar=spec.pk_is_varchar,
                         lite=source_kind == "milvus_lite",
                     )
-                if on_source_count is not None:
-                    on_source_count(count_at_start)
-                check_cancel("before the target was created")
+                observer.on_source_count(count_at_start)
+                run.check_cancel("before the target was created")
                 if not resuming:
                     create_target(target_client, spec)
                     created = True
                     checkpoint = initial_checkpoint()
-                    if on_checkpoint is not None:
-                        on_checkpoint(checkpoint)
-                return _copy_and_check(
-                    src,
-                    target_client,
-                    source_info,
-                    spec,
-                    checkpoint=checkpoint,
-                    resuming=resuming,
-                    phase=phase,
-                    note=note,
-                    cancel=cancel,
-                    check_cancel=check_cancel,
-                    on_checkpoint=on_checkpoint,
-                    on_progress=on_progress,
-                    load=load,
-                    batch_bytes=batch_bytes,
-                    sample_rows=sample_rows,
-                    count_at_start=count_at_start,
+                    observer.on_checkpoint(checkpoint)
+                # A fresh run's target was created just now and holds nothing: plain inserts.
+                # Its 0-row checkpoint is for the run that resumes it.
+                return run.copy_and_check(
+                    src, target_client, checkpoint if resuming else None, count_at_start
                 )
             finally:
                 if loaded_here:
@@ -154,66 +114,78 @@ def migrate_collection(
         # this run or by the run being resumed, and incomplete.
         if created or resuming:
             drop_target(target_client, spec)
-            note(f"migration canceled: incomplete target collection {spec.name} dropped")
+            observer.on_note(
+                f"migration canceled: incomplete target collection {spec.name} dropped"
+            )
         raise
 
 
-def _copy_and_check(
-    src: MilvusClient,
-    target_client: MilvusClient,
-    source_info: CollectionInfo,
-    spec: TargetSpec,
-    *,
-    checkpoint: dict,
-    resuming: bool,
-    phase,
-    note,
-    cancel: CancelFlag,
-    check_cancel,
-    on_checkpoint,
-    on_progress,
-    load: bool,
-    batch_bytes: int,
-    sample_rows: int,
-    count_at_start: int,
-) -> VerifyReport:
-    with on_database(target_client, spec.db) as dst:
-        phase(COPYING)
-        check_cancel("before the copy")
-        result = copy_planned(
-            src,
-            dst,
-            source_info.name,
-            spec,
-            # A fresh run's target was created just now and holds nothing: plain inserts.
-            # Its 0-row checkpoint is for the run that resumes it.
-            checkpoint=checkpoint if resuming else None,
-            batch_bytes=batch_bytes,
-            on_checkpoint=on_checkpoint,
-            on_progress=on_progress,
-            should_cancel=cancel,
-        )
-        phase(INDEXING)
-        check_cancel("before building indexes")
-        for text in finalize(dst, spec, load=load, should_cancel=cancel):
-            note(text)
-        phase(VERIFYING)
-        check_cancel("before verifying")
-        target_loaded_here = _ensure_loaded(dst, spec.name, "target", note, cancel)
-        try:
-            return verify(
-                src,
-                dst,
-                source_info,
-                spec,
-                source_count_at_start=count_at_start,
-                sample_rows=sample_rows,
-                copied_rows=result.rows,
-                should_cancel=cancel,
+class _Run:
+    """One call of migrate_collection: its settings, observer and cancel flag."""
+
+    def __init__(
+        self, source_info: CollectionInfo, spec: TargetSpec, options: Options, observer: Observer
+    ) -> None:
+        self.source_info = source_info
+        self.spec = spec
+        self.options = options
+        self.observer = observer
+        self.cancel = CancelFlag(observer.should_cancel)
+
+    def check_cancel(self, what: str) -> None:
+        if self.cancel.now():
+            raise CopyCanceled(f"migration of {self.source_info.name} canceled {what}")
+
+    def copy_and_check(
+        self, src: MilvusClient, target_client: MilvusClient, checkpoint, count_at_start: int
+    ) -> VerifyReport:
+        spec, observer, options = self.spec, self.observer, self.options
+        with on_database(target_client, spec.db) as dst:
+            observer.on_phase(COPYING)
+            self.check_cancel("before the copy")
+            scope = CopyScope.of(spec)
+            result = copy_collection(
+                src, dst, scope, checkpoint=checkpoint, options=options, observer=observer
             )
-        finally:
-            if target_loaded_here and not load:
-                dst.release_collection(spec.name)
+            observer.on_phase(INDEXING)
+            self.check_cancel("before building indexes")
+            finalize(dst, spec, options=options, observer=observer)
+            observer.on_phase(VERIFYING)
+            self.check_cancel("before verifying")
+            target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
+            try:
+                return verify(
+                    src,
+                    dst,
+                    self.source_info,
+                    spec,
+                    source_count_at_start=count_at_start,
+                    copied_rows=result.rows,
+                    options=options,
+                    observer=observer,
+                )
+            finally:
+                if target_loaded_here and not options.load:
+                    dst.release_collection(spec.name)
+
+    def ensure_loaded(self, client: MilvusClient, name: str, role: str) -> bool:
+        """Load collection `name` if it is not; True when this call loaded it."""
+        state = client.get_load_state(name).get("state")
+        if getattr(state, "name", str(state)) == "Loaded":
+            return False
+        try:
+            wait_for(
+                lambda: client.load_collection(name),
+                self.cancel,
+                f"load of {name}",
+                self.options.cancel_poll,
+            )
+        except MilvusException as exc:
+            raise MigrateError(
+                f"the {role} collection {name} is not loaded and cannot be loaded: {exc.message}"
+            ) from None
+        self.observer.on_note(f"{role} collection {name} loaded for the migration")
+        return True
 
 
 def _flush_quietly(client: MilvusClient, name: str, cancel) -> None:
@@ -224,38 +196,3 @@ def _flush_quietly(client: MilvusClient, name: str, cancel) -> None:
         wait_for(lambda: client.flush(name), cancel, f"flush of {name}")
     except MilvusException:
         pass
-
-
-def _ensure_loaded(client: MilvusClient, name: str, role: str, note, cancel) -> bool:
-    """Load collection `name` if it is not; True when this call loaded it."""
-    state = client.get_load_state(name).get("state")
-    if getattr(state, "name", str(state)) == "Loaded":
-        return False
-    try:
-        wait_for(lambda: client.load_collection(name), cancel, f"load of {name}")
-    except MilvusException as exc:
-        raise MigrateError(
-            f"the {role} collection {name} is not loaded and cannot be loaded: {exc.message}"
-        ) from None
-    note(f"{role} collection {name} loaded for the migration")
-    return True
-
-
-def copy_planned(
-    source: MilvusClient, target: MilvusClient, source_name: str, spec: TargetSpec, **options
-) -> CopyResult:
-    """copy_collection with everything the plan decided taken from `spec`; `options` are
-    copy_collection's own (checkpoint, batch_bytes, callbacks). Clients are bound to the
-    source and target databases already."""
-    return copy_collection(
-        source,
-        target,
-        source_collection=source_name,
-        target_collection=spec.name,
-        pk_field=spec.primary_field,
-        pk_is_varchar=spec.pk_is_varchar,
-        read_fields=list(spec.read_fields),
-        dynamic=spec.copy_dynamic,
-        partitions=spec.copy_partitions,
-        **options,
-    )

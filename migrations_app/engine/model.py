@@ -8,6 +8,7 @@ pymilvus `DataType` names ("INT64", "FLOAT_VECTOR"...), never enum objects.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -193,22 +194,46 @@ class TargetSpec(_SchemaShaped):
         return self.pk.dtype == "VARCHAR"
 
 
+class Problem(StrEnum):
+    """What kind of problem a plan found: callers decide by kind, never by the words."""
+
+    INVALID_NAME = "INVALID_NAME"  # not a valid Milvus database or collection name
+    NAME_TAKEN = "NAME_TAKEN"  # the target collection exists already
+    DUPLICATE_IN_REQUEST = "DUPLICATE_IN_REQUEST"  # two collections of one request, one target
+    TARGET_GONE = "TARGET_GONE"  # a resumed migration's target collection no longer exists
+    UNSUPPORTED = "UNSUPPORTED"  # the target server cannot take a type, feature or function
+    INVALID_CHOICE = "INVALID_CHOICE"  # a partition key or shard count the rules refuse
+
+
+@dataclass(frozen=True)
+class Finding(Serializable):
+    """One problem a plan found: its `kind` and the `message` a user reads."""
+
+    kind: Problem
+    message: str
+
+
 @dataclass
 class PlanResult:
-    """A plan: the spec to create, `problems` (any one blocks creation) and `warnings`."""
+    """A plan: the spec to create, `findings` (any one blocks creation) and `warnings`."""
 
     spec: TargetSpec | None
-    problems: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def problems(self) -> list[str]:
+        """The messages of the findings, in order."""
+        return [finding.message for finding in self.findings]
+
+    @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.findings
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "spec": self.spec.to_dict() if self.spec else None,
-            "problems": list(self.problems),
+            "findings": [finding.to_dict() for finding in self.findings],
             "warnings": list(self.warnings),
         }
 
@@ -217,9 +242,20 @@ class PlanResult:
         spec = data.get("spec")
         return cls(
             spec=TargetSpec.from_dict(spec) if spec else None,
-            problems=list(data.get("problems", [])),
+            findings=[Finding(Problem(f["kind"]), f["message"]) for f in data.get("findings", [])],
             warnings=list(data.get("warnings", [])),
         )
+
+
+@dataclass(frozen=True)
+class CopyProgress:
+    """Reported after every written batch; figures are for the whole copy, this run included."""
+
+    rows: int
+    bytes: int
+    rows_per_s: float  # rows written in this run / elapsed
+    elapsed: float  # seconds since this run started
+    partition: str
 
 
 @dataclass

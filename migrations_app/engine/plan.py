@@ -1,35 +1,37 @@
-"""Plan a target collection from a source description and the user's choices, then create it.
+"""Plan a target collection from a source description and the user's choices.
 
 `plan()` finds every problem before anything exists on the target: bad or taken names, field
-types, schema features and functions the target server cannot take, partition-key rules.
-What is allowed but worth knowing (dropped dynamic keys, explicit partitions replaced by a
-partition key, an index rebuilt as AUTOINDEX, auto_id keys kept) goes to `warnings`.
-`plan_many()` also catches two collections of one request aimed at the same target name.
+types, schema features and functions the target server cannot take, partition-key rules. Each
+is a typed Finding (its kind, and the message a user reads). What is allowed but worth knowing
+(dropped dynamic keys, explicit partitions replaced by a partition key, an index rebuilt as
+AUTOINDEX, auto_id keys kept) goes to `warnings`. `plan_many()` also catches two collections
+of one request aimed at the same target name.
 
-`create_target()` creates what a plan specifies, all or nothing.
+`target.create_target()` creates what a plan specifies.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from .catalog import STRUCT_ARRAY
-from .connect import client_for_database, current_database, on_database, server_kind
-from .errors import CreateError, PlanError
+from .catalog import STRUCT_ARRAY, sample_dynamic_keys
+from .connect import on_database, server_kind
+from .errors import PlanError
 from .model import (
     CollectionInfo,
     FieldInfo,
-    FunctionInfo,
+    Finding,
     IndexInfo,
     PlanResult,
+    Problem,
     SchemaChoices,
     TargetSpec,
 )
+from .names import duplicate_targets, invalid_name, name_taken
 from .support import (
     MILVUS_FEATURES,
     MILVUS_FIELD_TYPES,
@@ -38,27 +40,10 @@ from .support import (
     Support,
 )
 
-NAME_RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-NAME_MAX = 255
 MAX_SHARDS = 16  # Milvus' default proxy.maxShardNum
 PARTITION_KEY_TYPES = ("INT64", "VARCHAR")
 # Lite does not report max_length of ARRAY<VARCHAR> elements; the largest Milvus allows is safe.
 ARRAY_VARCHAR_MAX_LENGTH = 65535
-DYNAMIC_SAMPLE_ROWS = 1000
-
-
-def name_problem(name: str | None, what: str) -> str | None:
-    """The problem with a Milvus collection/database name, or None when it is valid."""
-    if not name:
-        return f"{what} name is empty"
-    if len(name) > NAME_MAX:
-        return f"{what} name {name[:40]}… is {len(name)} characters long (at most {NAME_MAX})"
-    if not NAME_RULE.match(name):
-        return (
-            f"{what} name {name!r} is invalid: use letters, digits and underscores, "
-            "not starting with a digit"
-        )
-    return None
 
 
 def plan(
@@ -73,7 +58,7 @@ def plan(
 
     `target_client` may be bound to any database of the target server. `source_client`, when
     given, is used to count the dynamic keys a disabled dynamic field would drop (a sample of
-    the source, only if the source is loaded). The result's `problems` are empty when
+    the source, only if the source is loaded). The result's `findings` are empty when
     `create_target(spec)` may go ahead. With `resuming`, the target collection is expected to
     exist already (an interrupted copy goes on) and its absence is the problem.
     """
@@ -116,24 +101,19 @@ def plan_many(
         for source, choices in requests
     ]
 
-    by_target: dict[tuple[str, str], list[int]] = {}
-    for index, result in enumerate(results):
-        if result.spec is not None:
-            by_target.setdefault((result.spec.db, result.spec.name), []).append(index)
-    for (db, name), indexes in by_target.items():
-        if len(indexes) > 1:
-            sources = ", ".join(f"{requests[i][0].db}.{requests[i][0].name}" for i in indexes)
-            for i in indexes:
-                results[i].problems.append(
-                    f"target collection {name} in database {db} is chosen more than once in "
-                    f"this request (for {sources})"
-                )
+    planned = [i for i, result in enumerate(results) if result.spec is not None]
+    targets = [
+        (f"{requests[i][0].db}.{requests[i][0].name}", results[i].spec.db, results[i].spec.name)
+        for i in planned
+    ]
+    for position, finding in duplicate_targets(targets).items():
+        results[planned[position]].findings.append(finding)
     return results
 
 
 def require_ok(result: PlanResult) -> TargetSpec:
-    """The spec of a plan without problems; PlanError listing them otherwise."""
-    if result.problems or result.spec is None:
+    """The spec of a plan without findings; PlanError listing them otherwise."""
+    if result.findings or result.spec is None:
         raise PlanError(result.problems or ["the plan has no target"])
     return result.spec
 
@@ -154,13 +134,13 @@ def _plan_one(
     source_client: MilvusClient | None,
     resuming: bool,
 ) -> PlanResult:
-    problems: list[str] = []
+    problems: list[Finding] = []
     warnings: list[str] = []
     db = choices.target_db or source.db
     name = choices.target_name or source.name
     on = support.label
 
-    for problem in (name_problem(db, "target database"), name_problem(name, "target collection")):
+    for problem in (invalid_name(db, "target database"), invalid_name(name, "target collection")):
         if problem:
             problems.append(problem)
 
@@ -168,16 +148,20 @@ def _plan_one(
         missing_db = target_databases is not None and db not in target_databases
         if missing_db or not _collection_exists(target_client, db, name):
             problems.append(
-                f"cannot resume: collection {name} no longer exists in database {db} of the target"
+                Finding(
+                    Problem.TARGET_GONE,
+                    f"cannot resume: collection {name} no longer exists in database {db} of "
+                    "the target",
+                )
             )
     elif not problems:
         if target_databases is not None and db not in target_databases:
             if db != "default" and not support.feature("databases"):
-                problems.append(f"{on} has no databases: cannot create database {db}")
+                problems.append(_unsupported(f"{on} has no databases: cannot create database {db}"))
             else:
                 warnings.append(f"database {db} does not exist on the target and will be created")
         elif _collection_exists(target_client, db, name):
-            problems.append(f"collection {name} already exists in database {db} of the target")
+            problems.append(name_taken(name, db))
 
     # --- fields and schema features --------------------------------------------------------
     fields: list[FieldInfo] = []
@@ -195,20 +179,26 @@ def _plan_one(
     vectors = [f for f in source.fields if f.dtype in VECTOR_TYPES]
     if len(vectors) > 1 and not support.feature("multiple_vectors"):
         problems.append(
-            f"{on} does not support more than one vector field (fields "
-            f"{', '.join(f.name for f in vectors)}){_since(support, 'multiple_vectors')}"
+            _unsupported(
+                f"{on} does not support more than one vector field (fields "
+                f"{', '.join(f.name for f in vectors)}){_since(support, 'multiple_vectors')}"
+            )
         )
 
     for function in source.functions:
         if function.type != "BM25":
             problems.append(
-                f"function {function.name} ({function.type}) cannot be re-created by the "
-                "migration: only BM25 functions are supported"
+                _unsupported(
+                    f"function {function.name} ({function.type}) cannot be re-created by the "
+                    "migration: only BM25 functions are supported"
+                )
             )
         elif not support.feature("bm25_function"):
             problems.append(
-                f"{on} does not support BM25 functions (function {function.name})"
-                f"{_since(support, 'bm25_function')}"
+                _unsupported(
+                    f"{on} does not support BM25 functions (function {function.name})"
+                    f"{_since(support, 'bm25_function')}"
+                )
             )
 
     if source.auto_id:
@@ -222,7 +212,9 @@ def _plan_one(
     if choices.enable_dynamic_field is not None:
         dynamic = choices.enable_dynamic_field
     if dynamic and not support.feature("dynamic_field"):
-        problems.append(f"{on} does not support dynamic fields{_since(support, 'dynamic_field')}")
+        problems.append(
+            _unsupported(f"{on} does not support dynamic fields{_since(support, 'dynamic_field')}")
+        )
     if source.enable_dynamic_field and not dynamic:
         warnings.append(_dynamic_warning(source, source_client))
 
@@ -231,12 +223,14 @@ def _plan_one(
     num_partitions = None
     if key:
         key_field = source.field(key)
-        key_problem = _partition_key_problem(key, key_field)
+        key_problem = partition_key_problem(key, key_field)
         if key_problem:
             problems.append(key_problem)
         elif not support.feature("partition_key"):
             problems.append(
-                f"{on} does not support partition keys{_since(support, 'partition_key')}"
+                _unsupported(
+                    f"{on} does not support partition keys{_since(support, 'partition_key')}"
+                )
             )
         else:
             next(f for f in fields if f.name == key).is_partition_key = True
@@ -264,7 +258,10 @@ def _plan_one(
     shards = choices.num_shards if choices.num_shards is not None else source.num_shards
     if not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= MAX_SHARDS:
         problems.append(
-            f"shard count {shards!r} is invalid: use a whole number from 1 to {MAX_SHARDS}"
+            Finding(
+                Problem.INVALID_CHOICE,
+                f"shard count {shards!r} is invalid: use a whole number from 1 to {MAX_SHARDS}",
+            )
         )
 
     # --- indexes -------------------------------------------------------------------------
@@ -298,14 +295,22 @@ def _plan_one(
         copy_dynamic=source.enable_dynamic_field and dynamic,
         copy_partitions=copy_partitions,
     )
-    return PlanResult(spec=spec, problems=problems, warnings=warnings)
+    return PlanResult(spec=spec, findings=problems, warnings=warnings)
 
 
 def _since(support: Support, feature: str) -> str:
     return "" if support.is_lite else support.since(MILVUS_FEATURES[feature])
 
 
-def _field_problems(field: FieldInfo, support: Support) -> list[str]:
+def _unsupported(message: str) -> Finding:
+    return Finding(Problem.UNSUPPORTED, message)
+
+
+def _field_problems(field: FieldInfo, support: Support) -> list[Finding]:
+    return [_unsupported(message) for message in _field_refusals(field, support)]
+
+
+def _field_refusals(field: FieldInfo, support: Support) -> list[str]:
     on = support.label
     if field.dtype == STRUCT_ARRAY:
         return [f"field {field.name} is an array of structs, which the migration cannot copy yet"]
@@ -334,18 +339,22 @@ def _field_problems(field: FieldInfo, support: Support) -> list[str]:
     return problems
 
 
-def _partition_key_problem(key: str, field: FieldInfo | None) -> str | None:
+def partition_key_problem(key: str, field: FieldInfo | None) -> Finding | None:
+    """INVALID_CHOICE when field `key` (None: not in the collection) cannot be the partition
+    key: one INT64 or VARCHAR field, not the primary key, not nullable, not a function output."""
     if field is None:
-        return f"partition key {key} is not a field of the collection"
-    if field.is_primary:
-        return f"partition key {key} cannot be the primary key"
-    if field.dtype not in PARTITION_KEY_TYPES:
-        return f"partition key {key} must be an INT64 or VARCHAR field, not {field.dtype}"
-    if field.nullable:
-        return f"partition key {key} must not be nullable"
-    if field.is_function_output:
-        return f"partition key {key} cannot be a function output"
-    return None
+        message = f"partition key {key} is not a field of the collection"
+    elif field.is_primary:
+        message = f"partition key {key} cannot be the primary key"
+    elif field.dtype not in PARTITION_KEY_TYPES:
+        message = f"partition key {key} must be an INT64 or VARCHAR field, not {field.dtype}"
+    elif field.nullable:
+        message = f"partition key {key} must not be nullable"
+    elif field.is_function_output:
+        message = f"partition key {key} cannot be a function output"
+    else:
+        return None
+    return Finding(Problem.INVALID_CHOICE, message)
 
 
 def plan_index(
@@ -386,7 +395,7 @@ def _collection_exists(client: MilvusClient, db: str, name: str) -> bool:
 
 
 def _dynamic_warning(source: CollectionInfo, source_client: MilvusClient | None) -> str:
-    keys, sampled = _sample_dynamic_keys(source, source_client)
+    keys, sampled = sample_dynamic_keys(source, source_client)
     if keys is None:
         return "dynamic field off: the source's dynamic keys will be dropped"
     if keys:
@@ -397,163 +406,3 @@ def _dynamic_warning(source: CollectionInfo, source_client: MilvusClient | None)
             f"found in a sample of {sampled} rows)"
         )
     return f"dynamic field off: no dynamic keys found in a sample of {sampled} rows"
-
-
-def _sample_dynamic_keys(
-    source: CollectionInfo, client: MilvusClient | None
-) -> tuple[set[str] | None, int]:
-    """Dynamic keys seen in up to DYNAMIC_SAMPLE_ROWS rows; (None, 0) when it cannot look."""
-    if client is None or source.load_state != "Loaded":
-        return None, 0
-    try:
-        with on_database(client, source.db) as reader:
-            rows = reader.query(
-                source.name, filter="", limit=DYNAMIC_SAMPLE_ROWS, output_fields=["*"]
-            )
-    except MilvusException:
-        return None, 0
-    schema_names = {f.name for f in source.fields}
-    keys: set[str] = set()
-    for row in rows:
-        keys.update(k for k in row if k not in schema_names and k != "$meta")
-        meta = row.get("$meta")
-        if isinstance(meta, dict):
-            keys.update(meta)
-    return keys, len(rows)
-
-
-# --- creating the target -------------------------------------------------------------------
-
-
-def create_target(target_client: MilvusClient, spec: TargetSpec) -> bool:
-    """Create the database (if missing), the collection, its partitions and functions.
-
-    All or nothing: on any failure whatever this call created is dropped again and CreateError
-    says what failed. A collection that already exists is never touched (CreateError). No index
-    is built here (rows are inserted faster without one): finalize builds them. Returns whether
-    the database was created.
-    """
-    created_database = False
-    try:
-        databases = set(target_client.list_databases())
-    except MilvusException:
-        databases = None
-    if databases is not None and spec.db not in databases:
-        try:
-            target_client.create_database(spec.db)
-        except MilvusException as exc:
-            raise CreateError(
-                f"cannot create database {spec.db} on the target: {exc.message}"
-            ) from None
-        created_database = True
-
-    client = target_client
-    if current_database(target_client) != spec.db:
-        client = client_for_database(target_client, spec.db)
-    created_collection = False
-    step = f"look for collection {spec.name}"
-    try:
-        if client.has_collection(spec.name):
-            raise CreateError(
-                f"collection {spec.name} already exists in database {spec.db} of the target"
-            )
-        step = f"create collection {spec.name}"
-        kwargs: dict = {"consistency_level": spec.consistency_level}
-        if spec.num_shards:
-            kwargs["num_shards"] = spec.num_shards
-        if spec.partition_key and spec.num_partitions:
-            kwargs["num_partitions"] = spec.num_partitions
-        client.create_collection(spec.name, schema=build_schema(spec), **kwargs)
-        created_collection = True
-        for partition in spec.partitions:
-            if partition == "_default" or spec.partition_key:
-                continue
-            step = f"create partition {partition} of {spec.name}"
-            client.create_partition(spec.name, partition)
-    except (MilvusException, CreateError) as exc:
-        _undo(client, target_client, spec, created_collection, created_database)
-        if isinstance(exc, CreateError):
-            raise
-        raise CreateError(f"cannot {step} in database {spec.db}: {exc.message}") from None
-    except BaseException:
-        _undo(client, target_client, spec, created_collection, created_database)
-        raise
-    finally:
-        if client is not target_client:
-            client.close()
-    return created_database
-
-
-def _undo(client, target_client, spec: TargetSpec, collection: bool, database: bool) -> None:
-    # Best effort: the original error is what the user needs to see.
-    try:
-        if collection:
-            client.drop_collection(spec.name)
-        if database:
-            target_client.drop_database(spec.db)
-    except MilvusException:
-        pass
-
-
-def drop_target(target_client: MilvusClient, spec: TargetSpec) -> None:
-    """Drop the target collection of `spec` (a canceled or failed copy's incomplete target)."""
-    with on_database(target_client, spec.db) as client:
-        if client.has_collection(spec.name):
-            client.drop_collection(spec.name)
-
-
-def build_schema(spec: TargetSpec):
-    """The pymilvus CollectionSchema of the target: auto_id off, functions re-declared."""
-    schema = MilvusClient.create_schema(
-        auto_id=False,
-        enable_dynamic_field=spec.enable_dynamic_field,
-        description=spec.description,
-    )
-    for field in spec.fields:
-        schema.add_field(field.name, DataType[field.dtype], **_field_kwargs(field))
-    for function in spec.functions:
-        schema.add_function(_function(function))
-    return schema
-
-
-def _field_kwargs(field: FieldInfo) -> dict:
-    kwargs: dict = {}
-    if field.description:
-        kwargs["description"] = field.description
-    if field.is_primary:
-        kwargs["is_primary"] = True
-        kwargs["auto_id"] = False
-    if field.dim is not None and field.dtype != "SPARSE_FLOAT_VECTOR":
-        kwargs["dim"] = field.dim
-    if field.max_length is not None:
-        kwargs["max_length"] = field.max_length
-    if field.element_type:
-        kwargs["element_type"] = DataType[field.element_type]
-    if field.max_capacity is not None:
-        kwargs["max_capacity"] = field.max_capacity
-    if field.nullable:
-        kwargs["nullable"] = True
-    if field.default_value is not None:
-        kwargs["default_value"] = field.default_value
-    if field.is_partition_key:
-        kwargs["is_partition_key"] = True
-    if field.is_clustering_key:
-        kwargs["is_clustering_key"] = True
-    if field.enable_analyzer:
-        kwargs["enable_analyzer"] = True
-        if field.analyzer_params:
-            kwargs["analyzer_params"] = field.analyzer_params
-    if field.enable_match:
-        kwargs["enable_match"] = True
-    return kwargs
-
-
-def _function(function: FunctionInfo) -> Function:
-    return Function(
-        name=function.name,
-        function_type=FunctionType[function.type],
-        input_field_names=list(function.input_field_names),
-        output_field_names=list(function.output_field_names),
-        description=function.description,
-        params=dict(function.params) or None,
-    )

@@ -29,7 +29,7 @@ from pymilvus.grpc_gen import common_pb2
 
 from .errors import CopyCanceled, CopyError
 from .filters import pk_after_filter
-from .rpc import CANCEL_POLL, AnswerTooLarge, Endpoint, StatusError
+from .rpc import AnswerTooLarge, RpcChannel, StatusError
 
 # A page whose encoded answer is larger than this is read again with a smaller limit, so the
 # insert request built from it stays well under gRPC's 64 MB message limit.
@@ -120,7 +120,7 @@ class PageSizer:
 
 
 def query_page(
-    endpoint: Endpoint,
+    channel: RpcChannel,
     what: str,
     collection: str,
     expr: str,
@@ -143,11 +143,11 @@ def query_page(
         # short page means the end, which saves a query per partition.
         reduce_stop_for_best="False",
     )
-    return endpoint.call(what, "Query", request)
+    return channel.call(what, "Query", request)
 
 
 def read_pages(
-    endpoint: Endpoint,
+    channel: RpcChannel,
     sizer: PageSizer,
     *,
     collection: str,
@@ -158,7 +158,7 @@ def read_pages(
     after: int | str | None,
 ) -> Iterator[tuple[object, list, int]]:
     """(answer, keys, size) of each page after key `after`, in key order, checked."""
-    where = f"{endpoint.role} collection {collection!r}" + (
+    where = f"{channel.role} collection {collection!r}" + (
         f" partition {partition!r}" if partition else ""
     )
     partition_names = [partition] if partition else []
@@ -167,7 +167,7 @@ def read_pages(
         limit = sizer.limit()
         try:
             answer = query_page(
-                endpoint,
+                channel,
                 f"reading {where}",
                 collection,
                 pk_after_filter(pk_field, last, pk_is_varchar),
@@ -201,7 +201,7 @@ def read_pages(
 
 
 def scan_keys(
-    endpoint: Endpoint,
+    channel: RpcChannel,
     collection: str,
     pk_field: str,
     pk_is_varchar: bool,
@@ -213,7 +213,7 @@ def scan_keys(
     sizer = PageSizer(row_bytes=64 if pk_is_varchar else 16, batch_bytes=KEY_PAGE_BYTES)
     sizer.budget = KEY_PAGE_BYTES  # keys are small: no ramp-up
     for _, keys, _ in read_pages(
-        endpoint,
+        channel,
         sizer,
         collection=collection,
         pk_field=pk_field,
@@ -264,7 +264,7 @@ class Reader:
 
     def __init__(
         self,
-        src: Endpoint,
+        src: RpcChannel,
         *,
         collection: str,
         pk_field: str,
@@ -295,7 +295,7 @@ class Reader:
         waiting (a slow query on the source does not hold the caller)."""
         while True:
             try:
-                item = self.queue.get(timeout=CANCEL_POLL)
+                item = self.queue.get(timeout=self.src.options.cancel_poll)
             except queue.Empty:
                 if cancel is not None and cancel():
                     raise CopyCanceled(f"reading {self.collection!r} canceled") from None

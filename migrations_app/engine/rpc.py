@@ -1,10 +1,11 @@
 """The retrying, cancelable transport under the copy, its resume and verify.
 
-`Endpoint` sends raw gRPC requests through the stub of a `pymilvus.MilvusClient` — pymilvus
+`RpcChannel` sends raw gRPC requests through the stub of a `pymilvus.MilvusClient` — pymilvus
 internals (`_get_connection()._stub`, `_generate_call_context`), which is why pymilvus is pinned
 in pyproject.toml. Every call is made with the stub's `.future(...)` API and waited for in short
-steps, so a cancel is seen within CANCEL_POLL seconds even while a slow query is running (the
-call is then canceled on the channel). Back-off waits between retries sleep in the same steps.
+steps, so a cancel is seen within `Options.cancel_poll` seconds even while a slow query is
+running (the call is then canceled on the channel). Back-off waits between retries
+(`Options.retry`) sleep in the same steps.
 
 What is retried: gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / ABORTED (except a
 message over gRPC's size limit), rate-limit and not-ready statuses, and any status the server
@@ -15,6 +16,7 @@ gRPC error as CopyError.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -25,14 +27,7 @@ from pymilvus import MilvusClient
 from pymilvus.grpc_gen import common_pb2
 
 from .errors import CopyCanceled, CopyError
-
-RETRY_ATTEMPTS = 8
-RETRY_FIRST_DELAY = 0.5
-RETRY_MAX_DELAY = 10.0
-# A request that has no answer within this many seconds is retried (as an upsert for writes).
-CALL_TIMEOUT = 300.0
-# How often a waiting call, back-off or phase looks at the cancel flag.
-CANCEL_POLL = 0.2
+from .options import DEFAULTS, Options
 
 _TRANSIENT_GRPC = frozenset(
     {
@@ -95,12 +90,6 @@ class CancelFlag:
         self.asked = -float("inf")
         self.canceled = False
 
-    @classmethod
-    def of(cls, should_cancel: Callable[[], bool] | None) -> CancelFlag:
-        """`should_cancel` as a CancelFlag (itself when it is one already: a phase handing its
-        flag to another must not throttle it twice)."""
-        return should_cancel if isinstance(should_cancel, CancelFlag) else cls(should_cancel)
-
     def now(self) -> bool:
         if not self.canceled and self.should_cancel is not None:
             self.asked = time.monotonic()
@@ -113,8 +102,13 @@ class CancelFlag:
         return self.canceled
 
 
-def pause(seconds: float, cancel: Callable[[], bool] | None, what: str) -> None:
-    """Sleep `seconds`, in CANCEL_POLL steps; CopyCanceled as soon as `cancel()` says so."""
+def pause(
+    seconds: float,
+    cancel: Callable[[], bool] | None,
+    what: str,
+    poll: float = DEFAULTS.cancel_poll,
+) -> None:
+    """Sleep `seconds`, in `poll` steps; CopyCanceled as soon as `cancel()` says so."""
     end = time.monotonic() + seconds
     while True:
         if cancel is not None and cancel():
@@ -122,12 +116,17 @@ def pause(seconds: float, cancel: Callable[[], bool] | None, what: str) -> None:
         left = end - time.monotonic()
         if left <= 0:
             return
-        time.sleep(min(CANCEL_POLL, left))
+        time.sleep(min(poll, left))
 
 
-def wait_for(fn: Callable[[], Any], cancel: Callable[[], bool] | None, what: str) -> Any:
+def wait_for(
+    fn: Callable[[], Any],
+    cancel: Callable[[], bool] | None,
+    what: str,
+    poll: float = DEFAULTS.cancel_poll,
+) -> Any:
     """Run `fn` (a blocking pymilvus call: flush, index build, load) and return its result,
-    looking at `cancel` every CANCEL_POLL seconds. On cancel the call is abandoned on its daemon
+    looking at `cancel` every `poll` seconds. On cancel the call is abandoned on its daemon
     thread (pymilvus offers no way to stop it) and CopyCanceled is raised."""
     if cancel is None:
         return fn()
@@ -144,35 +143,40 @@ def wait_for(fn: Callable[[], Any], cancel: Callable[[], bool] | None, what: str
     while thread.is_alive():
         if cancel():
             raise CopyCanceled(f"{what} canceled")
-        thread.join(CANCEL_POLL)
+        thread.join(poll)
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
 
 
-class Endpoint:
+class RpcChannel:
     """The gRPC stub and call metadata behind a MilvusClient, for the columnar fast path.
 
     `role` ("source"/"target") names the side in messages; `cancel`, when given, is looked at
-    while a call or a back-off waits. The stub is fetched on every call because pymilvus
+    while a call or a back-off waits. `options` gives the retry schedule, the call timeout and
+    how often the cancel flag is looked at. The stub is fetched on every call because pymilvus
     replaces it when it reconnects.
     """
 
     def __init__(
-        self, client: MilvusClient, role: str, cancel: Callable[[], bool] | None = None
+        self,
+        client: MilvusClient,
+        role: str,
+        cancel: Callable[[], bool] | None = None,
+        options: Options = DEFAULTS,
     ) -> None:
         self.client = client
         self.role = role
         self.cancel = cancel
+        self.options = options
         self.metadata = client._generate_call_context().to_grpc_metadata()
 
     @property
     def stub(self):
         return self.client._get_connection()._stub
 
-    def with_cancel(self, cancel: Callable[[], bool] | None) -> Endpoint:
-        other = Endpoint.__new__(Endpoint)
-        other.client, other.role, other.metadata = self.client, self.role, self.metadata
+    def with_cancel(self, cancel: Callable[[], bool] | None) -> RpcChannel:
+        other = copy.copy(self)
         other.cancel = cancel
         return other
 
@@ -185,9 +189,10 @@ class Endpoint:
         Raises StatusError/AnswerTooLarge for an error status, CopyError for a failed call,
         CopyCanceled when `cancel` says so.
         """
-        delay = RETRY_FIRST_DELAY
+        retry = self.options.retry
+        delay = retry.first_delay
         last_reason = ""
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
+        for attempt in range(1, retry.attempts + 1):
             try:
                 answer = self._send(what, method, request)
             except grpc.RpcError as error:
@@ -212,22 +217,23 @@ class Endpoint:
                 if not is_transient_status(status):
                     raise StatusError(status)
                 last_reason = status.reason
-            if attempt < RETRY_ATTEMPTS:
-                pause(delay, self.cancel, what)
-                delay = min(delay * 2, RETRY_MAX_DELAY)
+            if attempt < retry.attempts:
+                pause(delay, self.cancel, what, self.options.cancel_poll)
+                delay = min(delay * 2, retry.max_delay)
         raise CopyError(
-            f"{what} failed on the {self.role}: still failing after {RETRY_ATTEMPTS} attempts "
+            f"{what} failed on the {self.role}: still failing after {retry.attempts} attempts "
             f"({last_reason})"
         )
 
     def _send(self, what: str, method: str, request):
         rpc = getattr(self.stub, method)
+        timeout = self.options.call_timeout
         if self.cancel is None:
-            return rpc(request, timeout=CALL_TIMEOUT, metadata=self.metadata)
-        future = rpc.future(request, timeout=CALL_TIMEOUT, metadata=self.metadata)
+            return rpc(request, timeout=timeout, metadata=self.metadata)
+        future = rpc.future(request, timeout=timeout, metadata=self.metadata)
         while True:
             try:
-                return future.result(timeout=CANCEL_POLL)
+                return future.result(timeout=self.options.cancel_poll)
             except grpc.FutureTimeoutError:
                 if self.cancel():
                     future.cancel()

@@ -33,10 +33,10 @@ from .connect import on_database, server_kind
 from .errors import CopyCanceled, CopyError, VerifyError
 from .filters import pk_in_filter, pk_literal
 from .model import CollectionInfo, TargetSpec, VerifyReport
+from .options import DEFAULTS, SILENT, Observer, Options
 from .reader import scan_keys
-from .rpc import CancelFlag, Endpoint, wait_for
+from .rpc import CancelFlag, RpcChannel, wait_for
 
-DEFAULT_SAMPLE_ROWS = 100
 FETCH_CHUNK = 100  # keys per "pk in [...]" query
 FLOAT_TOLERANCE = 1e-6
 MAX_SHOWN = 80  # characters of a value quoted in a mismatch
@@ -49,20 +49,22 @@ def verify(
     spec: TargetSpec,
     *,
     source_count_at_start: int | None = None,
-    sample_rows: int = DEFAULT_SAMPLE_ROWS,
     copied_rows: int | None = None,
     seed: int | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
 ) -> VerifyReport:
     """Compare target collection `spec` with `source`; both must be loaded.
 
     `source_count_at_start` (the source's exact count before the copy) lets the report say when
-    the source was written to during the migration. `sample_rows` keys are sampled on each side
-    (`seed` makes the sample repeatable). `should_cancel` is asked between pages and while
+    the source was written to during the migration. `options.sample_rows` keys are sampled on
+    each side (`seed` makes the sample repeatable). `observer.should_cancel` is asked between
+    pages and while
     waiting: CopyCanceled within about a second. Raises VerifyError when a check cannot run.
     """
     started = time.monotonic()
-    cancel = CancelFlag.of(should_cancel)
+    cancel = CancelFlag(observer.should_cancel)
+    sample_rows = options.sample_rows
     source_kind, _ = server_kind(source_client)
     target_kind, _ = server_kind(target_client)
     label_source = f"{source.db}.{source.name}"
@@ -73,10 +75,10 @@ def verify(
     pk, varchar = spec.primary_field, spec.pk_is_varchar
 
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        src_end = Endpoint(src, "source", cancel)
-        dst_end = Endpoint(dst, "target", cancel)
+        src_end = RpcChannel(src, "source", cancel, options)
+        dst_end = RpcChannel(dst, "target", cancel, options)
 
-        def count(end: Endpoint, name: str, partition: str | None, lite: bool) -> int:
+        def count(end: RpcChannel, name: str, partition: str | None, lite: bool) -> int:
             if cancel():
                 raise CopyCanceled(f"verification of {label_target} canceled")
             return count_rows(
@@ -86,7 +88,7 @@ def verify(
                 pk_is_varchar=varchar,
                 partition=partition,
                 lite=lite,
-                endpoint=end,
+                channel=end,
                 should_cancel=cancel,
             )
 
@@ -151,18 +153,18 @@ def count_rows(
     pk_is_varchar: bool = False,
     partition: str | None = None,
     lite: bool = False,
-    endpoint: Endpoint | None = None,
+    channel: RpcChannel | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> int:
     """Exact number of rows (strong consistency), of one partition when `partition` is given.
 
-    `endpoint` (the client's, with its cancel flag) reads the keys where they are counted;
+    `channel` (the client's, with its cancel flag) reads the keys where they are counted;
     `should_cancel` is looked at while the count waits: CopyCanceled."""
     where = f"{collection}" + (f" partition {partition}" if partition else "")
     try:
         if partition is not None and lite:
             # Lite's count(*) would answer for the whole collection: count the keys instead.
-            end = endpoint or Endpoint(client, "server")
+            end = channel or RpcChannel(client, "server")
             return sum(
                 len(keys)
                 for keys in scan_keys(end, collection, pk, pk_is_varchar, partition=partition)
@@ -186,7 +188,7 @@ def count_rows(
 
 
 def sample_keys(
-    endpoint: Endpoint,
+    channel: RpcChannel,
     collection: str,
     pk: str,
     pk_is_varchar: bool,
@@ -198,7 +200,7 @@ def sample_keys(
     distinct = 0
     sample: list[Any] = []
     try:
-        for keys in scan_keys(endpoint, collection, pk, pk_is_varchar):
+        for keys in scan_keys(channel, collection, pk, pk_is_varchar):
             for key in keys:
                 distinct += 1
                 # Reservoir sampling over the whole key range.
@@ -210,7 +212,7 @@ def sample_keys(
                         sample[slot] = key
     except CopyError as exc:
         raise VerifyError(
-            f"cannot read the keys of the {endpoint.role} collection {collection}: {exc.message}"
+            f"cannot read the keys of the {channel.role} collection {collection}: {exc.message}"
         ) from None
     return distinct, sorted(sample)
 

@@ -13,7 +13,7 @@ from console.models import Cluster, Project, User
 from console.plans import target_refusal
 from jobs.models import Job
 from migrations_app.engine.model import CollectionInfo
-from migrations_app.engine.plan import _partition_key_problem
+from migrations_app.engine.plan import partition_key_problem
 from migrations_app.models import WizardDraft
 from migrations_app.service import CollectionChoice, MigrationRequest
 from migrations_app.wizard.drafts import target_projects
@@ -121,7 +121,7 @@ def infos_of(draft: WizardDraft) -> list[CollectionInfo]:
 
 def partition_key_fields(info: CollectionInfo) -> list[str]:
     """Fields the engine accepts as a partition key (its own rule, not a copy of it)."""
-    return [f.name for f in info.fields if _partition_key_problem(f.name, f) is None]
+    return [f.name for f in info.fields if partition_key_problem(f.name, f) is None]
 
 
 def choose_collections(draft: WizardDraft, infos: list[CollectionInfo], names: list[str]) -> None:

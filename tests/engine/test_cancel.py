@@ -18,13 +18,16 @@ from pymilvus import MilvusClient
 
 from console.clusters.lite_process import stop_process
 from migrations_app.engine.catalog import describe_collection
-from migrations_app.engine.copy import copy_collection
+from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.errors import CopyCanceled
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import SchemaChoices
-from migrations_app.engine.plan import create_target, plan, require_ok
+from migrations_app.engine.options import SILENT, Observer, Options
+from migrations_app.engine.plan import plan, require_ok
+from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import verify
+from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple
 
 QUICKLY = 3.0  # seconds from the cancel request to CopyCanceled
@@ -78,19 +81,10 @@ def measured(cancel: CancelAfter):
     assert elapsed < QUICKLY, f"canceled after {elapsed:.1f} s"
 
 
-def copy(source, target, name, **options):
+def copy(source, target, name, observer: Observer = SILENT):
+    scope = CopyScope(name, name, "pk", False, ["pk", "vec", "title", "category"])
     return copy_collection(
-        source,
-        target,
-        source_collection=name,
-        target_collection=name,
-        pk_field="pk",
-        pk_is_varchar=False,
-        read_fields=["pk", "vec", "title", "category"],
-        dynamic=False,
-        partitions=None,
-        batch_bytes=4_000,
-        **options,
+        source, target, scope, options=Options(batch_bytes=4_000), observer=observer
     )
 
 
@@ -118,7 +112,12 @@ def test_it_cancels_a_copy_whose_source_query_hangs(lite_factory, fresh_lite_fac
 
     try:
         with measured(cancel) as raised:
-            copy(source, target, "slow", on_checkpoint=freeze_source, should_cancel=cancel)
+            copy(
+                source,
+                target,
+                "slow",
+                observer=Calls(on_checkpoint=freeze_source, should_cancel=cancel),
+            )
     finally:
         hang.release()
 
@@ -143,7 +142,12 @@ def test_it_cancels_during_a_retry_back_off(lite_factory, fresh_lite_factory):
             cancel.start()
 
     with measured(cancel):
-        copy(source, target, "backoff", on_checkpoint=stop_target, should_cancel=cancel)
+        copy(
+            source,
+            target,
+            "backoff",
+            observer=Calls(on_checkpoint=stop_target, should_cancel=cancel),
+        )
 
 
 def test_it_cancels_finalize_while_the_target_hangs(lite_factory, fresh_lite_factory):
@@ -161,7 +165,12 @@ def test_it_cancels_finalize_while_the_target_hangs(lite_factory, fresh_lite_fac
 
     try:
         with measured(cancel):
-            finalize(target, spec, load=True, should_cancel=should_cancel)
+            finalize(
+                target,
+                spec,
+                options=Options(load=True),
+                observer=Calls(should_cancel=should_cancel),
+            )
     finally:
         hang.release()
 
@@ -170,7 +179,7 @@ def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_facto
     target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
     info, spec = copied_target(source, target, "ver")
-    finalize(target, spec, load=True)
+    finalize(target, spec, options=Options(load=True))
     hang = Hang(target_server)
     cancel = CancelAfter(1.0)
 
@@ -182,7 +191,7 @@ def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_facto
 
     try:
         with measured(cancel):
-            verify(source, target, info, spec, should_cancel=should_cancel)
+            verify(source, target, info, spec, observer=Calls(should_cancel=should_cancel))
     finally:
         hang.release()
 
@@ -203,10 +212,10 @@ def test_it_cancels_a_migration_in_each_phase_and_drops_the_target(pair, phase):
             target,
             info,
             spec,
-            batch_bytes=4_000,
-            on_phase=seen.append,
-            on_note=notes.append,
-            should_cancel=lambda: phase in seen,
+            options=Options(batch_bytes=4_000),
+            observer=Calls(
+                on_phase=seen.append, on_note=notes.append, should_cancel=lambda: phase in seen
+            ),
         )
 
     assert seen[-1] == phase

@@ -17,9 +17,12 @@ import pytest
 from pymilvus import DataType, MilvusClient
 
 from console.clusters.lite_process import start_lite, stop_process
-from migrations_app.engine.copy import CopyProgress, copy_collection
+from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.errors import CopyCanceled, CopyError
 from migrations_app.engine.filters import pk_after_filter
+from migrations_app.engine.model import CopyProgress
+from migrations_app.engine.options import DEFAULTS, SILENT, Options
+from tests.engine.calls import Calls
 
 DIM = 8
 FIELDS = ["pk", "vector", "title", "category"]
@@ -110,7 +113,7 @@ def pks(client: MilvusClient, name: str, *, varchar_pk=False, partition=None) ->
     return sorted(row["pk"] for row in rows)
 
 
-def run_copy(source, target, **overrides):
+def run_copy(source, target, *, checkpoint=None, options=DEFAULTS, observer=SILENT, **overrides):
     arguments = dict(
         source_collection="src",
         target_collection="dst",
@@ -121,7 +124,14 @@ def run_copy(source, target, **overrides):
         partitions=None,
     )
     arguments.update(overrides)
-    return copy_collection(source, target, **arguments)
+    return copy_collection(
+        source,
+        target,
+        CopyScope(**arguments),
+        checkpoint=checkpoint,
+        options=options,
+        observer=observer,
+    )
 
 
 @pytest.fixture
@@ -144,7 +154,9 @@ def test_it_copies_a_mixed_collection_row_for_row(pair):
     source.insert("src", make_rows(300, mixed=True))
     progress: list[CopyProgress] = []
 
-    result = run_copy(source, target, read_fields=MIXED_FIELDS, on_progress=progress.append)
+    result = run_copy(
+        source, target, read_fields=MIXED_FIELDS, observer=Calls(on_progress=progress.append)
+    )
 
     copied = read_all(target, "dst")
     assert copied == read_all(source, "src")
@@ -165,7 +177,12 @@ def test_it_copies_a_collection_larger_than_many_batches(pair):
     source.insert("src", make_rows(2_000))
     checkpoints: list[dict] = []
 
-    result = run_copy(source, target, batch_bytes=8_000, on_checkpoint=checkpoints.append)
+    result = run_copy(
+        source,
+        target,
+        options=Options(batch_bytes=8_000),
+        observer=Calls(on_checkpoint=checkpoints.append),
+    )
 
     assert pks(target, "dst") == list(range(2_000))
     assert result.rows == 2_000
@@ -188,7 +205,9 @@ def test_it_keeps_every_batch_under_the_byte_budget(pair):
         sizes.append(progress.bytes - previous[0])
         previous[0] = progress.bytes
 
-    run_copy(source, target, batch_bytes=20_000, on_progress=record)
+    run_copy(
+        source, target, options=Options(batch_bytes=20_000), observer=Calls(on_progress=record)
+    )
 
     assert len(sizes) > 5
     # Pages are sized from what rows weigh, so none goes far past the budget.
@@ -217,8 +236,8 @@ def test_it_splits_a_32768_dim_collection_into_requests_of_bounded_size(pair):
         target,
         read_fields=["pk", "vector"],
         dynamic=False,
-        batch_bytes=4 * 1024 * 1024,
-        on_progress=record,
+        options=Options(batch_bytes=4 * 1024 * 1024),
+        observer=Calls(on_progress=record),
     )
 
     assert result.rows == 200 and pks(target, "dst") == list(range(200))
@@ -237,7 +256,9 @@ def test_it_copies_explicit_partitions_including_an_empty_one(pair):
     source.insert("src", make_rows(70, start=50), partition_name="p_one")
     source.insert("src", make_rows(30, start=120), partition_name="p_two")
 
-    result = run_copy(source, target, partitions=["_default", *partitions], batch_bytes=3_000)
+    result = run_copy(
+        source, target, partitions=["_default", *partitions], options=Options(batch_bytes=3_000)
+    )
 
     assert pks(target, "dst", partition="_default") == list(range(50))
     assert pks(target, "dst", partition="p_one") == list(range(50, 120))
@@ -253,7 +274,7 @@ def test_it_copies_a_partition_key_collection_as_a_whole(pair):
     make_collection(target, "dst", partition_key=True)
     source.insert("src", make_rows(400))
 
-    result = run_copy(source, target, partitions=None, batch_bytes=5_000)
+    result = run_copy(source, target, partitions=None, options=Options(batch_bytes=5_000))
 
     assert read_all(target, "dst") == read_all(source, "src")
     assert result.partition_rows == {"*": 400}
@@ -282,7 +303,7 @@ def test_it_copies_varchar_keys_with_hostile_characters(pair):
     keys = [f"{i:03d}{HOSTILE[i % len(HOSTILE)]}" for i in range(120)] + HOSTILE
     source.insert("src", make_rows(len(keys), keys=keys))
 
-    run_copy(source, target, pk_is_varchar=True, batch_bytes=600)
+    run_copy(source, target, pk_is_varchar=True, options=Options(batch_bytes=600))
 
     assert pks(target, "dst", varchar_pk=True) == sorted(keys)
     assert read_all(target, "dst", varchar_pk=True) == read_all(source, "src", varchar_pk=True)
@@ -340,9 +361,10 @@ def test_it_stops_within_one_batch_when_canceled(pair):
         run_copy(
             source,
             target,
-            batch_bytes=5_000,
-            on_checkpoint=checkpoints.append,
-            should_cancel=lambda: len(checkpoints) >= 2,
+            options=Options(batch_bytes=5_000),
+            observer=Calls(
+                on_checkpoint=checkpoints.append, should_cancel=lambda: len(checkpoints) >= 2
+            ),
         )
 
     checkpoint = raised.value.checkpoint
@@ -396,7 +418,9 @@ def _start_copy_child(
     script = """
 import json, os, signal, sys
 from pymilvus import MilvusClient
-from migrations_app.engine.copy import copy_collection
+from migrations_app.engine.copy import CopyScope, copy_collection
+from migrations_app.engine.options import Options
+from tests.engine.calls import Calls
 source_uri, target_uri, path, save_every, resume, hold_after = sys.argv[1:7]
 seen, saved = [0], [0]
 def save(checkpoint):
@@ -411,10 +435,9 @@ def save(checkpoint):
     saved[0] = checkpoint["rows"]
 copy_collection(
     MilvusClient(source_uri), MilvusClient(target_uri),
-    source_collection="src", target_collection="dst", pk_field="pk", pk_is_varchar=True,
-    read_fields=["pk", "vector", "title", "category"], dynamic=True, partitions=None,
+    CopyScope("src", "dst", "pk", True, ["pk", "vector", "title", "category"], dynamic=True),
     checkpoint=json.load(open(path)) if resume == "1" else None,
-    batch_bytes=3_000, on_checkpoint=save)
+    options=Options(batch_bytes=3_000), observer=Calls(on_checkpoint=save))
 """
     return subprocess.Popen(
         [
@@ -479,7 +502,12 @@ def test_it_retries_while_the_target_restarts(lite_factory, fresh_lite_factory):
 
         threading.Thread(target=restart, daemon=True).start()
 
-    result = run_copy(source, target, batch_bytes=10_000, on_checkpoint=bounce_target_once)
+    result = run_copy(
+        source,
+        target,
+        options=Options(batch_bytes=10_000),
+        observer=Calls(on_checkpoint=bounce_target_once),
+    )
 
     assert restarted
     assert result.rows == 1_000
@@ -567,7 +595,7 @@ def test_it_rejects_a_batch_size_that_is_not_positive(pair):
     source, target = pair
 
     with pytest.raises(CopyError) as raised:
-        run_copy(source, target, batch_bytes=0)
+        run_copy(source, target, options=Options(batch_bytes=0))
 
     assert raised.value.message == "batch_bytes must be positive, got 0"
 

@@ -10,7 +10,10 @@ from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
-from migrations_app.engine.plan import create_target, plan, require_ok
+from migrations_app.engine.options import Options
+from migrations_app.engine.plan import plan, require_ok
+from migrations_app.engine.target import create_target
+from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple
 
 
@@ -42,7 +45,7 @@ def test_it_loads_when_asked(pair):
     create_simple(source, "to_load", rows=10)
     spec, _ = created(source, target, "to_load")
 
-    finalize(target, spec, load=True)
+    finalize(target, spec, options=Options(load=True))
 
     assert describe_collection(target, "to_load").load_state == "Loaded"
 
@@ -53,7 +56,7 @@ def test_it_indexes_an_unindexed_vector_field_before_loading(pair):
     spec, _ = created(source, target, "bare")
     heard = []
 
-    notes = finalize(target, spec, load=True, on_note=heard.append)
+    notes = finalize(target, spec, options=Options(load=True), observer=Calls(on_note=heard.append))
 
     assert (
         notes
@@ -93,7 +96,7 @@ def test_it_keeps_index_parameters_and_skips_scalar_indexes_milvus_lacks(pair, s
         spec, warnings = created(source, milvus, "params", target_name="params_h3")
         # Milvus Lite does not report build parameters: the plan keeps what it was told.
         spec.indexes[0].params = {"nlist": 8}
-        finalize(milvus, spec, load=True)
+        finalize(milvus, spec, options=Options(load=True))
         info = describe_collection(milvus, "params_h3")
         milvus.drop_collection("params_h3")
     finally:

@@ -15,7 +15,9 @@ from migrations_app.engine.connect import client_for_database, connect
 from migrations_app.engine.errors import CopyCanceled, CopyError, PlanError
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import SchemaChoices, TargetSpec
+from migrations_app.engine.options import Options
 from migrations_app.engine.plan import plan, require_ok
+from tests.engine.calls import Calls
 from tests.engine.sample_data import (
     create_bm25,
     create_simple,
@@ -40,7 +42,7 @@ def drop_if_exists(client: MilvusClient, name: str) -> None:
 
 def migrate(source, target, name, **choices):
     info, spec, _ = planned(source, target, name, **choices)
-    report = migrate_collection(source, target, info, spec, load=True)
+    report = migrate_collection(source, target, info, spec, options=Options(load=True))
     return info, spec, report
 
 
@@ -88,7 +90,7 @@ def test_it_keeps_the_keys_of_an_auto_id_collection(pair):
     rows = create_simple(source, "auto_keys", rows=30, auto_id=True)
 
     info, spec, warnings = planned(source, target, "auto_keys")
-    report = migrate_collection(source, target, info, spec, load=True)
+    report = migrate_collection(source, target, info, spec, options=Options(load=True))
 
     assert any("auto_id" in w and "keeps the source's key values" in w for w in warnings)
     assert report.verified, report.summary()
@@ -171,7 +173,7 @@ def test_it_drops_dynamic_keys_when_the_dynamic_field_is_turned_off(pair):
     create_simple(source, "undynamic", rows=10, dynamic=True)
 
     info, spec, warnings = planned(source, target, "undynamic", enable_dynamic_field=False)
-    report = migrate_collection(source, target, info, spec, load=True)
+    report = migrate_collection(source, target, info, spec, options=Options(load=True))
 
     assert "dynamic field off: 2 dynamic keys will be dropped" in " ".join(warnings)
     assert report.verified, report.summary()
@@ -215,7 +217,7 @@ def test_it_copies_between_databases_creating_the_target_database(pair, servers)
         create_simple(source, "orders", rows=3)  # same name in another database: not copied
 
         info, spec, warnings = planned(sales, target, "orders", target_db="archive")
-        report = migrate_collection(sales, target, info, spec, load=True)
+        report = migrate_collection(sales, target, info, spec, options=Options(load=True))
     finally:
         sales.close()
 
@@ -234,7 +236,7 @@ def test_it_recreates_bm25_functions_without_copying_their_output(pair):
     create_bm25(source, "articles", ["milvus moves vectors", "cats sleep", "vectors of cats"])
 
     info, spec, _ = planned(source, target, "articles")
-    report = migrate_collection(source, target, info, spec, load=True)
+    report = migrate_collection(source, target, info, spec, options=Options(load=True))
 
     assert "sparse" not in spec.read_fields
     assert report.verified, report.summary()
@@ -253,7 +255,12 @@ def test_it_copies_more_rows_than_several_batches(pair):
 
     info, spec, _ = planned(source, target, "batched")
     report = migrate_collection(
-        source, target, info, spec, batch_bytes=8_000, on_checkpoint=checkpoints.append
+        source,
+        target,
+        info,
+        spec,
+        options=Options(batch_bytes=8_000),
+        observer=Calls(on_checkpoint=checkpoints.append),
     )
 
     assert report.verified, report.summary()
@@ -266,7 +273,7 @@ def test_it_rebuilds_the_source_index_and_loads_when_asked(pair):
     create_simple(source, "indexed", rows=20)
 
     info, spec, _ = planned(source, target, "indexed")
-    migrate_collection(source, target, info, spec, load=True)
+    migrate_collection(source, target, info, spec, options=Options(load=True))
 
     copied = describe_collection(target, "indexed")
     assert [(i.field_name, i.index_type, i.metric_type) for i in copied.indexes] == [
@@ -287,9 +294,8 @@ def test_it_cancels_within_a_batch_and_drops_the_incomplete_target(pair):
             target,
             info,
             spec,
-            batch_bytes=4_000,
-            on_progress=written.append,
-            should_cancel=lambda: len(written) >= 2,
+            options=Options(batch_bytes=4_000),
+            observer=Calls(on_progress=written.append, should_cancel=lambda: len(written) >= 2),
         )
 
     assert "canceled" in caught.value.message
@@ -310,11 +316,18 @@ def test_it_resumes_from_a_checkpoint_after_a_failure(pair):
 
     with pytest.raises(CopyError):
         migrate_collection(
-            source, target, info, spec, batch_bytes=4_000, on_checkpoint=crash_after_three
+            source,
+            target,
+            info,
+            spec,
+            options=Options(batch_bytes=4_000),
+            observer=Calls(on_checkpoint=crash_after_three),
         )
     assert 0 < saved[-1]["rows"] < 400
 
-    report = migrate_collection(source, target, info, spec, checkpoint=saved[-1], batch_bytes=4_000)
+    report = migrate_collection(
+        source, target, info, spec, checkpoint=saved[-1], options=Options(batch_bytes=4_000)
+    )
 
     assert report.verified, report.summary()
     assert report.target_count == 400 and report.duplicate_keys == 0

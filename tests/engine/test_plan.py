@@ -9,8 +9,9 @@ from pymilvus import DataType, MilvusClient
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import client_for_database, connect
 from migrations_app.engine.errors import CreateError, PlanError
-from migrations_app.engine.model import PlanResult, SchemaChoices
-from migrations_app.engine.plan import create_target, plan, plan_many, require_ok
+from migrations_app.engine.model import Finding, PlanResult, Problem, SchemaChoices
+from migrations_app.engine.plan import plan, plan_many, require_ok
+from migrations_app.engine.target import create_target
 from tests.engine.sample_data import create_bm25, create_simple, schema_with_every_scalar
 
 
@@ -57,6 +58,7 @@ def test_it_reports_an_invalid_target_database_name(pair):
     result = plan_for(source, target, "db_named", target_db="bad-db")
 
     assert "target database name 'bad-db' is invalid" in result.problems[0]
+    assert result.findings[0].kind == Problem.INVALID_NAME
 
 
 def test_it_reports_a_name_already_taken_on_the_target(pair):
@@ -66,7 +68,11 @@ def test_it_reports_a_name_already_taken_on_the_target(pair):
 
     result = plan_for(source, target, "clash")
 
-    assert result.problems == ["collection clash already exists in database default of the target"]
+    assert result.findings == [
+        Finding(
+            Problem.NAME_TAKEN, "collection clash already exists in database default of the target"
+        )
+    ]
     with pytest.raises(PlanError) as caught:
         require_ok(result)
     assert caught.value.message == result.problems[0]
@@ -92,9 +98,9 @@ def test_it_reports_duplicate_target_names_within_one_request(pair):
         "target collection merged in database default is chosen more than once in this "
         "request (for default.first, default.second)"
     )
-    assert results[0].problems == [expected]
-    assert results[1].problems == [expected]
-    assert results[2].problems == []
+    assert results[0].findings == [Finding(Problem.DUPLICATE_IN_REQUEST, expected)]
+    assert results[1].findings == [Finding(Problem.DUPLICATE_IN_REQUEST, expected)]
+    assert results[2].findings == []
 
 
 def test_it_reports_a_clash_with_a_collection_kept_under_its_own_name(pair):

@@ -9,8 +9,10 @@ import pytest
 from pymilvus import DataType
 
 from migrations_app.engine.connect import connect
-from migrations_app.engine.copy import CopyProgress, copy_collection
+from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.errors import CopyError
+from migrations_app.engine.model import CopyProgress
+from migrations_app.engine.options import Options
 from migrations_app.engine.reader import (
     MAX_REQUEST_BYTES,
     RAMP_UP_FACTOR,
@@ -21,7 +23,8 @@ from migrations_app.engine.reader import (
     read_pages,
     scan_keys,
 )
-from migrations_app.engine.rpc import AnswerTooLarge, Endpoint
+from migrations_app.engine.rpc import AnswerTooLarge, RpcChannel
+from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple, vector
 
 
@@ -78,18 +81,13 @@ def test_it_ramps_up_the_pages_of_a_real_copy(pair):
         pages.append(progress.rows - previous[0])
         previous[0] = progress.rows
 
+    scope = CopyScope("ramp", "ramp", "pk", False, ["pk", "vec", "title", "category"])
     copy_collection(
         source,
         target,
-        source_collection="ramp",
-        target_collection="ramp",
-        pk_field="pk",
-        pk_is_varchar=False,
-        read_fields=["pk", "vec", "title", "category"],
-        dynamic=False,
-        partitions=None,
-        batch_bytes=64_000,
-        on_progress=record,
+        scope,
+        options=Options(batch_bytes=64_000),
+        observer=Calls(on_progress=record),
     )
 
     full = max(pages)
@@ -103,10 +101,10 @@ def test_it_ramps_up_the_pages_of_a_real_copy(pair):
 def test_it_scans_keys_in_order_after_a_given_key(pair):
     source, _ = pair
     create_simple(source, "scan", rows=500)
-    endpoint = Endpoint(source, "source")
+    channel = RpcChannel(source, "source")
 
-    everything = [k for keys in scan_keys(endpoint, "scan", "pk", False) for k in keys]
-    after = [k for keys in scan_keys(endpoint, "scan", "pk", False, after=449) for k in keys]
+    everything = [k for keys in scan_keys(channel, "scan", "pk", False) for k in keys]
+    after = [k for keys in scan_keys(channel, "scan", "pk", False, after=449) for k in keys]
 
     assert everything == list(range(500))
     assert after == list(range(450, 500))
@@ -137,16 +135,16 @@ def test_it_reads_again_smaller_a_page_milvus_refuses_for_its_size(standalone):
             )
         client.flush(name)
         client.load_collection(name)
-        endpoint = Endpoint(client, "source")
+        channel = RpcChannel(client, "source")
 
         with pytest.raises(AnswerTooLarge) as refused:
-            query_page(endpoint, "reading", name, "pk >= 0", ["pk", "body"], [], 16_384)
+            query_page(channel, "reading", name, "pk >= 0", ["pk", "body"], [], 16_384)
         # The sizer believes rows are tiny, so it asks for everything at once.
         sizer = PageSizer(row_bytes=100, batch_bytes=1024 * 1024 * 1024)
         sizer.budget = sizer.batch_bytes
         pages = list(
             read_pages(
-                endpoint,
+                channel,
                 sizer,
                 collection=name,
                 pk_field="pk",

@@ -15,13 +15,16 @@ import pytest
 from pymilvus import MilvusClient
 
 from migrations_app.engine.catalog import describe_collection
+from migrations_app.engine.checkpoint import initial_checkpoint
 from migrations_app.engine.connect import connect
-from migrations_app.engine.copy import copy_collection, initial_checkpoint
+from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.errors import CopyError
 from migrations_app.engine.filters import pk_after_filter, pk_in_filter
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import SchemaChoices
+from migrations_app.engine.options import Options
 from migrations_app.engine.plan import plan, require_ok
+from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple, vector
 
 ROWS = 600
@@ -49,20 +52,9 @@ def stored_rows(client: MilvusClient, name: str) -> int:
     return answer[0]["count(*)"]
 
 
-def copy(source, target, src_name, dst_name, varchar, partitions=None, **options):
-    return copy_collection(
-        source,
-        target,
-        source_collection=src_name,
-        target_collection=dst_name,
-        pk_field="pk",
-        pk_is_varchar=varchar,
-        read_fields=FIELDS,
-        dynamic=False,
-        partitions=partitions,
-        batch_bytes=6_000,
-        **options,
-    )
+def copy(source, target, src_name, dst_name, varchar, partitions=None, **arguments):
+    scope = CopyScope(src_name, dst_name, "pk", varchar, FIELDS, partitions=partitions)
+    return copy_collection(source, target, scope, options=Options(batch_bytes=6_000), **arguments)
 
 
 def crash_after_batches(
@@ -77,7 +69,15 @@ def crash_after_batches(
             raise WorkerDied
 
     with pytest.raises(WorkerDied):
-        copy(source, target, src_name, dst_name, varchar, partitions, on_checkpoint=save)
+        copy(
+            source,
+            target,
+            src_name,
+            dst_name,
+            varchar,
+            partitions,
+            observer=Calls(on_checkpoint=save),
+        )
     return checkpoints
 
 
@@ -163,7 +163,7 @@ def test_it_gives_a_failed_migration_the_checkpoint_saved_at_creation(pair):
         target.drop_collection("vanished")  # someone drops it before the first batch
 
     with pytest.raises(CopyError) as raised:
-        migrate_collection(source, target, info, spec, on_checkpoint=drop_target)
+        migrate_collection(source, target, info, spec, observer=Calls(on_checkpoint=drop_target))
 
     assert raised.value.message == "target collection 'vanished' does not exist"
     assert raised.value.checkpoint == initial_checkpoint()
@@ -192,10 +192,10 @@ def die_after_the_first_batch(source, target, info, spec):
             target,
             info,
             spec,
-            batch_bytes=6_000,
-            on_checkpoint=save,
-            on_phase=phases.append,
-            on_source_count=counts.append,
+            options=Options(batch_bytes=6_000),
+            observer=Calls(
+                on_checkpoint=save, on_phase=phases.append, on_source_count=counts.append
+            ),
         )
     assert phases == ["CREATING", "COPYING"]
     assert counts == [ROWS]
@@ -211,7 +211,7 @@ def test_it_resumes_a_migration_that_died_before_its_first_checkpoint(pair):
     phases: list[str] = []
 
     report = migrate_collection(
-        source, target, info, spec, checkpoint=checkpoint, on_phase=phases.append
+        source, target, info, spec, checkpoint=checkpoint, observer=Calls(on_phase=phases.append)
     )
 
     assert phases == ["CREATING", "COPYING", "INDEXING", "VERIFYING"]

@@ -7,17 +7,20 @@ import threading
 import time
 
 import pytest
-from pymilvus.grpc_gen import common_pb2
+from pymilvus import MilvusClient
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
-from migrations_app.engine.errors import CopyCanceled
+from migrations_app.engine.errors import CopyCanceled, CopyError
+from migrations_app.engine.options import DEFAULTS, Options, RetrySchedule
 from migrations_app.engine.rpc import (
-    CANCEL_POLL,
     CancelFlag,
+    RpcChannel,
     is_too_large,
     is_transient_status,
     pause,
     wait_for,
 )
+from tests.servers import start_lite_server
 
 
 def test_it_retries_statuses_the_server_marks_retriable_or_rate_limited():
@@ -41,7 +44,7 @@ def test_it_ends_a_back_off_wait_soon_after_a_cancel():
     with pytest.raises(CopyCanceled) as raised:
         pause(30, lambda: time.monotonic() > canceled_at, "writing into 'dst'")
 
-    assert time.monotonic() - started < 0.3 + 2 * CANCEL_POLL
+    assert time.monotonic() - started < 0.3 + 2 * DEFAULTS.cancel_poll
     assert raised.value.message == "writing into 'dst' canceled"
 
 
@@ -67,4 +70,25 @@ def test_it_asks_should_cancel_at_most_twice_a_second_while_waiting():
     flag.now()
 
     assert len(asked) == 2
-    assert CancelFlag.of(flag) is flag
+
+
+def test_it_retries_on_the_schedule_its_options_give_then_says_why_it_stopped(tmp_path):
+    server = start_lite_server(tmp_path)
+    client = MilvusClient(uri=server.uri)
+    schedule = RetrySchedule(attempts=3, first_delay=0.1, max_delay=0.2)
+    channel = RpcChannel(client, "target", options=Options(retry=schedule))
+    assert channel.call("asking the version", "GetVersion", milvus_pb2.GetVersionRequest())
+    server.stop()
+    started = time.monotonic()
+
+    try:
+        with pytest.raises(CopyError) as raised:
+            channel.call("asking the version", "GetVersion", milvus_pb2.GetVersionRequest())
+    finally:
+        client.close()
+
+    # Two waits, 0.1 s then 0.2 s: the default schedule would wait about 35 s.
+    assert 0.3 <= time.monotonic() - started < 5
+    assert raised.value.message.startswith(
+        "asking the version failed on the target: still failing after 3 attempts (UNAVAILABLE"
+    )

@@ -12,11 +12,13 @@ from pymilvus import DataType, MilvusClient
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
-from migrations_app.engine.copy import copy_collection
+from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
-from migrations_app.engine.plan import create_target, plan, require_ok
-from migrations_app.engine.rpc import Endpoint
+from migrations_app.engine.options import Options
+from migrations_app.engine.plan import plan, require_ok
+from migrations_app.engine.rpc import RpcChannel
+from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import count_rows, same, sample_keys, verify
 from tests.engine.sample_data import create_simple, scalar_row, schema_with_every_scalar, vector
 
@@ -26,18 +28,8 @@ def copied(source: MilvusClient, target: MilvusClient, name: str, **choices):
     info = describe_collection(source, name)
     spec = require_ok(plan(info, SchemaChoices(**choices), target))
     create_target(target, spec)
-    copy_collection(
-        source,
-        target,
-        source_collection=name,
-        target_collection=spec.name,
-        pk_field=spec.primary_field,
-        pk_is_varchar=spec.pk_is_varchar,
-        read_fields=spec.read_fields,
-        dynamic=spec.copy_dynamic,
-        partitions=spec.copy_partitions,
-    )
-    finalize(target, spec, load=True)  # verify reads loaded collections
+    copy_collection(source, target, CopyScope.of(spec))
+    finalize(target, spec, options=Options(load=True))  # verify reads loaded collections
     return info, spec
 
 
@@ -257,9 +249,9 @@ def test_it_reports_keys_found_on_one_side_only(pair):
 def test_it_samples_keys_across_the_whole_key_range(pair):
     source, _ = pair
     create_simple(source, "wide", rows=2_000)
-    endpoint = Endpoint(source, "source")
+    channel = RpcChannel(source, "source")
 
-    distinct, sample = sample_keys(endpoint, "wide", "pk", False, 20, random.Random(7))
+    distinct, sample = sample_keys(channel, "wide", "pk", False, 20, random.Random(7))
 
     assert distinct == 2_000 and len(sample) == 20 == len(set(sample))
     assert sample == sorted(sample)

@@ -33,14 +33,17 @@ def _check(client, base, index, names):
 def test_it_explains_a_taken_name_and_suggests_a_free_one(owner_client, walked):
     html = _check(owner_client, walked, 0, ["docs", "items"])
 
-    assert "a collection named docs already exists in database default of the target" in html
+    assert "Collection docs already exists in database default of the target." in html
     assert "A free name: <code>docs_3</code>" in html
 
 
 def test_it_flags_a_name_repeated_within_the_migration(owner_client, walked):
     html = _check(owner_client, walked, 1, ["fresh", "fresh"])
 
-    assert "fresh is also the target name of docs in this migration" in html
+    assert (
+        "Target collection fresh in database default is chosen more than once in this request "
+        "(for default.docs, default.items)." in html
+    )
     assert "A free name: <code>fresh_2</code>" in html
 
 

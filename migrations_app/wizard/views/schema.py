@@ -22,7 +22,7 @@ from console.errors import Kind, ServiceError
 from console.live_reads import collection_names
 from migrations_app import service
 from migrations_app.engine.model import CollectionInfo
-from migrations_app.engine.plan import name_problem
+from migrations_app.engine.names import duplicate_targets, invalid_name, name_taken
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
 from migrations_app.wizard.drafts import load_draft
@@ -180,7 +180,7 @@ def _taken_on_target(request: HttpRequest, draft: WizardDraft) -> tuple[set[str]
 
 
 def _suggest(name: str, taken: set[str]) -> str:
-    base = name if name_problem(name, "collection") is None else "collection"
+    base = name if invalid_name(name, "collection") is None else "collection"
     for n in range(2, 1000):
         candidate = f"{base[:250]}_{n}"
         if candidate not in taken:
@@ -192,7 +192,8 @@ def _suggest(name: str, taken: set[str]) -> str:
 @require_GET
 def name_check(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     """htmx, as the user types a Target Collection Name: valid, free in the target database,
-    unique within this migration; a conflict comes with a free name to use instead."""
+    unique within this migration (the engine's own findings and words); a conflict comes with a
+    free name to use instead."""
     draft = load_draft(request, draft_id)
     infos = steps.infos_of(draft)
     index = request.GET.get("index", "")
@@ -204,22 +205,21 @@ def name_check(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         for i, info in enumerate(infos)
     ]
     name = names[index]
-    others = {n: infos[i].name for i, n in enumerate(names) if i != index}
-    problem = name_problem(name, "target collection")
+    others = {n for i, n in enumerate(names) if i != index}
+    db = draft.data.get("source_db", "default")
+    finding = invalid_name(name, "target collection")
     suggestion, ok, note = "", "", ""
-    if problem is None:
+    if finding is None:
         taken, note = _taken_on_target(request, draft)
-        db = draft.data.get("source_db", "default")
-        if name in others:
-            problem = f"{name} is also the target name of {others[name]} in this migration"
-        elif name in taken:
-            problem = f"a collection named {name} already exists in database {db} of the target"
-        else:
+        targets = [(f"{info.db}.{info.name}", db, n) for info, n in zip(infos, names, strict=True)]
+        finding = duplicate_targets(targets).get(index)
+        if finding is None and name in taken:
+            finding = name_taken(name, db)
+        if finding is None:
             ok = f"{name} is free in database {db} of the {_target_label(request, draft)}."
-        if problem:
-            suggestion = _suggest(name, taken | set(others))
-    else:
-        problem = problem[:1].upper() + problem[1:]
+        else:
+            suggestion = _suggest(name, taken | others)
+    problem = finding.message[:1].upper() + finding.message[1:] if finding else ""
     return render(
         request,
         "migrations/schema.html#name-check",
