@@ -55,6 +55,7 @@ run_pytest() {
     local name=$1 rc=0
     shift
     .venv/bin/pytest --durations=30 --junitxml="$results/$name.xml" "$@" || rc=$?
+    echo "$rc" >"$results/$name.rc"  # an interrupted pass's xml counts only what ran
     if [ "$rc" -eq 5 ]; then
         echo "pytest collected no tests: that is a failure, not a pass" >&2
         return 1

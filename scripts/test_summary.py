@@ -4,8 +4,8 @@
     scripts/test_summary.py RESULTS_DIR
 
 RESULTS_DIR (scripts/test.sh) holds, for each pass NAME in PASSES, either NAME.xml (pytest's
---junitxml) or NAME.not-run (one line: why it did not run), and `notes`: lines the run wants
-seen (a missing PostgreSQL or redis-server). Only the standard library: it runs whatever pytest
+--junitxml) and NAME.rc (its exit code), or NAME.not-run (one line: why it did not run); and
+`notes`: lines the run wants seen (a missing PostgreSQL or redis-server). Only the standard library: it runs whatever pytest
 left, even after a failure.
 """
 
@@ -35,9 +35,12 @@ def describe(results: Path, name: str) -> str:
         c = counts(xml_path)
         passed = c["tests"] - c["failures"] - c["errors"] - c["skipped"]
         minutes, seconds = divmod(round(c["time"]), 60)
+        rc_path = results / f"{name}.rc"
+        rc = rc_path.read_text().strip() if rc_path.exists() else "0"
         return (
             f"{int(passed)} passed, {int(c['failures'])} failed, {int(c['errors'])} errors, "
             f"{int(c['skipped'])} skipped of {int(c['tests'])} selected, in {minutes}m{seconds:02d}s"
+            + ("" if rc == "0" else f"; pytest exited with {rc}")
         )
     if not_run.exists():
         return "did NOT run: " + not_run.read_text().strip()

@@ -92,13 +92,15 @@ def test_it_sums_up_each_pass_and_says_which_did_not_run(tmp_path):
         '<testsuites><testsuite name="pytest" tests="12" failures="1" errors="1" skipped="2" '
         'time="75.4"/></testsuites>'
     )
+    (tmp_path / "sqlite.rc").write_text("1\n")
     (tmp_path / "postgresql.not-run").write_text("nothing answers on 127.0.0.1:5432\n")
     (tmp_path / "notes").write_text("PostgreSQL does not answer on 127.0.0.1:5432\n")
     result = script("test_summary.py", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "== summary",
-        "SQLite pass:      8 passed, 1 failed, 1 errors, 2 skipped of 12 selected, in 1m15s",
+        "SQLite pass:      8 passed, 1 failed, 1 errors, 2 skipped of 12 selected, in 1m15s; "
+        "pytest exited with 1",
         "PostgreSQL pass:  did NOT run: nothing answers on 127.0.0.1:5432",
         "note:             PostgreSQL does not answer on 127.0.0.1:5432",
     ]
