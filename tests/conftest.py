@@ -7,6 +7,52 @@ import pytest
 from tests.lite_pool import LitePool
 from tests.servers import start_lite_server, start_standalone
 
+# --- Markers, from the fixtures a test uses ---------------------------------------------------
+# Applied here so that no test can forget one. item.fixturenames is the whole closure, so a test
+# reaching `standalone` through another fixture (`milvus_user`, `filled`...) is marked too.
+#
+# - standalone: uses the Milvus standalone (`-m "not standalone"` deselects every such test).
+# - e2e: drives Chromium.
+# - database: touches the database (pytest-django's django_db mark or one of its db fixtures).
+# - provisioning: runs local cluster servers from a private CLUSTERS_DIR (`clusters_dir`: the
+#   seed and supervisor tests).
+#
+# The PostgreSQL pass (scripts/test.sh) runs `database and not e2e and not standalone and not
+# provisioning`. The rule: a test runs again on PostgreSQL when what it proves goes through
+# queries whose result could differ there (jsonb key order, select_for_update and conditional
+# updates, ordering, transactions seen by another process): every view, service, API, CLI,
+# lifecycle and job test. It does not when its database use is plain row create/read by primary
+# key around what it really proves, which another test already proves on PostgreSQL:
+# - e2e: the browser proves the pages' JavaScript and layout; the views behind them have
+#   Django-client tests that run on PostgreSQL.
+# - standalone: proves talking to Milvus 2.3 with authentication; the same views, services and
+#   job runs are proven on PostgreSQL against Milvus Lite.
+# - provisioning: proves processes, ports, pid files and data directories; its rows are created
+#   and updated by primary key only.
+# Tests that touch no database (engine, settings, scripts) have nothing to prove there.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+BROWSER_FIXTURES = {"browser_page"}
+PROVISIONING_FIXTURES = {"clusters_dir"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if "standalone" in used:
+            item.add_marker(pytest.mark.standalone)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+        if used & PROVISIONING_FIXTURES:
+            item.add_marker(pytest.mark.provisioning)
+        if used & DATABASE_FIXTURES or item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.database)
+
 
 @pytest.fixture(scope="session")
 def lite_pool(tmp_path_factory):

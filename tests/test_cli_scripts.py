@@ -1,4 +1,5 @@
-"""scripts/redis_ctl.py and scripts/pg_ready.py, which `make run` and `make test` rely on."""
+"""scripts/redis_ctl.py, scripts/pg_ready.py and scripts/test_summary.py, which `make run` and
+`make test` rely on."""
 
 from __future__ import annotations
 
@@ -84,3 +85,27 @@ def test_it_reports_an_answering_redis_without_starting_another(tmp_path):
 def test_it_skips_postgresql_when_nothing_answers():
     result = script("pg_ready.py", PG_PORT=str(free_port()))
     assert (result.returncode, result.stdout) == (3, "")
+
+
+def test_it_sums_up_each_pass_and_says_which_did_not_run(tmp_path):
+    (tmp_path / "sqlite.xml").write_text(
+        '<testsuites><testsuite name="pytest" tests="12" failures="1" errors="1" skipped="2" '
+        'time="75.4"/></testsuites>'
+    )
+    (tmp_path / "sqlite.rc").write_text("1\n")
+    (tmp_path / "postgresql.not-run").write_text("nothing answers on 127.0.0.1:5432\n")
+    (tmp_path / "notes").write_text("PostgreSQL does not answer on 127.0.0.1:5432\n")
+    result = script("test_summary.py", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "== summary",
+        "SQLite pass:      8 passed, 1 failed, 1 errors, 2 skipped of 12 selected, in 1m15s; "
+        "pytest exited with 1",
+        "PostgreSQL pass:  did NOT run: nothing answers on 127.0.0.1:5432",
+        "note:             PostgreSQL does not answer on 127.0.0.1:5432",
+    ]
+
+
+def test_it_says_a_pass_did_not_run_when_an_earlier_step_failed(tmp_path):
+    result = script("test_summary.py", str(tmp_path))
+    assert "SQLite pass:      did NOT run: an earlier step failed" in result.stdout

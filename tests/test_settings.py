@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import global_settings, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOW = (
@@ -27,7 +28,8 @@ SHOW = (
     "'PROXY_HEADER': s.SECURE_PROXY_SSL_HEADER, 'PROXIES': s.TRUSTED_PROXY_COUNT, "
     "'VALIDATORS': [v['NAME'].rsplit('.', 1)[1] for v in s.AUTH_PASSWORD_VALIDATORS], "
     "'RETRY': [s.MIGRATION_RETRY_ATTEMPTS, s.MIGRATION_RETRY_FIRST_DELAY, "
-    "s.MIGRATION_RETRY_MAX_DELAY]}))"
+    "s.MIGRATION_RETRY_MAX_DELAY], "
+    "'HASHERS': s.PASSWORD_HASHERS}))"
 )
 # What production brings (DEBUG off refuses to start without them).
 PRODUCTION_KEYS = {
@@ -63,7 +65,8 @@ def load(
     clean = {k: v for k, v in os.environ.items() if k not in NAMES}
     if keys and env.get("DEBUG", "false").lower() not in ("1", "true", "yes", "on"):
         clean.update(PRODUCTION_KEYS)
-    clean.update(DJANGO_SETTINGS_MODULE="console.settings", VAR_DIR=str(tmp_path / "var"), **env)
+    clean.update({"DJANGO_SETTINGS_MODULE": "console.settings", "VAR_DIR": str(tmp_path / "var")})
+    clean.update(env)
     return subprocess.run(
         command or [sys.executable, "-c", SHOW],
         cwd=ROOT,
@@ -107,6 +110,22 @@ def test_it_uses_safe_defaults_with_only_the_keys_in_the_environment(tmp_path):
     ]
     assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
     assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_it_keeps_djangos_default_password_hasher_in_production(tmp_path):
+    """Only the test suite (tests/settings.py) trades PBKDF2 for speed."""
+    hashers = loaded(tmp_path)["HASHERS"]
+    assert hashers == global_settings.PASSWORD_HASHERS
+    assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+
+
+def test_the_tests_and_the_processes_they_start_hash_fast(tmp_path):
+    # The Celery workers and manage.py commands the tests start inherit this environment.
+    assert os.environ["DJANGO_SETTINGS_MODULE"] == "tests.settings"
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert loaded(tmp_path, DJANGO_SETTINGS_MODULE="tests.settings")["HASHERS"] == (
+        settings.PASSWORD_HASHERS
+    )
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY"])
