@@ -193,7 +193,7 @@ def test_it_shows_a_watcher_why_cancel_is_not_theirs(live_server, browser_page, 
     cancel = row.get_by_role("button", name="Cancel", exact=True)
     expect(cancel).to_be_disabled()
     expect(cancel).to_have_accessible_description(
-        "Only Organization Owners and Project Admins can cancel jobs"
+        "Only Organization Owners and Project Admins can cancel jobs in project Default Project."
     )
     cancel.click(force=True)
     expect(page.get_by_role("dialog")).to_have_count(0)
