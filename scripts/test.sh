@@ -64,15 +64,19 @@ run_pytest() {
     return "$rc"
 }
 
-echo "== pytest on SQLite: every test"
-run_pytest sqlite
+# pytest-xdist: most of a test's time is spent waiting on servers, workers and the browser, so
+# several test processes share the 2 cores well (README: Two commands). Each process gets a Redis
+# database of its own below REDIS_URL's (tests/settings.py), so REDIS_URL leaves room below it.
+workers="${TEST_PROCESSES:-3}"
+echo "== pytest on SQLite: every test ($workers processes)"
+run_pytest sqlite -n "$workers" --dist loadgroup
 
 pg_rc=0
 pg_url="$($PY scripts/pg_ready.py)" || pg_rc=$?
 if [ "$pg_rc" -eq 0 ]; then
     echo "== pytest on PostgreSQL ($pg_url): the tests that go through the database layer"
     # tests/engine never touch the database (the engine is free of Django): not even collected.
-    DATABASE_URL="$pg_url" run_pytest postgresql --ignore=tests/engine \
+    DATABASE_URL="$pg_url" run_pytest postgresql --ignore=tests/engine -n "$workers" \
         -m "database and not e2e and not standalone and not provisioning"
 elif [ "$pg_rc" -eq 3 ]; then
     pg_at="${PG_HOST:-127.0.0.1}:${PG_PORT:-5432}"

@@ -48,6 +48,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.standalone)
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.e2e)
+        # pytest-xdist (`--dist loadgroup`): every standalone test on one test process (one
+        # standalone per machine; another process would wait for its lock until the first one's
+        # session ends), and the browser tests on one (one Chromium).
+        if "standalone" in used:
+            item.add_marker(pytest.mark.xdist_group("standalone"))
+        elif used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.xdist_group("browser"))
         if used & PROVISIONING_FIXTURES:
             item.add_marker(pytest.mark.provisioning)
         if used & DATABASE_FIXTURES or item.get_closest_marker("django_db"):
