@@ -227,7 +227,11 @@ def test_it_reads_the_environment(tmp_path):
     assert not (tmp_path / "var" / "field_encryption_key").exists()
 
 
-@pytest.mark.parametrize("raw", ["not-a-key", Fernet.generate_key().decode()[:-4]])
+# A fixed truncated key, not a fresh one: every pytest-xdist process must collect the same ids.
+TRUNCATED_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="[:-4]
+
+
+@pytest.mark.parametrize("raw", ["not-a-key", TRUNCATED_KEY])
 def test_it_refuses_a_bad_field_encryption_key(tmp_path, raw):
     assert refused(tmp_path, FIELD_ENCRYPTION_KEY=raw).endswith(
         "FIELD_ENCRYPTION_KEY must be a url-safe base64 Fernet key (32 bytes)"
