@@ -303,6 +303,7 @@ def test_it_names_a_source_the_viewer_may_not_see_without_name_id_or_link(
     clusters = job_clusters(other_project, source_project=project)
     job = make_job(other_project, status=Job.Status.FAILED, reason="docs: boom", **clusters)
     add_event(job, "job created by a@acme.test: 1 collection(s) from cluster prod (database x)")
+    job.collections.update(status="FAILED", error="database x does not exist on the source (prod)")
     source = clusters["source_cluster"]
 
     html = member_client.get(_url(job)).content.decode()
@@ -310,6 +311,7 @@ def test_it_names_a_source_the_viewer_may_not_see_without_name_id_or_link(
     assert "<h1>Migrate a cluster of another project (default) to staging</h1>" in html
     assert "<dt>Source</dt>\n      <dd>a cluster of another project · database" in html
     assert "from a cluster of another project (database x)" in html
+    assert "on the source (a cluster of another project)" in html
     assert "prod" not in html and source.pk not in html
     assert reverse("cluster_detail", args=[source.pk]) not in html
     log = b"".join(member_client.get(reverse("job_log_txt", args=[job.pk])).streaming_content)

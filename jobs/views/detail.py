@@ -122,7 +122,7 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
     # credential that slipped into a row still never reaches the screen.
     secrets = job_secrets(job)
     for c in collections:
-        c.error = redact(c.error, secrets)
+        c.error = hide_source_in(job, redact(c.error, secrets))
     return {
         "job": job,
         "reason": hide_source_in(job, redact(job.reason, secrets)),
