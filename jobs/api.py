@@ -16,7 +16,7 @@ from ninja.errors import ValidationError
 
 from console.access import get_project_for
 from console.api.base import ERRORS, ok
-from jobs.access import get_job_for, visible_jobs
+from jobs.access import get_job_for, hide_sources, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
 from migrations_app.service import ACTION_CANCEL, ACTION_RETRY, cancel_job, retry_job
@@ -31,7 +31,9 @@ Verification = Literal[tuple(JobCollection.Verification.values)]  # type: ignore
 
 
 class SourceOut(Schema):
-    """This organization's cluster (clusterId, clusterName) or another's endpoint (host:port)."""
+    """This organization's cluster (clusterId, clusterName) or another's endpoint (host:port).
+    A cluster of a project the key's user is no member of: clusterName "a cluster of another
+    project", no clusterId."""
 
     clusterId: str | None = None
     clusterName: str | None = None
@@ -147,9 +149,12 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
         jobs = jobs.filter(status=filters.status)
     count = jobs.count()
     start = (filters.currentPage - 1) * filters.pageSize
-    page = jobs.select_related("created_by").prefetch_related("collections")[
-        start : start + filters.pageSize
-    ]
+    page = list(
+        jobs.select_related("created_by").prefetch_related("collections")[
+            start : start + filters.pageSize
+        ]
+    )
+    hide_sources(request.auth, page)
     return ok(
         {
             "count": count,

@@ -19,6 +19,10 @@ from console.connections import Connection
 from console.models import Cluster, Project, User
 from console.signals import cluster_deleting
 
+# How pages and the API name a job's source cluster to a viewer who may not see it (it is in a
+# project they are no member of): no name, no id, no link (jobs.access.hide_sources).
+OTHER_PROJECT_SOURCE = "a cluster of another project"
+
 
 class JobQuerySet(models.QuerySet):
     def unfinished(self) -> QuerySet[Job]:
@@ -95,6 +99,9 @@ class Job(models.Model):
 
     objects = JobQuerySet.as_manager()
 
+    # Set by jobs.access.hide_sources for the viewer at hand; never stored.
+    source_hidden = False
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
@@ -134,9 +141,14 @@ class Job(models.Model):
         return (self.ended_at or timezone.now()) - self.started_at
 
     @property
+    def source_label(self) -> str:
+        """The source's name as the viewer may read it."""
+        return OTHER_PROJECT_SOURCE if self.source_hidden else self.source_name
+
+    @property
     def description(self) -> str:
         """The Jobs page's "Description & Type" line."""
-        return f"Migrate {self.source_name} ({self.source_db}) to {self.target_name}"
+        return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
 
 
 class JobCollection(models.Model):

@@ -1,7 +1,8 @@
 """A job as the REST API (`GET /v2/jobs/{jobId}`) and `manage.py jobs show --json` give it.
 
 Never a credential: the source is a cluster id and name, or another organization's endpoint
-(host:port only).
+(host:port only); a source cluster the viewer may not see is only "a cluster of another project"
+(jobs.access.hide_sources marks it).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.access import hide_source_in
 from jobs.models import Job, JobCollection
 
 
@@ -35,7 +37,9 @@ def collection_data(c: JobCollection) -> dict[str, Any]:
 def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[str, Any]:
     if collections is None:
         collections = list(job.collections.all())
-    if job.source_cluster_id:
+    if job.source_hidden:  # jobs.access.hide_sources: no name, no id
+        source = {"clusterName": job.source_label}
+    elif job.source_cluster_id:
         source = {"clusterId": job.source_cluster_id, "clusterName": job.source_name}
     else:
         source = {"endpoint": job.source_name}
@@ -47,7 +51,7 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
         "progress": job.progress,
         "startTime": iso(job.started_at),
         "endTime": iso(job.ended_at),
-        "reason": job.reason,
+        "reason": hide_source_in(job, job.reason),
         "createdBy": job.created_by.email if job.created_by_id else None,
         "projectId": job.project_id,
         "source": source,

@@ -13,13 +13,14 @@ them: the service checks rights and refuses in words, jobs.lifecycle changes the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
 from console import services as console_services
 from console.access import can_manage, refusal, visible_clusters, visible_projects
-from console.clients import open_client
+from console.clients import check_endpoint, open_client
 from console.connections import Connection
 from console.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, Unavailable
 from console.models import Cluster, Project, User
@@ -27,11 +28,12 @@ from console.plans import target_refusal
 from console.redaction import redact
 from jobs import lifecycle
 from jobs.events import log_event
-from jobs.models import Job, JobCollection
+from jobs.models import OTHER_PROJECT_SOURCE, Job, JobCollection
 from migrations_app.engine import catalog
 from migrations_app.engine.errors import (
     CannotReach,
     DatabaseNotFound,
+    EndpointRejected,
     EngineError,
 )
 from migrations_app.engine.model import CollectionInfo, PlanResult, Problem, SchemaChoices
@@ -140,34 +142,15 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     """The complete pre-migration check; creates nothing.
 
     Raises NotFound (a cluster or project the user may not see), Forbidden (the user may not
-    start migrations in the target project), Invalid (a request that cannot be planned at all:
-    no source, a refused plan pair, a database that does not exist, an endpoint not allowed)
-    and Unavailable (a cluster that cannot be reached). Problems of single collections (names,
+    start migrations in the target project, or take data out of the source's: both are manage
+    rights), Invalid (a request that cannot be planned at all: no source, a refused plan pair,
+    a database that does not exist, an endpoint not allowed) and Unavailable (a cluster that
+    cannot be reached). Problems of single collections (names,
     types, partition keys) are returned in `Check.problems`, all of them.
     """
-    project, target_cluster, target_plan, target_label = _resolve_target(user, request)
-    source_cluster, source_connection, source_label = _resolve_source(user, request, project)
-
-    refusal = target_refusal(source_cluster.plan if source_cluster else None, target_plan)
-    if refusal:
-        raise Invalid(f"{refusal} ({source_label} → {target_label})", step="target")
-
-    source_db = (request.source_db or "default").strip()
-    target_db = (request.target_db or source_db).strip()
-    for db, what in ((source_db, "source"), (target_db, "target")):
-        problem = invalid_name(db, f"{what} database")
-        if problem:
-            raise Invalid(problem.message, step=what)
-
-    check = Check(
-        project=project,
-        source_cluster=source_cluster,
-        source_label=source_label,
-        target_cluster=target_cluster,
-        target_label=target_label,
-        source_db=source_db,
-        target_db=target_db,
-    )
+    check, source_connection = _check_request(user, request)
+    source_db, target_db, target_cluster = check.source_db, check.target_db, check.target_cluster
+    source_label, target_label = check.source_label, check.target_label
     source = _open(source_connection, source_db, "source", source_label)
     try:
         infos = _describe_source(source, request, source_db, source_label, check)
@@ -187,6 +170,36 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
         if info.entity_count == 0:
             check.warnings.append(f"collection {info.name} is empty: only its schema is copied")
     return check
+
+
+def _check_request(user: User, request: MigrationRequest) -> tuple[Check, Connection]:
+    """The checks made without connecting: rights on the target's and the source's projects,
+    tenancy, cluster status, the plan matrix and the database names. A new migration and a
+    Retry both run them (a Retry then checks the endpoint rules, see `recheck_job`; a new
+    migration checks them when it connects)."""
+    project, target_cluster, target_plan, target_label = _resolve_target(user, request)
+    source_cluster, source_connection, source_label = _resolve_source(user, request, project)
+
+    refused = target_refusal(source_cluster.plan if source_cluster else None, target_plan)
+    if refused:
+        raise Invalid(f"{refused} ({source_label} → {target_label})", step="target")
+
+    source_db = (request.source_db or "default").strip()
+    target_db = (request.target_db or source_db).strip()
+    for db, what in ((source_db, "source"), (target_db, "target")):
+        problem = invalid_name(db, f"{what} database")
+        if problem:
+            raise Invalid(problem.message, step=what)
+    check = Check(
+        project=project,
+        source_cluster=source_cluster,
+        source_label=source_label,
+        target_cluster=target_cluster,
+        target_label=target_label,
+        source_db=source_db,
+        target_db=target_db,
+    )
+    return check, source_connection
 
 
 def _resolve_target(
@@ -220,6 +233,22 @@ def _require_manager(user: User, project: Project, action: str, step: str = "") 
         raise Forbidden(refusal(project, action), step=step)
 
 
+def source_refusal(
+    user: User, cluster: Cluster, managed: Container[str] | None = None
+) -> str | None:
+    """Why the user may not migrate data out of `cluster` (one they may see), or None.
+
+    `managed`: the ids of the projects the user manages, when the caller asks for many clusters.
+    """
+    if managed is None:
+        allowed = can_manage(user, cluster.project)
+    else:
+        allowed = cluster.project_id in managed
+    if allowed:
+        return None
+    return refusal(cluster.project, f"migrate data out of cluster {cluster.name}")
+
+
 def _resolve_source(
     user: User, request: MigrationRequest, project: Project
 ) -> tuple[Cluster | None, Connection, str]:
@@ -235,6 +264,11 @@ def _resolve_source(
     source = visible_clusters(user).filter(pk=request.source_cluster_id).first()
     if source is None:
         raise NotFound(f"cluster {request.source_cluster_id} not found", step="source")
+    # Taking data out of a project is a manage right: a watcher of the source's project could
+    # otherwise copy it into a project they manage (and from there out of the organization).
+    refused = source_refusal(user, source)
+    if refused:
+        raise Forbidden(refused, step="source")
     if source.project.organization_id != project.organization_id:
         raise Invalid(
             f"source cluster {source.name} belongs to another organization: migrate it with "
@@ -428,9 +462,16 @@ def cancel_job(user: User, job: Job) -> Job:
 def retry_job(user: User, job: Job) -> Job:
     """Re-run a FAILED job's unfinished collections from their checkpoints.
 
-    Forbidden unless the user manages the job's project; Conflict unless the job FAILED.
+    Forbidden unless the user manages the job's project; Conflict unless the job FAILED. Then
+    every check of a new migration runs again (`recheck_job`): the rights and rules in force
+    now decide, not those of when the job was created. A refused Retry changes nothing.
     """
     _require_manager(user, job.project, ACTION_RETRY)
+    if not job.can_retry:
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
+        )
+    recheck_job(user, job)
     if not lifecycle.retry(job, user):
         job.refresh_from_db()
         raise Conflict(
@@ -440,6 +481,49 @@ def retry_job(user: User, job: Job) -> Job:
     return job
 
 
+def recheck_job(user: User, job: Job) -> None:
+    """The checks of a new migration, for the job's source and target as they are now, made
+    without connecting: roles on the target's and the source's projects, tenancy, cluster
+    status, the plan matrix, and the endpoint rules of a typed source or target. Raises the
+    refusal (a ServiceError); a cluster deleted since is a Conflict."""
+    if job.target_cluster_id is None:
+        raise Conflict(
+            f"the target cluster of job {job.pk} ({job.target_name}) was deleted: start a new "
+            "migration"
+        )
+    request = MigrationRequest(
+        source_db=job.source_db, target_db=job.target_db, target_cluster_id=job.target_cluster_id
+    )
+    if job.source_connection_enc:
+        request.source_connection = Connection.decrypt(job.source_connection_enc)
+        if request.source_connection is None:
+            raise Conflict(f"the source connection of job {job.pk} can no longer be read")
+    elif job.source_cluster_id:
+        request.source_cluster_id = job.source_cluster_id
+    else:
+        raise Conflict(f"the source cluster of job {job.pk} was deleted: start a new migration")
+    try:
+        check, source_connection = _check_request(user, request)
+    except NotFound as exc:
+        if exc.step != "source":
+            raise
+        # The job is the user's to see; its source no longer is: no id, no name.
+        raise Forbidden(
+            f"job {job.pk} reads {OTHER_PROJECT_SOURCE}, which you may not see: only its "
+            "Project Admins and Organization Owners can migrate data out of it",
+            step="source",
+        ) from None
+    for connection, role in (
+        (source_connection, "source"),
+        (check.target_cluster.connection(), "target"),
+    ):
+        try:
+            check_endpoint(connection)
+        except EndpointRejected as exc:
+            message = redact(exc.message, connection.secrets())
+            raise Invalid(f"the {role} endpoint is not allowed: {message}", step=role) from None
+
+
 __all__ = [
     "Check",
     "CollectionChoice",
@@ -447,6 +531,8 @@ __all__ = [
     "ServiceError",
     "cancel_job",
     "check_migration",
+    "recheck_job",
+    "source_refusal",
     "retry_job",
     "start_migration",
 ]

@@ -266,6 +266,25 @@ def viewer(org, project):
 
 
 @pytest.fixture
+def attacker(org, project, other_project):
+    """Read-Only in `project` (S) and Project Admin of `other_project` (T): may watch S's
+    clusters, may not take their data into T (issue 15)."""
+    from console.models import Membership, ProjectMembership
+
+    user = _member(
+        "attacker@acme.test",
+        org,
+        Membership.Role.ORG_MEMBER,
+        project,
+        ProjectMembership.Role.PROJECT_READ_ONLY,
+    )
+    ProjectMembership.objects.create(
+        user=user, project=other_project, role=ProjectMembership.Role.PROJECT_ADMIN
+    )
+    return user
+
+
+@pytest.fixture
 def globex_project(outsider):
     from console.models import Project
 
@@ -317,6 +336,11 @@ def owner_client(owner):
 @pytest.fixture
 def project_admin_client(admin):
     return _client_for(admin)
+
+
+@pytest.fixture
+def attacker_client(attacker):
+    return _client_for(attacker)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from console.models import Cluster
 from jobs.models import Job, JobCollection, JobEvent
 
 FINAL = {Job.Status.SUCCESSFUL, Job.Status.FAILED, Job.Status.CANCELED}
@@ -62,3 +63,26 @@ def add_event(job: Job, message: str, level: str = "INFO", ago: float = 0, colle
         collection=collection,
         at=timezone.now() - timedelta(seconds=ago),
     )
+
+
+def job_clusters(project, source_project=None) -> dict:
+    """RUNNING local cluster rows `prod` (the source, in `source_project` or `project`) and
+    `staging` (the target), as make_job's fields: Retry re-checks both (it never connects)."""
+
+    def row(where, name: str) -> Cluster:
+        cluster, _ = Cluster.objects.get_or_create(
+            project=where,
+            name=name,
+            defaults={
+                "plan": Cluster.Plan.DEDICATED,
+                "kind": Cluster.Kind.LOCAL,
+                "uri": "http://127.0.0.1:1",
+                "status": Cluster.Status.RUNNING,
+            },
+        )
+        return cluster
+
+    return {
+        "source_cluster": row(source_project or project, "prod"),
+        "target_cluster": row(project, "staging"),
+    }

@@ -9,6 +9,7 @@ import pytest
 
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
+from tests.jobrows import job_clusters
 
 
 def _job(project, status=Job.Status.PENDING, minutes_ago=0, **fields) -> Job:
@@ -197,7 +198,7 @@ def test_it_refuses_to_cancel_a_job_that_is_final_or_canceling(owner, api_as, pr
 
 
 def test_it_retries_a_failed_job(owner, api_as, project):
-    job = _job(project, Job.Status.FAILED, reason="boom")
+    job = _job(project, Job.Status.FAILED, reason="boom", **job_clusters(project))
 
     response = api_as(owner).post(f"/v2/jobs/{job.pk}/retry")
 
@@ -249,3 +250,29 @@ def test_it_answers_an_unexpected_failure_with_500_and_no_detail(owner, api_as, 
     message = _error(response, 500)
     assert "Traceback" not in message and "SOMETHING_ELSE" not in message
     assert "Traceback" in caplog.text or "SOMETHING_ELSE" in caplog.text
+
+
+def test_it_names_a_source_the_key_may_not_see_without_name_or_id(
+    member, owner, api_as, project, other_project
+):
+    # The job is in `other_project`, which `member` watches; its source is in `project`.
+    member.project_memberships.create(project=other_project, role="PROJECT_READ_ONLY")
+    clusters = job_clusters(other_project, source_project=project)
+    job = _job(
+        other_project,
+        Job.Status.FAILED,
+        reason="1 of 1 collection(s) failed — default.docs: database x does not exist on the "
+        "source (cluster src)",
+        **clusters,
+    )
+    source_id = clusters["source_cluster"].pk
+
+    described = api_as(member).get(f"/v2/jobs/{job.pk}").json()["data"]
+    listed = api_as(member).get("/v2/jobs", projectId=other_project.pk).json()["data"]
+
+    hidden = {"clusterName": "a cluster of another project", "dbName": "default"}
+    assert described["source"] == hidden and listed["records"][0]["source"] == hidden
+    assert "src" not in str(described) and source_id not in str(described)
+    assert described["reason"].endswith("(a cluster of another project)")
+    shown = api_as(owner).get(f"/v2/jobs/{job.pk}").json()["data"]["source"]
+    assert shown == {"clusterId": source_id, "clusterName": "src", "dbName": "default"}

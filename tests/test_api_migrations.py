@@ -166,6 +166,46 @@ def test_it_refuses_a_read_only_member(viewer, api_as, source, target):
     assert not Job.objects.exists()
 
 
+SOURCE_REFUSAL = (
+    "Only Organization Owners and Project Admins can migrate data out of cluster src in "
+    "project Default Project."
+)
+
+
+def test_it_refuses_a_source_in_a_project_where_the_user_only_watches(
+    attacker, api_as, other_project, source, target_server
+):
+    # Issue 15: Read-Only in the source's project, Project Admin of the target's.
+    target = local_cluster(other_project, target_server, "theirs")
+
+    response = api_as(attacker).post(TO_EXISTING, _body(source.pk, target.pk))
+
+    assert _error(response, 403) == SOURCE_REFUSAL
+    assert not Job.objects.exists() and not JobCollection.objects.exists()
+
+
+def test_it_refuses_the_same_source_into_a_new_cluster(attacker, api_as, other_project, source):
+    body = {
+        "source": {"clusterId": source.pk},
+        "destination": {"clusterName": "exfil", "projectId": other_project.pk},
+        "dbCollections": [{}],
+    }
+
+    assert _error(api_as(attacker).post(TO_NEW, body), 403) == SOURCE_REFUSAL
+    assert not Job.objects.exists() and not Cluster.objects.filter(name="exfil").exists()
+
+
+def test_it_answers_404_for_a_source_in_a_project_the_user_is_no_member_of(
+    admin, api_as, other_project, source_server, target
+):
+    hidden = local_cluster(other_project, source_server, "hidden")
+
+    message = _error(api_as(admin).post(TO_EXISTING, _body(hidden.pk, target.pk)), 404)
+
+    assert message == f"cluster {hidden.pk} not found"
+    assert not Job.objects.exists()
+
+
 def test_it_hides_another_organizations_clusters(outsider, api_as, source, target):
     response = api_as(outsider).post(TO_EXISTING, _body(source.pk, target.pk))
 

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
+from tests.jobrows import job_clusters
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +30,7 @@ def job(project, owner) -> Job:
         target_name="dst",
         status=Job.Status.FAILED,
         reason="1 of 1 collection(s) failed — default.docs: boom",
+        **job_clusters(project),
     )
     JobCollection.objects.create(
         job=job,

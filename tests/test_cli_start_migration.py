@@ -84,6 +84,20 @@ def test_it_refuses_a_read_only_member(viewer, clusters):
     )
 
 
+def test_it_refuses_a_source_in_a_project_where_the_user_only_watches(
+    attacker, other_project, clusters, servers
+):
+    source, _ = clusters
+    theirs = local_cluster(other_project, servers[1], "theirs", plan="DEDICATED")
+
+    message = refused("--as", attacker.email, "--source", source.pk, "--target", theirs.pk)
+
+    assert message == (
+        "Only Organization Owners and Project Admins can migrate data out of cluster src in "
+        "project Default Project."
+    )
+
+
 def test_it_refuses_a_cluster_of_another_organization(outsider, clusters):
     source, target = clusters
     message = refused("--as", outsider.email, "--source", source.pk, "--target", target.pk)

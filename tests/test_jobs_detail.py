@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import Job, JobCollection
-from tests.jobrows import add_event, make_job
+from tests.jobrows import add_event, job_clusters, make_job
 
 CANCEL_WHY = (
     "Only Organization Owners and Project Admins can cancel jobs in project Default Project."
@@ -290,3 +290,32 @@ def test_it_shows_the_average_speed_of_a_finished_job(viewer_client, project):
 
     assert "4,200 of 4,200 rows · 100 rows/s on average" in html
     assert "<dt>Current Phase</dt><dd>—</dd>" in html
+
+
+# --- a source cluster of a project the viewer is no member of (issue 15) ------------------
+
+
+def test_it_names_a_source_the_viewer_may_not_see_without_name_id_or_link(
+    member, member_client, owner_client, project, other_project
+):
+    # The job is in `other_project`, which `member` watches; its source is in `project`.
+    member.project_memberships.create(project=other_project, role="PROJECT_READ_ONLY")
+    clusters = job_clusters(other_project, source_project=project)
+    job = make_job(other_project, status=Job.Status.FAILED, reason="docs: boom", **clusters)
+    add_event(job, "job created by a@acme.test: 1 collection(s) from cluster prod (database x)")
+    job.collections.update(status="FAILED", error="database x does not exist on the source (prod)")
+    source = clusters["source_cluster"]
+
+    html = member_client.get(_url(job)).content.decode()
+
+    assert "<h1>Migrate a cluster of another project (default) to staging</h1>" in html
+    assert "<dt>Source</dt>\n      <dd>a cluster of another project · database" in html
+    assert "from a cluster of another project (database x)" in html
+    assert "on the source (a cluster of another project)" in html
+    assert "prod" not in html and source.pk not in html
+    assert reverse("cluster_detail", args=[source.pk]) not in html
+    log = b"".join(member_client.get(reverse("job_log_txt", args=[job.pk])).streaming_content)
+    assert b"prod" not in log and b"a cluster of another project" in log
+    # Someone who may see the source gets its name and link.
+    html = owner_client.get(_url(job)).content.decode()
+    assert f'<a href="{reverse("cluster_detail", args=[source.pk])}">prod</a>' in html

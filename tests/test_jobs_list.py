@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from jobs.models import Job
-from tests.jobrows import make_job
+from tests.jobrows import job_clusters, make_job
 
 URL = reverse("jobs")
 HEADERS = [
@@ -299,3 +299,18 @@ def test_it_highlights_the_job_just_created_and_keeps_it_while_polling(owner_cli
         reverse("job_row", args=[new.pk]) + f"?highlight={new.pk}", HTTP_HX_REQUEST="true"
     ).content.decode()
     assert 'class="row-highlight"' in row
+
+
+def test_it_names_a_source_the_viewer_may_not_see_as_a_cluster_of_another_project(
+    member, member_client, project, other_project
+):
+    member.project_memberships.create(project=other_project, role="PROJECT_READ_ONLY")
+    job = make_job(other_project, **job_clusters(other_project, source_project=project))
+
+    html = member_client.get(URL, {"project": other_project.pk}).content.decode()
+
+    row = _row(html, job)
+    assert "Migrate a cluster of another project (default) to staging" in row
+    assert "prod" not in row
+    polled = member_client.get(reverse("job_row", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert "a cluster of another project" in polled.content.decode()

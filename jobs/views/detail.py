@@ -20,7 +20,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from console.access import can_manage, refusal
 from console.redaction import redact
-from jobs.access import get_job_for
+from jobs.access import get_job_for, hide_source_in
 from jobs.events import job_secrets
 from jobs.forms import LogFilterForm
 from jobs.models import Job, JobCollection, JobEvent
@@ -122,10 +122,10 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
     # credential that slipped into a row still never reaches the screen.
     secrets = job_secrets(job)
     for c in collections:
-        c.error = redact(c.error, secrets)
+        c.error = hide_source_in(job, redact(c.error, secrets))
     return {
         "job": job,
-        "reason": redact(job.reason, secrets),
+        "reason": hide_source_in(job, redact(job.reason, secrets)),
         "overview": overview(job, collections),
         "rows": [
             CollectionRow(c, collection_phases(c, now), c.report or None) for c in collections
@@ -154,7 +154,7 @@ def _log_context(request: HttpRequest, job: Job) -> dict:
     shown = list(events[:LOG_LIMIT])
     secrets = job_secrets(job)
     for event in shown:
-        event.message = redact(event.message, secrets)
+        event.message = hide_source_in(job, redact(event.message, secrets))
     first_error = (
         job.events.filter(level=JobEvent.Level.ERROR)
         .order_by("at", "pk")
@@ -220,11 +220,12 @@ def job_log_txt(request: HttpRequest, job_id: str) -> HttpResponse:
         yield f"# {job.pk}: {job.description}\n"
         yield f"# status {job.status}, started {iso(job.started_at) or '-'}, ended {iso(job.ended_at) or '-'}\n"
         if job.reason:
-            yield redact(f"# reason: {job.reason}\n", secrets)
+            yield redact(f"# reason: {hide_source_in(job, job.reason)}\n", secrets)
         events = job.events.select_related("collection").order_by("at", "pk")
         for event in events.iterator(chunk_size=1000):
             where = f"[{event.collection.source_name}] " if event.collection_id else ""
-            yield redact(f"{iso(event.at)} {event.level:<7} {where}{event.message}", secrets) + "\n"
+            line = hide_source_in(job, f"{iso(event.at)} {event.level:<7} {where}{event.message}")
+            yield redact(line, secrets) + "\n"
 
     response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{job.pk}-log.txt"'

@@ -20,7 +20,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from console.access import can_manage, owns_organization, project_from_request, refusal
 from console.models import Project
-from jobs.access import get_job_for
+from jobs.access import get_job_for, hide_sources
 from jobs.forms import JobFilterForm
 from jobs.models import Job, JobCollection
 from migrations_app.service import ACTION_CANCEL
@@ -71,6 +71,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(with_row_data(jobs, with_project=org_scope), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    page.object_list = list(page.object_list)
+    hide_sources(request.user, page.object_list)
 
     # Pagination links keep the filters: everything but the page number.
     query = request.GET.copy()
@@ -110,6 +112,7 @@ def job_row(request: HttpRequest, job_id: str) -> HttpResponse:
         request.user, job.project.organization
     )
     job = with_row_data(Job.objects.filter(pk=job.pk), with_project=org_scope).get()
+    hide_sources(request.user, [job])
     context = {
         "job": job,
         "org_scope": org_scope,

@@ -8,7 +8,6 @@ is refused here and never reaches the draft.
 from __future__ import annotations
 
 from django import forms
-from django.urls import reverse
 
 from console.clusters.forms import ConnectionForm
 from console.models import Cluster
@@ -19,7 +18,8 @@ OFFLINE = "offline"
 
 
 class StartForm(forms.Form):
-    """In Current Organization, first dialog."""
+    """In Current Organization, first dialog. `refused` maps the ids of source clusters shown
+    disabled to the reason (templates/migrations/_source_cluster.html renders the select)."""
 
     source_cluster = forms.ChoiceField(label="Source Cluster")
     source_db = forms.ChoiceField(label="Source Database")
@@ -36,20 +36,28 @@ class StartForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args, clusters: list[Cluster], databases: list[str], **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        clusters: list[Cluster],
+        databases: list[str],
+        refused: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.refused = refused or {}
         self.fields["source_cluster"].choices = [
             (c.pk, f"{c.name} ({c.get_plan_display()})") for c in clusters
         ]
         self.fields["source_db"].choices = [(db, db) for db in databases]
-        self.fields["source_cluster"].widget.attrs.update(
-            {
-                "hx-get": reverse("wizard_source_databases"),
-                "hx-target": "#source-db",
-                "hx-swap": "outerHTML",
-                "hx-indicator": "#source-db",
-            }
-        )
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # A refused cluster is not among the valid choices: say why instead of "not valid".
+        chosen = self.data.get("source_cluster", "")
+        if chosen in self.refused:
+            self.errors.pop("source_cluster", None)
+            self.add_error("source_cluster", self.refused[chosen])
 
 
 class TargetForm(forms.Form):

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from console.access import visible_clusters
-from console.models import Cluster, Project, User
+from console.access import managed_projects, visible_clusters
+from console.models import Cluster, Organization, Project, User
 from console.plans import target_refusal
 from jobs.models import Job
 from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.plan import partition_key_problem
 from migrations_app.models import WizardDraft
-from migrations_app.service import CollectionChoice, MigrationRequest
-from migrations_app.wizard.drafts import target_projects
+from migrations_app.service import CollectionChoice, MigrationRequest, source_refusal
+from migrations_app.wizard.drafts import source_clusters, target_projects
 
 # Step names: the URL names of the pages, in order, per flow.
 CURRENT_STEPS = ["wizard_current_edit", "wizard_target", "wizard_collections", "wizard_schema"]
@@ -62,9 +62,22 @@ def pop_error(draft: WizardDraft, page: str) -> str:
 
 
 @dataclass
-class TargetOption:
+class ClusterOption:
+    """A cluster of a Source or Target Cluster select; with a refusal, shown disabled with it."""
+
     cluster: Cluster
     refusal: str | None
+
+
+def source_options(user: User, organization: Organization) -> list[ClusterOption]:
+    """Every cluster of the organization the user may see; those of projects they do not
+    manage are refused (taking data out of a project is a manage right: the service says the
+    same words when one is posted anyway)."""
+    managed = set(managed_projects(user).values_list("pk", flat=True))
+    return [
+        ClusterOption(cluster, source_refusal(user, cluster, managed))
+        for cluster in source_clusters(user, organization)
+    ]
 
 
 def source_plan(user: User, draft: WizardDraft) -> str | None:
@@ -75,7 +88,7 @@ def source_plan(user: User, draft: WizardDraft) -> str | None:
     return source.plan if source else None
 
 
-def target_options(user: User, draft: WizardDraft, project: Project | None) -> list[TargetOption]:
+def target_options(user: User, draft: WizardDraft, project: Project | None) -> list[ClusterOption]:
     """Every cluster of `project` the user may see, refused ones with the reason (plan matrix
     from console.plans, or a cluster that is not running)."""
     if project is None:
@@ -90,11 +103,11 @@ def target_options(user: User, draft: WizardDraft, project: Project | None) -> l
             )
         if refusal is None and cluster.pk == draft.data.get("source_cluster_id"):
             refusal = "it is the source cluster"
-        options.append(TargetOption(cluster, refusal))
+        options.append(ClusterOption(cluster, refusal))
     return options
 
 
-def split_options(options: list[TargetOption]) -> tuple[list[Cluster], dict[str, str]]:
+def split_options(options: list[ClusterOption]) -> tuple[list[Cluster], dict[str, str]]:
     allowed = [o.cluster for o in options if o.refusal is None]
     refused = {o.cluster.pk: o.refusal for o in options if o.refusal}
     return allowed, refused

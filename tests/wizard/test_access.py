@@ -190,3 +190,65 @@ def test_it_needs_csrf_on_every_step(owner, clusters):
 
     assert response.status_code == 403
     assert not WizardDraft.objects.exists()
+
+
+# --- the source is a manage right (issue 15) -----------------------------------------------
+
+SOURCE_REFUSAL = (
+    "Only Organization Owners and Project Admins can migrate data out of cluster src in "
+    "project Default Project."
+)
+
+
+def test_it_lists_a_source_the_user_only_watches_disabled_with_the_reason(
+    attacker_client, clusters, other_project, lite_factory
+):
+    source, _ = clusters
+    theirs = cluster_on(other_project, lite_factory(), "theirs", Cluster.Plan.DEDICATED)
+
+    html = attacker_client.get(reverse("wizard_current")).content.decode()
+
+    assert f'<option value="{source.pk}" disabled>src (Serverless) — not available: ' in html
+    assert f"<strong>src</strong> (Serverless) cannot be chosen: {SOURCE_REFUSAL}" in html
+    assert f'<option value="{theirs.pk}" selected>theirs (Dedicated)</option>' in html
+    databases = reverse("wizard_source_databases") + f"?source_cluster={source.pk}"
+    assert attacker_client.get(databases).status_code == 403
+
+
+def test_it_refuses_a_source_the_user_only_watches_posted_anyway(
+    attacker_client, clusters, other_project, lite_factory
+):
+    source, _ = clusters
+    cluster_on(other_project, lite_factory(), "theirs", Cluster.Plan.DEDICATED)
+    form = {
+        "source_cluster": source.pk,
+        "source_db": "default",
+        "migrate_to": "existing",
+        "migration_type": "offline",
+    }
+
+    response = attacker_client.post(reverse("wizard_current"), form)
+
+    assert response.status_code == 400
+    assert f'<p class="field-error" role="alert">{SOURCE_REFUSAL}</p>' in response.content.decode()
+    assert not WizardDraft.objects.exists() and not Job.objects.exists()
+
+
+def test_it_refuses_to_migrate_once_the_user_only_watches_the_source(
+    admin, project_admin_client, clusters, other_project, lite_factory
+):
+    # Project Admin of both projects walks S → T, then becomes Read-Only in S.
+    source, _ = clusters
+    admin.project_memberships.create(project=other_project, role="PROJECT_ADMIN")
+    theirs = cluster_on(other_project, lite_factory(), "theirs", Cluster.Plan.DEDICATED)
+    base = walk_current_to_schema(project_admin_client, source, theirs, ["docs"])
+    admin.project_memberships.filter(project=source.project).update(role="PROJECT_READ_ONLY")
+
+    response = project_admin_client.post(base + "schema/", schema_post("migrate", ["docs"]))
+
+    assert response.status_code == 403
+    assert SOURCE_REFUSAL in response.content.decode()
+    assert not Job.objects.exists()
+    collections = project_admin_client.get(base + "collections/")
+    assert collections["Location"] == base + "start/"
+    assert SOURCE_REFUSAL in project_admin_client.get(base + "start/").content.decode()

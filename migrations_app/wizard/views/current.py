@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from console.errors import ServiceError
 from console.live_reads import check_cluster, list_collections
 from console.models import Cluster
 from migrations_app.models import WizardDraft
+from migrations_app.service import source_refusal
 from migrations_app.wizard import steps
 from migrations_app.wizard.drafts import (
     load_draft,
@@ -49,7 +51,8 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
         draft = new_draft(request.user, project, CURRENT)
     else:
         draft = load_draft(request, draft_id, CURRENT)
-    clusters = list(source_clusters(request.user, draft.project.organization))
+    options = steps.source_options(request.user, draft.project.organization)
+    clusters, refused = steps.split_options(options)
     if request.method == "POST":
         require_visible(request, cluster_ids=[request.POST.get("source_cluster")])
         chosen_id = request.POST.get("source_cluster")
@@ -63,7 +66,13 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
         "migrate_to": draft.data.get("migrate_to", "existing"),
         "migration_type": "offline",
     }
-    form = StartForm(request.POST or None, initial=initial, clusters=clusters, databases=databases)
+    form = StartForm(
+        request.POST or None,
+        initial=initial,
+        clusters=clusters,
+        refused=refused,
+        databases=databases,
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -86,6 +95,7 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
         {
             "draft": None if draft._state.adding else draft,
             "form": form,
+            "options": options,
             "db_error": db_error,
             "step_error": steps.pop_error(draft, "wizard_current_edit") if draft_id else "",
         },
@@ -102,6 +112,9 @@ def source_databases(request: HttpRequest) -> HttpResponse:
     cluster = source_clusters(request.user, project.organization).filter(pk=cluster_id).first()
     if cluster is None:
         raise Http404("No such cluster")
+    refused = source_refusal(request.user, cluster)
+    if refused:  # listed disabled: its databases are not read for someone who may not take them
+        raise PermissionDenied(refused)
     databases, db_error = _databases(cluster)
     form = StartForm(
         initial={"source_cluster": cluster.pk}, clusters=[cluster], databases=databases
@@ -231,6 +244,10 @@ def collections(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     source = visible_clusters(request.user).filter(pk=data.get("source_cluster_id")).first()
     if source is None:
         raise Http404("No such cluster")
+    refused = source_refusal(request.user, source)
+    if refused:  # a right lost since the first step: its collections are not read
+        steps.note_error(draft, "wizard_current_edit", refused)
+        return redirect(steps.step_url(draft, "wizard_current_edit"))
     if request.method == "POST" and request.POST.get("action") == "back":
         return redirect(steps.step_url(draft, "wizard_target"))
     listing = list_collections(source.connection(), data.get("source_db", "default"))
