@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.lite_pool import LitePool
@@ -41,6 +43,7 @@ BROWSER_FIXTURES = {"browser_page"}
 PROVISIONING_FIXTURES = {"clusters_dir"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns xdist_group marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
@@ -48,10 +51,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.standalone)
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.e2e)
-        # Meant for pytest-xdist's `--dist loadgroup`: every standalone test on one test process
-        # (one standalone per machine; another process waits for its lock until the first one's
-        # session ends), the browser tests on one. Not honoured yet (README, make test): the
-        # groups do not reach xdist's scheduler here, and the wait shows in the SQLite pass.
+        # For pytest-xdist's `--dist loadgroup`: every standalone test on one test process (one
+        # standalone per machine: another process would wait for its lock until the first one's
+        # session ends), the browser tests on one (one Chromium). Checked below.
         if "standalone" in used:
             item.add_marker(pytest.mark.xdist_group("standalone"))
         elif used & BROWSER_FIXTURES:
@@ -60,6 +62,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.provisioning)
         if used & DATABASE_FIXTURES or item.get_closest_marker("django_db"):
             item.add_marker(pytest.mark.database)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail the run when `--dist loadgroup` did not group the marked tests. pytest-xdist 3.8 groups
+    by appending "@group" to `item._nodeid`, which pytest 9.2 no longer reads (hence the pin in
+    pyproject.toml); a silent loss would cost minutes of lock waits, not a failure."""
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    for item in session.items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker and not item.nodeid.endswith(f"@{marker.args[0]}"):
+            problem = (
+                f"pytest-xdist did not group {item.nodeid} ({marker.args[0]}): this pytest and "
+                "pytest-xdist do not work together (pyproject.toml)"
+            )
+            # A test process's own error reaches the run only as "worker crashed": say it here.
+            sys.stderr.write(problem + "\n")
+            raise pytest.UsageError(problem)
 
 
 @pytest.fixture(scope="session")
