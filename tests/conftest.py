@@ -188,9 +188,8 @@ def resolver(monkeypatch):
 def local_cluster(project, lite_server):
     """Acme's local cluster: a real Milvus Lite (no authentication) holding a "payroll"
     collection that no other organization may read."""
-    from pymilvus import MilvusClient
-
     from console.models import Cluster
+    from tests.milvus import MilvusClient
 
     milvus = MilvusClient(uri=lite_server.uri)
     milvus.create_collection("payroll", dimension=4)

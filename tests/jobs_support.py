@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-from pymilvus import MilvusClient
-
 from console.models import Cluster
 from jobs.models import Job
 from tests.engine.sample_data import create_simple
+from tests.milvus import MilvusClient
 
 
 def local_cluster(project, server, name: str, plan: str = Cluster.Plan.DEDICATED) -> Cluster:

@@ -8,13 +8,13 @@ import logging
 import time
 
 import pytest
-from pymilvus import MilvusClient
 
 from console.clusters.supervisor import Supervisor
 from console.models import Cluster
 from jobs.models import Job
 from tests.engine.sample_data import create_simple
 from tests.jobs_support import count, fill, local_cluster
+from tests.milvus import MilvusClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,12 +9,12 @@ import json
 import logging
 
 import pytest
-from pymilvus import MilvusClient
 
 from console.models import Cluster
 from jobs.models import Job, JobCollection
 from tests.engine.sample_data import create_simple
 from tests.jobs_support import fill, local_cluster
+from tests.milvus import MilvusClient
 
 TO_EXISTING = "/v2/migrations/toExisting"
 TO_NEW = "/v2/migrations/toNewDedicated"

@@ -6,11 +6,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from pymilvus import MilvusClient
 
 from console.clusters.lite_process import free_port
 from console.models import Cluster
 from tests.conftest import SPELLINGS_OF_THIS_HOST
+from tests.milvus import MilvusClient
 
 # A user of our own on the shared standalone, with a password that cannot appear by chance in
 # the output (root's password is "Milvus", which the version string "Milvus v2.3.5" contains).

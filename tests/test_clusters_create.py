@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from pymilvus import MilvusClient
 
 from console.clusters import provisioner
 from console.clusters.lite_process import HOST, port_open
 from console.clusters.supervisor import Supervisor
 from console.models import Cluster
+from tests.milvus import MilvusClient
 
 URL = reverse("cluster_create")
 

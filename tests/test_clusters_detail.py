@@ -7,10 +7,11 @@ import secrets
 
 import pytest
 from django.urls import reverse
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from console.clusters.lite_process import HOST, free_port
 from console.models import Cluster
+from tests.milvus import MilvusClient
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from pymilvus import MilvusClient
 
 from console.clusters.lite_process import HOST, free_port
 from console.models import Cluster
+from tests.milvus import MilvusClient
 
 URL = reverse("clusters")
 

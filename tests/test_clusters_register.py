@@ -12,11 +12,11 @@ import threading
 import pytest
 from django.db import connection
 from django.urls import reverse
-from pymilvus import MilvusClient
 
 from console.clusters.lite_process import HOST, free_port
 from console.models import Cluster
 from tests.conftest import SPELLINGS_OF_THIS_HOST
+from tests.milvus import MilvusClient
 
 URL = reverse("cluster_register")
 
@@ -63,6 +63,12 @@ def _user_password(name: str, uri: str, user: str, password: str) -> dict:
     }
 
 
+def _form_errors(response) -> str:
+    """What the page said instead of registering (the reason a test failed)."""
+    form = response.context and response.context.get("form")
+    return f"{response.status_code}: {form.errors if form else response.content[:500]!r}"
+
+
 def _raw_rows() -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {Cluster._meta.db_table}")
@@ -107,8 +113,8 @@ def test_it_registers_a_cluster_with_an_api_key_as_running(request, persona, pro
 
     response = client.post(_url(project), _api_key("prod", standalone.uri, standalone.token))
 
+    assert response.status_code == 302, _form_errors(response)
     cluster = Cluster.objects.get(project=project, name="prod")
-    assert response.status_code == 302
     assert response.url == reverse("cluster_detail", args=[cluster.pk])
     assert cluster.kind == Cluster.Kind.EXTERNAL
     assert cluster.status == Cluster.Status.RUNNING
@@ -131,6 +137,7 @@ def test_it_registers_a_cluster_with_username_and_password_and_never_shows_them(
         _url(project), _user_password("prod", standalone.uri, user, password), follow=True
     )
 
+    assert response.redirect_chain, _form_errors(response)
     cluster = Cluster.objects.get(project=project, name="prod")
     assert cluster.status == Cluster.Status.RUNNING
     assert cluster.credentials == {"username": user, "password": password}

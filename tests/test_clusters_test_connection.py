@@ -11,12 +11,12 @@ import threading
 
 import pytest
 from django.urls import reverse
-from pymilvus import MilvusClient
 
 from console import throttle
 from console.clusters.lite_process import HOST, free_port
 from console.models import Cluster
 from tests.conftest import SPELLINGS_OF_THIS_HOST
+from tests.milvus import MilvusClient
 
 URL = reverse("cluster_test_connection")
 HTMX = {"HTTP_HX_REQUEST": "true"}

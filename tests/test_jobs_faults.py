@@ -8,7 +8,6 @@ import secrets
 import time
 
 import pytest
-from pymilvus import MilvusClient
 
 from console.clusters.lite_process import port_open, start_lite
 from console.models import Cluster
@@ -16,6 +15,7 @@ from jobs import lifecycle
 from jobs.models import Job, JobCollection
 from migrations_app import service
 from tests.jobs_support import count, fill, local_cluster, wait_for
+from tests.milvus import MilvusClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

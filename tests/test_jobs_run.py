@@ -61,7 +61,7 @@ def test_it_fails_the_job_with_a_reason_when_the_source_collection_vanished(
     owner, pair, job_worker
 ):
     source, target, source_server, _ = pair
-    from pymilvus import MilvusClient
+    from tests.milvus import MilvusClient
 
     # Planned while it existed, dropped before the worker reads it: a source that vanished.
     with job_worker.paused():

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from pymilvus import MilvusClient
 
 from tests.lite_pool import LitePool
+from tests.milvus import MilvusClient
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
-from pymilvus import MilvusClient
 
 from console import services
 from console.clusters import provisioner
 from console.clusters.lite_process import HOST, port_open
 from console.clusters.supervisor import Report, Supervisor
 from console.models import Cluster
+from tests.milvus import MilvusClient
 
 
 @pytest.fixture

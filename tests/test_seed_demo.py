@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from console.clusters import lite_process, provisioner
 from console.management.commands import seed_demo
 from console.models import Cluster, Membership, Organization, Project, ProjectMembership, User
+from tests.milvus import MilvusClient
 
 
 def seed(*args: str) -> list[str]:

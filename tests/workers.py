@@ -167,11 +167,16 @@ class Worker:
 
     # --- through Celery's control API, as an operator would ----------------------------------
 
-    def _control(self, command: str) -> None:
-        replies = getattr(app.control, command)(
-            JOB_QUEUE, destination=[self.hostname], reply=True, timeout=10
-        )
-        answer = {name: reply for one in replies or [] for name, reply in one.items()}
+    def _control(self, command: str, tries: int = 3) -> None:
+        # A broadcast nobody answered within its timeout (a worker busy starting on a loaded
+        # machine) is sent again: both commands are idempotent.
+        for _ in range(tries):
+            replies = getattr(app.control, command)(
+                JOB_QUEUE, destination=[self.hostname], reply=True, timeout=10
+            )
+            answer = {name: reply for one in replies or [] for name, reply in one.items()}
+            if answer:
+                break
         assert "ok" in answer.get(self.hostname, {}), f"{command}: {replies}\n{self.tail()}"
 
     def pause(self) -> None:

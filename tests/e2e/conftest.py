@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import sync_playwright
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from console.models import Cluster
+from tests.milvus import MilvusClient
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's: the tests never download a browser
 CHROMIUM_ARGS = [

@@ -10,7 +10,6 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-from pymilvus import MilvusClient
 
 from console import throttle
 from console.clusters.supervisor import Supervisor
@@ -18,6 +17,7 @@ from console.models import Cluster
 from jobs.models import Job
 from tests.conftest import PASSWORD
 from tests.jobs_support import wait_for
+from tests.milvus import MilvusClient
 from tests.servers import STANDALONE_PASSWORD, STANDALONE_USER
 from tests.wizard.helpers import cluster_on, drop_source, fill_source
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 
-from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus import DataType, Function, FunctionType
+
+from tests.milvus import MilvusClient
 
 DIM = 8
 ARRAY_ELEMENTS = ("BOOL", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "VARCHAR")

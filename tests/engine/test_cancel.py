@@ -14,7 +14,6 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from pymilvus import MilvusClient
 
 from console.clusters.lite_process import stop_process
 from migrations_app.engine.catalog import describe_collection
@@ -29,6 +28,7 @@ from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import verify
 from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple
+from tests.milvus import MilvusClient
 
 QUICKLY = 3.0  # seconds from the cancel request to CopyCanceled
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus import DataType, Function, FunctionType
 
 from migrations_app.engine.catalog import describe_collection, list_collections, list_databases
 from migrations_app.engine.connect import connect
 from migrations_app.engine.errors import CollectionNotFound
 from migrations_app.engine.model import CollectionInfo
 from tests.engine.sample_data import create_simple
+from tests.milvus import MilvusClient
 
 
 @pytest.fixture

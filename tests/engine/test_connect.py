@@ -8,7 +8,7 @@ import socket
 import threading
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from console.clusters.lite_process import free_port
 from migrations_app.engine.connect import connect, on_database, parse_version, server_info
@@ -19,6 +19,7 @@ from migrations_app.engine.errors import (
     DatabaseNotFound,
     NotMilvus,
 )
+from tests.milvus import MilvusClient
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from console.clusters.lite_process import start_lite, stop_process
 from migrations_app.engine.copy import CopyScope, copy_collection
@@ -23,6 +23,7 @@ from migrations_app.engine.filters import pk_after_filter
 from migrations_app.engine.model import CopyProgress
 from migrations_app.engine.options import DEFAULTS, SILENT, Options
 from tests.engine.calls import Calls
+from tests.milvus import MilvusClient
 
 DIM = 8
 FIELDS = ["pk", "vector", "title", "category"]
@@ -417,7 +418,7 @@ def _start_copy_child(
     rows are saved (0: never), it stops at the next unsaved one until it is killed."""
     script = """
 import json, os, signal, sys
-from pymilvus import MilvusClient
+from tests.milvus import MilvusClient
 from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.options import Options
 from tests.engine.calls import Calls

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from migrations_app.engine.connect import connect
 from migrations_app.engine.filters import (
@@ -16,6 +16,7 @@ from migrations_app.engine.filters import (
     pk_in_filter,
 )
 from tests.engine.sample_data import vector
+from tests.milvus import MilvusClient
 
 EXTREMES = [INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX - 1, INT64_MAX]
 HOSTILE = ['a"b', "e\\f", "\\", '"', 'x\\"y', "z\n", "日本語", "é'\"\\"]

@@ -4,7 +4,7 @@ with a note), unindexed vector fields indexed where the server needs it, load on
 from __future__ import annotations
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
@@ -15,6 +15,7 @@ from migrations_app.engine.plan import plan, require_ok
 from migrations_app.engine.target import create_target
 from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple
+from tests.milvus import MilvusClient
 
 
 def created(source: MilvusClient, target: MilvusClient, name: str, **choices):

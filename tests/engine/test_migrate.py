@@ -8,7 +8,7 @@ standalone into another of its own databases for the vector types Milvus Lite la
 from __future__ import annotations
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import client_for_database, connect
@@ -26,6 +26,7 @@ from tests.engine.sample_data import (
     schema_with_every_scalar,
     vector,
 )
+from tests.milvus import MilvusClient
 
 
 def planned(source: MilvusClient, target: MilvusClient, name: str, **choices) -> tuple:

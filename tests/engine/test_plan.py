@@ -4,7 +4,7 @@ all or nothing. Real Milvus Lite servers, and the Milvus 2.3 standalone as an ol
 from __future__ import annotations
 
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import client_for_database, connect
@@ -13,6 +13,7 @@ from migrations_app.engine.model import Finding, PlanResult, Problem, SchemaChoi
 from migrations_app.engine.plan import plan, plan_many, require_ok
 from migrations_app.engine.target import create_target
 from tests.engine.sample_data import create_bm25, create_simple, schema_with_every_scalar
+from tests.milvus import MilvusClient
 
 
 def plan_for(source, target, name, **choices) -> PlanResult:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from pymilvus import MilvusClient
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.checkpoint import initial_checkpoint
@@ -26,6 +25,7 @@ from migrations_app.engine.options import Options
 from migrations_app.engine.plan import plan, require_ok
 from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple, vector
+from tests.milvus import MilvusClient
 
 ROWS = 600
 FIELDS = ["pk", "vec", "title", "category"]

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from pymilvus import MilvusClient
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from migrations_app.engine.errors import CopyCanceled, CopyError
@@ -20,6 +19,7 @@ from migrations_app.engine.rpc import (
     pause,
     wait_for,
 )
+from tests.milvus import MilvusClient
 from tests.servers import start_lite_server
 
 

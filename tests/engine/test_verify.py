@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
@@ -21,6 +21,7 @@ from migrations_app.engine.rpc import RpcChannel
 from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import count_rows, same, sample_keys, verify
 from tests.engine.sample_data import create_simple, scalar_row, schema_with_every_scalar, vector
+from tests.milvus import MilvusClient
 
 
 def copied(source: MilvusClient, target: MilvusClient, name: str, **choices):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from django.urls import reverse
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType
 
 from console.models import Cluster
+from tests.milvus import MilvusClient
 
 DOCS_ROWS = 12
 ITEMS_ROWS = 3

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from pymilvus import MilvusClient
 
 from console.models import Cluster
 from jobs.models import Job, JobCollection
 from migrations_app.models import WizardDraft
+from tests.milvus import MilvusClient
 from tests.wizard.helpers import (
     DOCS_ROWS,
     cluster_on,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pymilvus import MilvusClient
 
 from console.models import Cluster
+from tests.milvus import MilvusClient
 from tests.wizard.helpers import cluster_on, fill_source, schema_post, walk_current_to_schema
 
 

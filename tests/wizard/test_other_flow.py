@@ -8,13 +8,13 @@ import threading
 
 import pytest
 from django.urls import reverse
-from pymilvus import MilvusClient
 
 from console.clusters.lite_process import free_port
 from console.connections import Connection
 from console.models import Cluster
 from jobs.models import Job, JobCollection
 from migrations_app.models import WizardDraft
+from tests.milvus import MilvusClient
 from tests.servers import STANDALONE_PASSWORD, STANDALONE_USER
 from tests.wizard.helpers import cluster_on, draft_url_of, drop_source, fill_source, schema_post
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from pymilvus import MilvusClient
 
+from tests.milvus import MilvusClient
 from tests.wizard.helpers import draft_url_of, fill_source
 
 
