@@ -29,7 +29,11 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
-install: $(VENV)/.installed-run
+# The development defaults (README: Two commands); never overwrites a .env that is there.
+.env:
+	cp .env.development .env
+
+install: $(VENV)/.installed-run .env
 install-test: $(VENV)/.installed-test
 
 migrate: install

@@ -14,8 +14,26 @@ from pathlib import Path
 import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _read_env_file() -> None:
+    """Fill the environment from ENV_FILE (default: `.env` beside manage.py, which `make install`
+    makes from `.env.development`), so manage.py, Celery and the README's commands work in a new
+    shell. A variable the environment already has wins; ENV_FILE="" reads no file (the tests:
+    pyproject.toml), and a missing default file is no error (production sets real variables)."""
+    path = os.environ.get("ENV_FILE")
+    if path == "":
+        return
+    env_file = Path(path) if path else BASE_DIR / ".env"
+    if path and not env_file.is_file():
+        raise ImproperlyConfigured(f"ENV_FILE names {env_file}, which is not a file")
+    load_dotenv(env_file, override=False)
+
+
+_read_env_file()
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 # var/ holds the database, dev keys and cluster data: this user's only.
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -327,3 +327,40 @@ def test_it_reads_the_retry_schedule(tmp_path):
 )
 def test_it_refuses_a_bad_retry_schedule(tmp_path, env, message):
     assert refused(tmp_path, **env).endswith(message)
+
+
+def test_it_reads_the_env_file_so_commands_work_in_a_new_shell(tmp_path):
+    """`make install` writes .env from .env.development; a new shell then has no DEBUG and no
+    keys of its own, and manage.py must still start (#16: the README's CLI examples)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nDEBUG=true\nALLOWED_HOSTS=console.example.com\n")
+    result = load(
+        tmp_path, keys=False, ENV_FILE=str(env_file), command=[sys.executable, "manage.py", "check"]
+    )
+    assert result.returncode == 0, result.stderr
+    values = loaded(tmp_path, keys=False, ENV_FILE=str(env_file))
+    assert values["DEBUG"] is True
+    assert values["ALLOWED_HOSTS"] == ["console.example.com"]
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=true\nMIGRATION_RETRY_ATTEMPTS=7\n")
+    values = loaded(tmp_path, ENV_FILE=str(env_file), DEBUG="false")
+    assert values["DEBUG"] is False
+    assert values["RETRY"][0] == 7  # what the environment does not set still comes from the file
+
+
+def test_the_development_defaults_turn_debug_on(tmp_path):
+    values = loaded(tmp_path, keys=False, ENV_FILE=str(ROOT / ".env.development"))
+    assert values["DEBUG"] is True
+    assert values["PRIVATE"] is True
+
+
+def test_it_refuses_an_env_file_that_is_not_there(tmp_path):
+    message = refused(tmp_path, ENV_FILE=str(tmp_path / "missing.env"))
+    assert message.endswith(f"ENV_FILE names {tmp_path / 'missing.env'}, which is not a file")
+
+
+def test_the_suite_never_reads_a_developers_env_file():
+    assert os.environ["ENV_FILE"] == ""
