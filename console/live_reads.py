@@ -26,6 +26,8 @@ log = logging.getLogger("console.live_reads")
 
 # Pages read clusters live: keep a dead cluster from holding a page for long.
 PAGE_TIMEOUT = 3.0
+# One collection's description, read apart from its page: its calls scan rows on some servers.
+COLLECTION_TIMEOUT = 20.0
 
 
 @dataclass
@@ -51,27 +53,31 @@ class PartitionCount:
 
 @dataclass
 class DatabaseCatalog:
-    name: str
-    collections: list[CollectionInfo] = field(default_factory=list)
-    error: str = ""
-    # Per collection name, its explicit partitions with their entity counts (empty for a
-    # partition-key collection, whose partitions Milvus manages).
-    partitions: dict[str, list[PartitionCount]] = field(default_factory=dict)
+    """A database and the names of its collections (each read apart: `read_collection`)."""
 
-    @property
-    def rows(self) -> list[tuple[CollectionInfo, list[PartitionCount]]]:
-        """(collection, its partitions) pairs, for `{% for coll, parts in db.rows %}`."""
-        return [(c, self.partitions.get(c.name, [])) for c in self.collections]
+    name: str
+    collections: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 @dataclass
 class ClusterCatalog:
-    """Per database, each collection's description (fields, indexes, entity count, load
-    state) and its partitions' entity counts."""
+    """What a cluster page shows at once: version, databases, their collections' names."""
 
     ok: bool
     version: str = ""
     databases: list[DatabaseCatalog] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class CollectionRead:
+    """One collection described (fields, indexes, entity count, load state) with its explicit
+    partitions' entity counts (none for a partition-key collection: Milvus manages those)."""
+
+    ok: bool
+    info: CollectionInfo | None = None
+    partitions: list[PartitionCount] = field(default_factory=list)
     error: str = ""
 
 
@@ -166,7 +172,11 @@ def partition_counts(client, collection: CollectionInfo) -> list[PartitionCount]
 
 
 def read_catalog(cluster: Cluster, timeout: float = PAGE_TIMEOUT) -> ClusterCatalog:
-    """Every database of the cluster with each collection described live. Never raises."""
+    """Every database of the cluster with its collections' names. Never raises.
+
+    Names only: describing a collection costs a few calls whose time grows with its rows on
+    some servers (Milvus Lite counts rows for its statistics and index descriptions: ~2 s for
+    300,000 rows), so the page asks for each collection apart (`read_collection`)."""
     connection = cluster.connection()
     secrets = connection.secrets()
     try:
@@ -181,16 +191,32 @@ def read_catalog(cluster: Cluster, timeout: float = PAGE_TIMEOUT) -> ClusterCata
             entry = DatabaseCatalog(name=db)
             try:
                 with on_database(client, db) as db_client:
-                    for name in catalog.list_collections(db_client):
-                        info = catalog.describe_collection(db_client, name)
-                        entry.collections.append(info)
-                        entry.partitions[name] = partition_counts(db_client, info)
+                    entry.collections = catalog.list_collections(db_client)
             except Exception as exc:  # noqa: BLE001 - one bad database must not hide the rest
                 entry.error = _failure(exc, secrets)
             result.databases.append(entry)
         return result
     except Exception as exc:  # noqa: BLE001
         return ClusterCatalog(ok=False, error=_failure(exc, secrets))
+    finally:
+        client.close()
+
+
+def read_collection(
+    cluster: Cluster, db: str, name: str, timeout: float = COLLECTION_TIMEOUT
+) -> CollectionRead:
+    """Collection `name` of database `db`, described, with its partitions. Never raises."""
+    connection = cluster.connection()
+    secrets = connection.secrets()
+    try:
+        client = open_client(connection, db_name=db, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001
+        return CollectionRead(ok=False, error=_failure(exc, secrets))
+    try:
+        info = catalog.describe_collection(client, name)
+        return CollectionRead(ok=True, info=info, partitions=partition_counts(client, info))
+    except Exception as exc:  # noqa: BLE001
+        return CollectionRead(ok=False, error=_failure(exc, secrets))
     finally:
         client.close()
 

@@ -65,6 +65,9 @@ def test_it_is_running_and_usable_after_one_supervisor_round(
         milvus.create_collection("docs", dimension=4)
         milvus.close()
         html = owner_client.get(reverse("cluster_detail", args=[cluster.pk])).content.decode()
+        card = reverse("cluster_collection", args=[cluster.pk, "default", "docs"])
+        assert f'hx-get="{card}"' in html
+        html = owner_client.get(card).content.decode()
         assert 'docs <span class="muted">· 0 entities</span>' in html
     finally:
         supervisor.stop_all()

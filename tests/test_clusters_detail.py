@@ -3,6 +3,7 @@ fields and indexes read live; never a credential."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import pytest
@@ -64,6 +65,20 @@ def _url(cluster: Cluster) -> str:
     return reverse("cluster_detail", args=[cluster.pk])
 
 
+CARD = re.compile(
+    r'<article class="collection" aria-busy="true" hx-get="([^"]+)".*?</article>', re.S
+)
+
+
+def _cards(client, html: str) -> str:
+    """The page as a browser shows it once htmx has fetched every collection's card."""
+    return CARD.sub(lambda m: client.get(m.group(1)).content.decode(), html)
+
+
+def _page(client, cluster: Cluster) -> str:
+    return _cards(client, client.get(_url(cluster)).content.decode())
+
+
 def _section(html: str, title: str) -> str:
     start = html.index(title)
     return html[start : html.index("</section>", start)]
@@ -71,10 +86,11 @@ def _section(html: str, title: str) -> str:
 
 @pytest.mark.parametrize("persona", ["owner_client", "project_admin_client", "viewer_client"])
 def test_it_shows_each_collection_with_count_fields_and_indexes(request, persona, cluster, served):
-    response = request.getfixturevalue(persona).get(_url(cluster))
+    client = request.getfixturevalue(persona)
+    response = client.get(_url(cluster))
 
     assert response.status_code == 200
-    html = response.content.decode()
+    html = _cards(client, response.content.decode())
     catalog = _section(html, "Database <code>catalog</code>")
     milvus = MilvusClient(uri=served.uri, db_name="catalog")
     stats = milvus.get_collection_stats("items")
@@ -94,17 +110,15 @@ def test_it_shows_each_collection_with_count_fields_and_indexes(request, persona
 
 
 def test_it_shows_primary_key_and_nullable_per_field(owner_client, cluster):
-    html = owner_client.get(_url(cluster)).content.decode()
+    html = _page(owner_client, cluster)
     items = _section(html, "Database <code>catalog</code>")
     sku = items[items.index("<code>sku</code>") :]
     sku = sku[: sku.index("</tr>")]
     note = items[items.index("<code>note</code>") :]
     note = note[: note.index("</tr>")]
     assert '<td data-label="Primary Key">Yes</td>' in sku
-    assert sku.endswith(
-        '<td data-label="Nullable"><span class="muted">No</span></td>\n            '
-    )
-    assert note.endswith('<td data-label="Nullable">Yes</td>\n            ')
+    assert sku.endswith('<td data-label="Nullable"><span class="muted">No</span></td>\n      ')
+    assert note.endswith('<td data-label="Nullable">Yes</td>\n      ')
 
 
 def test_it_shows_each_collections_partitions_with_counts_and_its_load_state(owner_client, cluster):
@@ -116,14 +130,14 @@ def test_it_shows_each_collections_partitions_with_counts_and_its_load_state(own
     milvus.release_collection("docs")
     milvus.close()
 
-    html = owner_client.get(_url(cluster)).content.decode()
+    html = _page(owner_client, cluster)
 
     default = _section(html, "Database <code>default</code>")
     parts = default[default.index('aria-label="Partitions of docs"') :]
     parts = parts[: parts.index("</table>")]
     assert '<code>_default</code></td><td data-label="Entities" class="num">12</td>' in parts
     assert '<code>p2024</code></td><td data-label="Entities" class="num">5</td>' in parts
-    assert "<dt>Partitions</dt>\n          <dd>2</dd>" in default
+    assert "<dt>Partitions</dt>\n    <dd>2</dd>" in default
     assert 'data-load-state="NotLoad">Not loaded</span>' in default
     items = _section(html, "Database <code>catalog</code>")
     assert 'data-load-state="Loaded">Loaded</span>' in items
@@ -209,9 +223,9 @@ def test_it_reads_a_cluster_with_authorization_on(owner_client, project, standal
         cluster.set_credentials(token=standalone.token)
         cluster.save()
 
-        html = owner_client.get(_url(cluster)).content.decode()
+        html = _page(owner_client, cluster)
 
-        assert f'{name} <span class="muted">' in html
+        assert f'{name} <span class="muted">· 0 entities' in html
         assert milvus.get_server_version() in html
         assert standalone.token not in html
     finally:
@@ -255,3 +269,31 @@ def test_it_checks_a_stored_endpoint_again_on_every_view(
         assert "is the console&#x27;s own host on a port it keeps for its local clusters" in html
         assert "payroll" not in html
     assert resolver.lookups == ["rebind.attacker.example"] * 2
+
+
+def test_it_answers_at_once_and_reads_each_collection_apart(owner_client, cluster):
+    """The page lists the collections by name; each card is its own request (htmx, on load),
+    so a collection whose description scans rows never holds the page."""
+    html = owner_client.get(_url(cluster)).content.decode()
+
+    cards = CARD.findall(html)
+    assert cards == [
+        reverse("cluster_collection", args=[cluster.pk, "default", "docs"]),
+        reverse("cluster_collection", args=[cluster.pk, "catalog", "items"]),
+    ]
+    assert "entities" not in html
+    assert 'hx-trigger="load"' in html
+
+
+def test_it_says_why_a_collection_cannot_be_read(owner_client, cluster):
+    url = reverse("cluster_collection", args=[cluster.pk, "default", "vanished"])
+    html = owner_client.get(url).content.decode()
+    assert (
+        "Cannot read collection vanished: collection vanished does not exist in database default"
+        in html
+    )
+
+
+def test_it_answers_404_to_outsiders_asking_for_a_collection(outsider_client, cluster):
+    url = reverse("cluster_collection", args=[cluster.pk, "default", "docs"])
+    assert outsider_client.get(url).status_code == 404

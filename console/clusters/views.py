@@ -33,7 +33,13 @@ from console.clusters.forms import (
     RegisterClusterForm,
 )
 from console.errors import sentence
-from console.live_reads import ServerCheck, check_cluster, check_clusters, read_catalog
+from console.live_reads import (
+    ServerCheck,
+    check_cluster,
+    check_clusters,
+    read_catalog,
+    read_collection,
+)
 from console.models import Cluster
 from console.redaction import redact
 
@@ -78,6 +84,18 @@ def cluster_detail(request: HttpRequest, cluster_id: str) -> HttpResponse:
     cluster = get_cluster_for(request.user, cluster_id)
     show_project(request, cluster.project)
     return render(request, "clusters/detail.html", _detail_context(request, cluster))
+
+
+@login_required
+@require_GET
+def cluster_collection(request: HttpRequest, cluster_id: str, db: str, name: str) -> HttpResponse:
+    """One collection's card on the cluster page, which asks for each card apart (htmx, on
+    load) so that large collections never hold the page (console/live_reads.read_catalog)."""
+    cluster = get_cluster_for(request.user, cluster_id)
+    if cluster.status not in Cluster.LIVE_STATUSES:
+        return redirect("cluster_detail", cluster_id=cluster.pk)
+    read = read_collection(cluster, db, name)
+    return render(request, "clusters/_collection.html", {"name": name, "read": read})
 
 
 @login_required
