@@ -309,6 +309,9 @@ def _open(connection: Connection, db: str, role: str, label: str):
     except CannotReach as exc:
         message = redact(exc.message, connection.secrets())
         raise Unavailable(f"the {role} cannot be reached: {message}", step=role) from None
+    except EndpointRejected as exc:  # decided before connecting: nothing refused anything
+        message = redact(exc.message, connection.secrets())
+        raise Invalid(f"the {role} endpoint is not allowed: {message}", step=role) from None
     except EngineError as exc:
         message = redact(exc.message, connection.secrets())
         raise Invalid(f"the {role} refused the connection: {message}", step=role) from None
@@ -502,7 +505,8 @@ def recheck_job(user: User, job: Job) -> None:
     """The checks of a new migration, for the job's source and target as they are now, made
     without connecting: roles on the target's and the source's projects, tenancy, cluster
     status, the plan matrix, and the endpoint rules of a typed source or target. Raises the
-    refusal (a ServiceError); a cluster deleted since is a Conflict."""
+    refusal (a ServiceError); a cluster deleted since is a Conflict; TooMany when the user's
+    connections to typed endpoints are used up (the job would connect to them again)."""
     if job.target_cluster_id is None:
         raise Conflict(
             f"the target cluster of job {job.pk} ({job.target_name}) was deleted: start a new "
@@ -530,15 +534,17 @@ def recheck_job(user: User, job: Job) -> None:
             "Project Admins and Organization Owners can migrate data out of it",
             step="source",
         ) from None
-    for connection, role in (
-        (source_connection, "source"),
-        (check.target_cluster.connection(), "target"),
-    ):
+    connections = ((source_connection, "source"), (check.target_cluster.connection(), "target"))
+    for connection, role in connections:
         try:
             check_endpoint(connection)
         except EndpointRejected as exc:
             message = redact(exc.message, connection.secrets())
             raise Invalid(f"the {role} endpoint is not allowed: {message}", step=role) from None
+    # The job connects to them again: a Retry counts like a new migration's check.
+    for connection, _ in connections:
+        if not throttle.allow_connection(user.pk, connection):
+            raise TooMany(throttle.TOO_MANY_CONNECTION_TESTS)
 
 
 __all__ = [

@@ -139,7 +139,10 @@ def test_it_refuses_them_from_the_rest_api_too(attacker, api_as, other_project, 
         },
     )
     assert response.status_code == 400
-    assert "is the console's own Redis" in response.json()["message"]
+    assert response.json()["message"] == (
+        f"the source endpoint is not allowed: endpoint 127.0.0.1:{redis.port} is the console's "
+        "own Redis; typed endpoints may never reach the console's own services"
+    )
     assert not redis.connected()
 
 
