@@ -395,6 +395,38 @@ def test_it_refuses_a_second_key_of_the_same_name(owner_client, owner, viewer):
     assert ApiKey.objects.filter(user=owner).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_counts_parallel_creates_against_the_limit(attacker, settings):
+    """The user's row is locked while the keys are counted: parallel creates cannot all read
+    "2 of 3" and all make one."""
+    from django.db import connection
+
+    settings.API_KEYS_PER_USER = 3
+    made: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def create(n: int) -> None:
+        start.wait()
+        try:
+            ApiKey.issue(attacker, f"k{n}")
+            with lock:
+                made.append(f"k{n}")
+        except Exception as exc:  # noqa: BLE001 - the refusal is the point
+            with lock:
+                made.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(m for m in made if m == "Conflict") == ["Conflict"] * 5
+    assert ApiKey.objects.filter(user=attacker).count() == 3
+
+
 def test_it_offers_a_copy_button_next_to_the_new_key(owner_client):
     page = owner_client.post(reverse("api_keys"), {"name": "deploy"}).content.decode()
     assert '<code class="secret" id="new-key">' in page
