@@ -96,7 +96,9 @@ def connect(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpResp
     return response
 
 
-def _listing(request: HttpRequest, draft: WizardDraft, connection: Connection, db: str):
+def _listing(
+    request: HttpRequest, draft: WizardDraft, connection: Connection, db: str
+) -> SourceListing:
     """Database `db`'s collections as this draft read them; read (a counted connection) and
     kept the first time."""
     stored = draft.data.get("listings", {}).get(db)
