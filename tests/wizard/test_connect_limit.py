@@ -77,11 +77,8 @@ def test_it_counts_the_source_listings_and_reuses_what_the_draft_read(
     assert throttle.TOO_MANY_CONNECTION_TESTS in page
 
 
-def test_it_counts_a_listing_of_a_closed_port_as_a_connection(
-    attacker_client, settings, lite_server
-):
-    """The scan: Connect succeeds once, then the listings are read while the source answers
-    differently. Each read counts, so the answers stop once the limit is used."""
+def test_it_counts_every_listing_that_fails(attacker_client, settings, lite_server):
+    """A failed read is not kept: each one connected, and counts."""
     settings.CONNECTION_TEST_LIMIT = 3
     base = draft_url_of(
         attacker_client.post(reverse("wizard_other"), {"uri": lite_server.uri, "auth": "API_KEY"})
@@ -146,3 +143,19 @@ def test_it_does_not_count_the_name_check_against_a_local_target(
     for _ in range(3):
         attacker_client.get(base + "schema/")  # each visit reads the names again
         assert "docs is free" in _name_check(attacker_client, base, ["docs"])
+
+
+def test_it_counts_reads_of_an_external_source_in_the_current_organization(
+    attacker_client, other_project, lite_factory, settings
+):
+    server = lite_factory()
+    fill_source(server.uri)
+    ext = cluster_on(
+        other_project, server, "ext", Cluster.Plan.DEDICATED, kind=Cluster.Kind.EXTERNAL
+    )
+    settings.CONNECTION_TEST_LIMIT = 1
+    databases = reverse("wizard_source_databases") + f"?source_cluster={ext.pk}"
+    assert '<option value="default"' in attacker_client.get(databases).content.decode()
+    html = attacker_client.get(databases).content.decode()
+    assert throttle.TOO_MANY_CONNECTION_TESTS in html
+    assert '<option value="default"' not in html
