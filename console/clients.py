@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Container
+from urllib.parse import urlsplit
 
 import psutil
 from django.conf import settings
@@ -21,7 +22,13 @@ from console.connections import Connection
 from console.models import Cluster
 from migrations_app.engine import endpoints
 from migrations_app.engine.connect import connect
-from migrations_app.engine.endpoints import Endpoint, IPAddress, Target, parse_endpoint
+from migrations_app.engine.endpoints import (
+    Endpoint,
+    IPAddress,
+    OwnService,
+    Target,
+    parse_endpoint,
+)
 from migrations_app.engine.errors import EndpointRejected
 
 DEFAULT_TIMEOUT = 5.0
@@ -65,11 +72,54 @@ def host_addresses() -> frozenset[IPAddress]:
     return frozenset(found)
 
 
+# Ports the console's database listens on when DATABASE_URL names none.
+_DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306}
+_REDIS_PORT = 6379
+
+
+def _own_service(name: str, host: str, port: int) -> OwnService | None:
+    """The service at host:port, its host resolved; None when it cannot be (the console
+    itself could not reach it then either)."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolve_host(host, port)]
+        except (OSError, UnicodeError, ValueError):
+            return None
+    return OwnService(name=name, port=port, addresses=frozenset(addresses))
+
+
+def own_services() -> list[OwnService]:
+    """The console's own servers a typed endpoint must never reach (DESIGN §8): the Redis of
+    REDIS_URL (broker, cache, rate-limit counters), the database of DATABASE_URL and the web
+    server (WEB_PORTS, on this host). Unix-socket Redis and SQLite have no port to protect."""
+    found = []
+    redis = urlsplit(settings.REDIS_URL)
+    if redis.scheme in ("redis", "rediss"):
+        try:
+            port = redis.port or _REDIS_PORT
+        except ValueError:
+            port = None  # a URL the console cannot use either
+        if port is not None:
+            found.append(_own_service("Redis", redis.hostname or "localhost", port))
+    database = settings.DATABASES["default"]
+    vendor = next((v for v in _DATABASE_PORTS if v in database.get("ENGINE", "")), None)
+    host = str(database.get("HOST") or "")
+    if vendor is not None and host and not host.startswith("/"):
+        port = int(database.get("PORT") or _DATABASE_PORTS[vendor])
+        found.append(_own_service("database", host, port))
+    loopback = frozenset({ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")})
+    found.extend(OwnService("web server", port, loopback) for port in settings.WEB_PORTS)
+    return [service for service in found if service is not None]
+
+
 def resolve(connection: Connection, reserved_ports: Container[int] | None = None) -> Target:
     """The typed connection's endpoint checked and pinned to one address, or EndpointRejected.
 
     DESIGN §8: schemes, global-cluster hosts, metadata and link-local addresses refused; this
-    host's local-cluster ports refused by any spelling; private addresses only when
+    host's local-cluster ports refused by any spelling, and the console's own Redis, database
+    and web server (`own_services`) whatever private endpoints allow; private addresses only when
     MIGRATION_ALLOW_PRIVATE_ENDPOINTS is on. Decided without connecting.
 
     `reserved_ports` is `local_cluster_ports()`, read here unless the caller read it already:
@@ -83,6 +133,7 @@ def resolve(connection: Connection, reserved_ports: Container[int] | None = None
         settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS,
         reserved_ports=reserved_ports,
         own_addresses=host_addresses(),
+        own_services=own_services(),
         resolver=resolve_host,
     )
 

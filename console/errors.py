@@ -17,6 +17,7 @@ class Kind(StrEnum):
     NOT_FOUND = "not_found"  # 404: unknown, or not the caller's to see
     CONFLICT = "conflict"  # 409: a name is taken, or the object is in the wrong state
     UNAVAILABLE = "unavailable"  # 503: a cluster that cannot be reached right now
+    TOO_MANY = "too_many"  # 429: the user's limit for the window is used up
 
 
 HTTP_STATUS = {
@@ -25,6 +26,7 @@ HTTP_STATUS = {
     Kind.NOT_FOUND: 404,
     Kind.CONFLICT: 409,
     Kind.UNAVAILABLE: 503,
+    Kind.TOO_MANY: 429,
 }
 
 
@@ -80,6 +82,10 @@ class Conflict(ServiceError):
 
 class Unavailable(ServiceError):
     kind = Kind.UNAVAILABLE
+
+
+class TooMany(ServiceError):
+    kind = Kind.TOO_MANY
 
 
 def sentence(message: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from console import ids
@@ -243,14 +244,25 @@ class ApiKey(models.Model):
         """Create a key; returns (row, raw key). The raw key is never retrievable again.
 
         Raises Conflict when the user already has a key of that name (case-insensitive): the
-        name is how a user tells keys apart on the API Keys page and when deleting one.
+        name is how a user tells keys apart on the API Keys page and when deleting one; and
+        when they hold API_KEYS_PER_USER keys already (each key has its own API_RATE_LIMIT, so
+        keys without end would be a rate limit without end).
         """
-        if cls.objects.filter(user=user, name__iexact=name).exists():
-            raise Conflict(f"You already have an API key named {name!r}: choose another name.")
-        raw = cls.PREFIX + secrets.token_urlsafe(32)
-        key = cls.objects.create(
-            user=user, name=name, key_prefix=raw[:10], key_hash=cls.hash_key(raw)
-        )
+        with transaction.atomic():
+            # The user's row, locked: parallel creates count one after the other.
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            limit = settings.API_KEYS_PER_USER
+            if cls.objects.filter(user=user).count() >= limit:
+                raise Conflict(
+                    f"You already have {limit} API keys, the most one user may hold: delete "
+                    "one you no longer use, then create the new one."
+                )
+            if cls.objects.filter(user=user, name__iexact=name).exists():
+                raise Conflict(f"You already have an API key named {name!r}: choose another name.")
+            raw = cls.PREFIX + secrets.token_urlsafe(32)
+            key = cls.objects.create(
+                user=user, name=name, key_prefix=raw[:10], key_hash=cls.hash_key(raw)
+            )
         return key, raw
 
     @classmethod

@@ -90,6 +90,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_ports(name: str, default: list[int]) -> list[int]:
+    """A comma-separated list of TCP ports (1-65535); an empty value means none."""
+    ports = []
+    for item in env_list(name, [str(p) for p in default]):
+        try:
+            port = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list TCP ports, not {item!r}") from None
+        if not 1 <= port <= 65535:
+            raise ImproperlyConfigured(f"{name} must list ports from 1 to 65535, not {port}")
+        ports.append(port)
+    return ports
+
+
 def _dev_secret(filename: str, make) -> str:
     """A per-checkout secret kept in var/, made on first run (DEBUG only).
 
@@ -161,9 +175,16 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 # Reverse proxies in front of the console that append to X-Forwarded-For (0: none, the peer
 # address is the client). Only this many entries from the right are believed.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
-# Test connection / register: connections a user may make the server open per window.
+# Connections a user may make the server open to typed endpoints per window (Test connection,
+# register, the wizard's reads of a typed source or target, migrations from an endpoint).
 CONNECTION_TEST_LIMIT = env_int("CONNECTION_TEST_LIMIT", 20, minimum=1)
 CONNECTION_TEST_WINDOW = env_int("CONNECTION_TEST_WINDOW", 60, minimum=1)
+# API keys one user may hold at once (each has its own API_RATE_LIMIT).
+API_KEYS_PER_USER = env_int("API_KEYS_PER_USER", 10, minimum=1)
+# Ports the console's web server listens on on this machine (`make run`'s runserver: 8000; add
+# a reverse proxy's on the same machine). Typed endpoints never reach them, nor the ports of
+# REDIS_URL and DATABASE_URL (console/clients.py).
+WEB_PORTS = env_ports("WEB_PORTS", [8000])
 
 INSTALLED_APPS = [
     "django.contrib.auth",

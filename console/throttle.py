@@ -16,8 +16,12 @@ django-axes was considered (the issue suggests it): its failure limit is one num
 lockout parameter, so the per-address count could not be looser than the account+address one,
 and with equal limits the account+address count never decides anything.
 
-Connection tests (`allow_connection_test`) are counted per user: each one makes the server open
-a TCP connection somewhere, which must not become a fast port scanner.
+Connections to typed endpoints (`allow_connection_test`, `allow_connection`) are counted per
+user: each one makes the server open a TCP connection somewhere a person chose, and the
+different answers (refused, not a Milvus server, no answer) must not become a fast port
+scanner. Every such connection counts: Test connection, Register, the wizard's Connect step, its
+listings of a typed source, the name check against a typed target, and migrations whose source
+(or target) is a typed endpoint, from the pages and the REST API alike.
 """
 
 from __future__ import annotations
@@ -99,11 +103,17 @@ def reset_connection_tests(user_id: int) -> None:
     cache.delete(f"connection-test:{user_id}")
 
 
-# What a person reads when allow_connection_test said no (register, Test connection, wizard).
-TOO_MANY_CONNECTION_TESTS = "Too many connection tests: wait a minute and try again."
+# What a person (or an API client) reads when allow_connection_test said no.
+TOO_MANY_CONNECTION_TESTS = "Too many connections to other servers: wait a minute and try again."
 
 
 def allow_connection_test(user_id: int) -> bool:
     """Count one connection test for the user; False once they exceeded the limit in the window."""
     key = f"connection-test:{user_id}"
     return _count(key, settings.CONNECTION_TEST_WINDOW) <= settings.CONNECTION_TEST_LIMIT
+
+
+def allow_connection(user_id: int, connection) -> bool:
+    """`allow_connection_test` for a connection about to be opened: only typed endpoints
+    (`console.connections.Connection.typed`) count; the console's own local clusters do not."""
+    return not connection.typed or allow_connection_test(user_id)

@@ -19,10 +19,19 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from console import services as console_services
+from console import throttle
 from console.access import can_manage, refusal, visible_clusters, visible_projects
 from console.clients import check_endpoint, open_client
 from console.connections import Connection
-from console.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, Unavailable
+from console.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+    TooMany,
+    Unavailable,
+)
 from console.models import Cluster, Project, User
 from console.plans import target_refusal
 from console.redaction import redact
@@ -144,13 +153,21 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     Raises NotFound (a cluster or project the user may not see), Forbidden (the user may not
     start migrations in the target project, or take data out of the source's: both are manage
     rights), Invalid (a request that cannot be planned at all: no source, a refused plan pair,
-    a database that does not exist, an endpoint not allowed) and Unavailable (a cluster that
-    cannot be reached). Problems of single collections (names,
+    a database that does not exist, an endpoint not allowed), Unavailable (a cluster that
+    cannot be reached) and TooMany (the user's connections to typed endpoints are used up for
+    now: each typed source or target this check connects to counts, console.throttle).
+    Problems of single collections (names,
     types, partition keys) are returned in `Check.problems`, all of them.
     """
     check, source_connection = _check_request(user, request)
     source_db, target_db, target_cluster = check.source_db, check.target_db, check.target_cluster
     source_label, target_label = check.source_label, check.target_label
+    target_connection = target_cluster.connection() if target_cluster is not None else None
+    # Counted before anything connects: the answers (refused, not Milvus, no answer) of an
+    # endpoint of the user's choice are what a port scanner reads.
+    for connection in (source_connection, target_connection):
+        if connection is not None and not throttle.allow_connection(user.pk, connection):
+            raise TooMany(throttle.TOO_MANY_CONNECTION_TESTS)
     source = _open(source_connection, source_db, "source", source_label)
     try:
         infos = _describe_source(source, request, source_db, source_label, check)
@@ -159,7 +176,7 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
             # against it when the job starts; names only need to be unique in the request.
             _check_new_cluster_names(infos, request, target_db, check)
         else:
-            target = _open(target_cluster.connection(), "default", "target", target_label)
+            target = _open(target_connection, "default", "target", target_label)
             try:
                 _plan(source, target, infos, request, target_db, check)
             finally:
@@ -292,6 +309,9 @@ def _open(connection: Connection, db: str, role: str, label: str):
     except CannotReach as exc:
         message = redact(exc.message, connection.secrets())
         raise Unavailable(f"the {role} cannot be reached: {message}", step=role) from None
+    except EndpointRejected as exc:  # decided before connecting: nothing refused anything
+        message = redact(exc.message, connection.secrets())
+        raise Invalid(f"the {role} endpoint is not allowed: {message}", step=role) from None
     except EngineError as exc:
         message = redact(exc.message, connection.secrets())
         raise Invalid(f"the {role} refused the connection: {message}", step=role) from None
@@ -485,7 +505,8 @@ def recheck_job(user: User, job: Job) -> None:
     """The checks of a new migration, for the job's source and target as they are now, made
     without connecting: roles on the target's and the source's projects, tenancy, cluster
     status, the plan matrix, and the endpoint rules of a typed source or target. Raises the
-    refusal (a ServiceError); a cluster deleted since is a Conflict."""
+    refusal (a ServiceError); a cluster deleted since is a Conflict; TooMany when the user's
+    connections to typed endpoints are used up (the job would connect to them again)."""
     if job.target_cluster_id is None:
         raise Conflict(
             f"the target cluster of job {job.pk} ({job.target_name}) was deleted: start a new "
@@ -513,15 +534,17 @@ def recheck_job(user: User, job: Job) -> None:
             "Project Admins and Organization Owners can migrate data out of it",
             step="source",
         ) from None
-    for connection, role in (
-        (source_connection, "source"),
-        (check.target_cluster.connection(), "target"),
-    ):
+    connections = ((source_connection, "source"), (check.target_cluster.connection(), "target"))
+    for connection, role in connections:
         try:
             check_endpoint(connection)
         except EndpointRejected as exc:
             message = redact(exc.message, connection.secrets())
             raise Invalid(f"the {role} endpoint is not allowed: {message}", step=role) from None
+    # The job connects to them again: a Retry counts like a new migration's check.
+    for connection, _ in connections:
+        if not throttle.allow_connection(user.pk, connection):
+            raise TooMany(throttle.TOO_MANY_CONNECTION_TESTS)
 
 
 __all__ = [

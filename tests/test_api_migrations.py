@@ -10,6 +10,8 @@ import logging
 
 import pytest
 
+from console import throttle
+from console.clusters.lite_process import free_port
 from console.models import Cluster
 from jobs.models import Job, JobCollection
 from tests.engine.sample_data import create_simple
@@ -317,6 +319,63 @@ def test_it_refuses_a_free_target_for_another_organizations_source(
     message = _error(api_as(owner).post(TO_EXISTING, body), 400)
 
     assert "Free cluster cannot be a migration target" in message
+
+
+# --- connections to typed endpoints count against the user's limit ------------------------
+
+
+@pytest.fixture
+def counted(attacker, settings):
+    settings.CONNECTION_TEST_LIMIT = 2
+    throttle.reset_connection_tests(attacker.pk)
+    yield
+    throttle.reset_connection_tests(attacker.pk)
+
+
+def _from_endpoint(uri: str, target_id: str) -> dict:
+    return {
+        "source": {"endpoint": uri, "apiKey": "k"},
+        "destination": {"clusterId": target_id},
+        "dbCollections": [{"dbName": "default"}],
+    }
+
+
+def test_it_counts_connections_to_an_endpoint_source(
+    attacker, api_as, other_project, target_server, counted
+):
+    """Issue 15: a source endpoint was connected to uncounted, and the answers (cannot be
+    reached, not a Milvus server, no answer) made the API a port scanner."""
+    dst = local_cluster(other_project, target_server, "dst")  # local: its reads do not count
+    api = api_as(attacker)
+    for _ in range(2):
+        body = _from_endpoint(f"http://127.0.0.1:{free_port()}", dst.pk)
+        assert "the source cannot be reached" in _error(api.post(TO_EXISTING, body), 503)
+
+    body = _from_endpoint(f"http://127.0.0.1:{free_port()}", dst.pk)
+    assert _error(api.post(TO_EXISTING, body), 429) == throttle.TOO_MANY_CONNECTION_TESTS
+    body = {
+        "source": {"endpoint": f"http://127.0.0.1:{free_port()}", "apiKey": "k"},
+        "destination": {"clusterName": "copy", "projectId": other_project.pk},
+        "dbCollections": [{"dbName": "default"}],
+    }
+    assert _error(api.post(TO_NEW, body), 429) == throttle.TOO_MANY_CONNECTION_TESTS
+    assert not Job.objects.exists()
+    assert not Cluster.objects.filter(name="copy").exists()
+
+
+def test_it_counts_connections_to_an_external_target(
+    attacker, api_as, other_project, source_server, target_server, counted
+):
+    src = local_cluster(other_project, source_server, "src", plan=Cluster.Plan.SERVERLESS)
+    dst = local_cluster(other_project, target_server, "ext")
+    Cluster.objects.filter(pk=dst.pk).update(kind=Cluster.Kind.EXTERNAL, port=None)
+    api = api_as(attacker)
+    body = _body(src.pk, dst.pk, [{"collectionName": "notes"}])
+    for _ in range(2):
+        # Checked against the target, which holds no `notes`: a job is created each time.
+        assert api.post(TO_EXISTING, body).status_code == 200
+    assert _error(api.post(TO_EXISTING, body), 429) == throttle.TOO_MANY_CONNECTION_TESTS
+    assert Job.objects.count() == 2
 
 
 # --- malformed bodies: 400/422 naming the field --------------------------------------------

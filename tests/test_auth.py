@@ -316,12 +316,22 @@ def test_it_switches_only_by_post(owner_client, project):
 KEY_RE = re.compile(re.escape(ApiKey.PREFIX) + r"[A-Za-z0-9_\-]+")
 
 
+def _session_of(client: Client) -> dict:
+    """The client's session as the session store holds it (not the client's own copy)."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key=key).load()
+
+
 def test_it_shows_a_new_key_once_and_stores_only_its_hash(viewer_client, viewer):
     response = viewer_client.post(reverse("api_keys"), {"name": "ci pipeline"})
-    assert response.status_code == 302 and response["Location"] == reverse("api_keys")
-    shown = viewer_client.get(reverse("api_keys"))
-    assert shown["Cache-Control"] == "no-store"
-    raw = KEY_RE.search(shown.content.decode()).group(0)
+    # The answer to the POST shows the key; nothing caches it, nothing carries it further.
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    raw = KEY_RE.search(response.content.decode()).group(0)
     key = ApiKey.objects.get(user=viewer)
     assert key.name == "ci pipeline"
     assert key.key_hash == ApiKey.hash_key(raw)
@@ -330,21 +340,54 @@ def test_it_shows_a_new_key_once_and_stores_only_its_hash(viewer_client, viewer)
     assert ApiKey.authenticate(raw) == viewer
     again = viewer_client.get(reverse("api_keys")).content.decode()
     assert raw not in again and "ci pipeline" in again and key.key_prefix in again
-    assert not any(raw in str(v) for v in viewer_client.session.values())
 
 
-def test_it_makes_no_second_key_when_the_create_is_reloaded(owner_client, owner):
+def test_it_never_puts_a_new_key_in_the_session(attacker_client):
+    """Issue 15: the raw key stayed in the session store until the next API Keys page."""
+    response = attacker_client.post(reverse("api_keys"), {"name": "deploy"})
+    raw = KEY_RE.search(response.content.decode()).group(0)
+    session = _session_of(attacker_client)
+    assert session  # the login is there: this is the store the key would have been put in
+    assert raw not in repr(session)
+    assert raw[len(ApiKey.PREFIX) :] not in repr(session)
+
+
+def test_it_makes_no_second_key_when_the_create_is_reposted(owner_client, owner):
     form = {"name": "deploy"}
-    assert owner_client.post(reverse("api_keys"), form).status_code == 302
-    # A reload of the page after a create is a GET of where it redirected to, not a re-POST.
-    owner_client.get(reverse("api_keys"))
-    owner_client.get(reverse("api_keys"))
+    assert owner_client.post(reverse("api_keys"), form).status_code == 200
+    # Reloading the answer re-posts the form: the name is taken by then.
+    again = owner_client.post(reverse("api_keys"), form)
+    assert again.status_code == 400
+    assert "You already have an API key named &#x27;deploy&#x27;" in again.content.decode()
+    assert 'id="new-key"' not in again.content.decode()
     assert ApiKey.objects.filter(user=owner).count() == 1
+
+
+def test_it_refuses_the_key_after_the_limit_per_user(attacker_client, attacker, owner, settings):
+    """Issue 15: one user made 55 keys, each with its own request rate."""
+    settings.API_KEYS_PER_USER = 10
+    ApiKey.issue(owner, "not the attacker's")  # another user's keys do not count
+    for n in range(10):
+        assert attacker_client.post(reverse("api_keys"), {"name": f"k{n}"}).status_code == 200
+    response = attacker_client.post(reverse("api_keys"), {"name": "k10"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert (
+        "You already have 10 API keys, the most one user may hold: delete one you no longer "
+        "use, then create the new one."
+    ) in page
+    assert 'id="new-key"' not in page
+    assert ApiKey.objects.filter(user=attacker).count() == 10
+    # Deleting one makes room for one.
+    attacker_client.post(
+        reverse("api_key_delete", args=[ApiKey.objects.filter(user=attacker)[0].pk])
+    )
+    assert attacker_client.post(reverse("api_keys"), {"name": "k10"}).status_code == 200
 
 
 def test_it_refuses_a_second_key_of_the_same_name(owner_client, owner, viewer):
     ApiKey.issue(viewer, "deploy")  # another user's key of that name is no conflict
-    assert owner_client.post(reverse("api_keys"), {"name": "deploy"}).status_code == 302
+    assert owner_client.post(reverse("api_keys"), {"name": "deploy"}).status_code == 200
     response = owner_client.post(reverse("api_keys"), {"name": "Deploy"})
     assert response.status_code == 400
     assert "You already have an API key named &#x27;Deploy&#x27;" in response.content.decode()
@@ -352,9 +395,40 @@ def test_it_refuses_a_second_key_of_the_same_name(owner_client, owner, viewer):
     assert ApiKey.objects.filter(user=owner).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_counts_parallel_creates_against_the_limit(attacker, settings):
+    """The user's row is locked while the keys are counted: parallel creates cannot all read
+    "2 of 3" and all make one."""
+    from django.db import connection
+
+    settings.API_KEYS_PER_USER = 3
+    made: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def create(n: int) -> None:
+        start.wait()
+        try:
+            ApiKey.issue(attacker, f"k{n}")
+            with lock:
+                made.append(f"k{n}")
+        except Exception as exc:  # noqa: BLE001 - the refusal is the point
+            with lock:
+                made.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(m for m in made if m == "Conflict") == ["Conflict"] * 5
+    assert ApiKey.objects.filter(user=attacker).count() == 3
+
+
 def test_it_offers_a_copy_button_next_to_the_new_key(owner_client):
-    owner_client.post(reverse("api_keys"), {"name": "deploy"})
-    page = owner_client.get(reverse("api_keys")).content.decode()
+    page = owner_client.post(reverse("api_keys"), {"name": "deploy"}).content.decode()
     assert '<code class="secret" id="new-key">' in page
     assert '<button type="button" class="btn btn-small" data-copy="new-key">Copy</button>' in page
     assert "console/console.js" in page
@@ -417,8 +491,8 @@ def test_it_gives_every_persona_their_own_api_keys_page(request, persona, owner)
     page = response.content.decode()
     assert ("owner only" in page) == (persona == "owner_client")
     created = client.post(reverse("api_keys"), {"name": f"{persona} key"})
-    assert created.status_code == 302
-    assert KEY_RE.search(client.get(reverse("api_keys")).content.decode())
+    assert created.status_code == 200
+    assert KEY_RE.search(created.content.decode())
 
 
 @pytest.mark.parametrize(

@@ -60,3 +60,19 @@ def test_it_refuses_a_deactivated_user_and_a_blank_name(owner):
     with pytest.raises(CommandError, match="user owner@acme.test is deactivated"):
         run("--email", owner.email)
     assert ApiKey.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_key_past_the_limit_per_user(attacker, settings):
+    """Issue 15: one user held 55 keys, each with its own request rate. A CommandError: the
+    message on stderr and exit status 1 from manage.py."""
+    settings.API_KEYS_PER_USER = 10
+    for _ in range(10):
+        run("--email", attacker.email)
+    with pytest.raises(CommandError) as caught:
+        run("--email", attacker.email, "--name", "eleventh")
+    assert str(caught.value) == (
+        "You already have 10 API keys, the most one user may hold: delete one you no longer "
+        "use, then create the new one."
+    )
+    assert ApiKey.objects.filter(user=attacker).count() == 10

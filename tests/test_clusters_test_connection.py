@@ -253,7 +253,7 @@ def test_it_limits_connection_tests_per_user(owner_client, owner, project, setti
             html = _post(owner_client, project, uri=f"http://{HOST}:{free_port()}").content.decode()
             assert "cannot reach" in html
         html = _post(owner_client, project, uri=f"http://{HOST}:{free_port()}").content.decode()
-        assert "Too many connection tests: wait a minute and try again." in html
+        assert throttle.TOO_MANY_CONNECTION_TESTS in html
         assert "cannot reach" not in html
         # Registering also opens a connection: it counts against the same limit.
         response = owner_client.post(
@@ -266,7 +266,7 @@ def test_it_limits_connection_tests_per_user(owner_client, owner, project, setti
                 "api_key": "",
             },
         )
-        assert "Too many connection tests" in response.content.decode()
+        assert throttle.TOO_MANY_CONNECTION_TESTS in response.content.decode()
         assert not Cluster.objects.exists()
     finally:
         throttle.reset_connection_tests(owner.pk)

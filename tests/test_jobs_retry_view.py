@@ -7,6 +7,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from console import throttle
 from console.connections import Connection
 from console.models import Cluster
 from jobs.models import Job, JobCollection, JobEvent
@@ -178,3 +179,22 @@ def test_it_refuses_an_endpoint_the_rules_now_refuse(owner_client, project, sett
 
     assert message.startswith("the source endpoint is not allowed: ")
     assert "private endpoints are not allowed here" in message and "secret-key" not in message
+
+
+def test_it_counts_a_retry_against_the_users_connections(owner, owner_client, project, settings):
+    """A retried job connects to its typed source again: the Retry counts like a new check."""
+    settings.CONNECTION_TEST_LIMIT = 1
+    throttle.reset_connection_tests(owner.pk)
+    try:
+        assert throttle.allow_connection_test(owner.pk)  # the limit used up elsewhere
+        job = make_job(
+            project,
+            status=Job.Status.FAILED,
+            reason="docs: boom",
+            source_name="203.0.113.7:19530",
+            source_connection_enc=Connection("http://203.0.113.7:19530", token="k").encrypt(),
+            target_cluster=job_clusters(project)["target_cluster"],
+        )
+        assert _retry_refused(owner_client, job) == throttle.TOO_MANY_CONNECTION_TESTS
+    finally:
+        throttle.reset_connection_tests(owner.pk)

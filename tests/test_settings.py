@@ -54,6 +54,8 @@ NAMES = (
     "MIGRATION_RETRY_ATTEMPTS",
     "MIGRATION_RETRY_FIRST_DELAY",
     "MIGRATION_RETRY_MAX_DELAY",
+    "API_KEYS_PER_USER",
+    "WEB_PORTS",
 )
 
 
@@ -266,6 +268,37 @@ def test_it_refuses_a_bad_redis_url(tmp_path, raw):
 )
 def test_it_refuses_a_bad_login_failure_limit(tmp_path, raw, message):
     assert refused(tmp_path, LOGIN_FAILURE_LIMIT=raw).endswith(message)
+
+
+SHOW_LIMITS = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps([s.API_KEYS_PER_USER, s.WEB_PORTS]))"
+)
+
+
+def _limits(tmp_path, **env: str) -> list:
+    result = load(tmp_path, command=[sys.executable, "-c", SHOW_LIMITS], **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_reads_the_api_key_limit_and_the_web_ports(tmp_path):
+    assert _limits(tmp_path) == [10, [8000]]
+    assert _limits(tmp_path, API_KEYS_PER_USER="3", WEB_PORTS="8000, 8443") == [3, [8000, 8443]]
+    assert _limits(tmp_path, WEB_PORTS="") == [10, []]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"API_KEYS_PER_USER": "0"}, "API_KEYS_PER_USER must be >= 1, not 0"),
+        ({"API_KEYS_PER_USER": "many"}, "API_KEYS_PER_USER must be an integer, not 'many'"),
+        ({"WEB_PORTS": "8000,http"}, "WEB_PORTS must list TCP ports, not 'http'"),
+        ({"WEB_PORTS": "70000"}, "WEB_PORTS must list ports from 1 to 65535, not 70000"),
+    ],
+)
+def test_it_refuses_a_bad_api_key_limit_or_web_port(tmp_path, env, message):
+    assert refused(tmp_path, **env).endswith(message)
 
 
 def test_it_refuses_a_bad_private_endpoints_flag(tmp_path):

@@ -1,7 +1,10 @@
 """API Keys page: a user's own bearer keys for the REST API. The raw key is shown once.
 
-Create and delete answer with a redirect (a reload never makes a second key); the new raw key
-crosses that redirect in the session and is removed from it by the page that shows it.
+The raw key of a new key is in the answer to the POST that made it and nowhere else: not in
+the session (a session store is read by whoever reads the database or Redis, and a key left
+there until the next page would outlive the page), and never cached (`no-store`). Reloading
+that answer re-posts the form, and the name is then taken: no second key. Delete answers with
+a redirect.
 """
 
 from __future__ import annotations
@@ -15,9 +18,6 @@ from django.views.decorators.http import require_http_methods
 
 from console.errors import ServiceError
 from console.models import ApiKey
-
-# {"name": ..., "raw": ...} of the key just created; popped by the next API Keys page.
-SESSION_NEW_KEY = "console:new_api_key"
 
 
 class ApiKeyForm(forms.Form):
@@ -34,18 +34,16 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
-    status = 200
+    status, new_key = 200, None
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             try:
                 key, raw = ApiKey.issue(request.user, form.cleaned_data["name"])
             except ServiceError as exc:
                 form.add_error("name", exc.message)
             else:
-                request.session[SESSION_NEW_KEY] = {"name": key.name, "raw": raw}
-                return redirect("api_keys")
-        status = 400
-    new_key = request.session.pop(SESSION_NEW_KEY, None) if request.method == "GET" else None
+                status, new_key, form = 200, {"name": key.name, "raw": raw}, ApiKeyForm()
     keys = ApiKey.objects.filter(user=request.user)
     response = render(
         request,

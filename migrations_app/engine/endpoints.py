@@ -125,6 +125,21 @@ def parse_endpoint(uri: str) -> Endpoint:
 
 
 @dataclass(frozen=True)
+class OwnService:
+    """A server the console itself uses (its Redis, its database, its web server): a typed
+    endpoint must never reach it, whatever private endpoints are allowed.
+
+    `addresses` are what the service's host resolves to. When one of them is this host, the
+    port is the service's on every address of this host (a server bound to all interfaces
+    answers on each), as the local-cluster ports are; otherwise only on those addresses.
+    """
+
+    name: str
+    port: int
+    addresses: frozenset[IPAddress]
+
+
+@dataclass(frozen=True)
 class Target:
     """A typed endpoint after its checks: connect to `address`, and only there.
 
@@ -168,6 +183,7 @@ def resolve_endpoint(
     *,
     reserved_ports: Container[int] = (),
     own_addresses: Collection[IPAddress] = (),
+    own_services: Collection[OwnService] = (),
     resolver: Resolver | None = None,
 ) -> Target:
     """Check a user-typed endpoint and pin it to one checked address, or raise EndpointRejected.
@@ -178,7 +194,8 @@ def resolve_endpoint(
     Refused always: other schemes, global-cluster hosts, cloud metadata hosts and addresses,
     link-local, multicast, unspecified and reserved addresses, and `reserved_ports` (the
     console's own unauthenticated servers) on this host — loopback, or one of
-    `own_addresses` — whatever the spelling of the address. Refused unless `allow_private`:
+    `own_addresses` — whatever the spelling of the address, and the host and port of each of
+    `own_services` (the console's Redis, database and web server). Refused unless `allow_private`:
     loopback and private addresses (IPv6 forms that wrap one included). These messages are
     decided without connecting, so they say nothing about whether a port is open.
     `reserved_ports` is asked only about addresses of this host (it may be a lazy lookup).
@@ -191,6 +208,7 @@ def resolve_endpoint(
     addresses = _resolve(endpoint, resolver or resolve_host)
     own = {_unwrap(a) for a in own_addresses}
     for address in addresses:
+        _check_own_service(endpoint, _unwrap(address), own_services, own)
         _check_address(endpoint, address, allow_private, reserved_ports, own)
     pinned = sorted(addresses, key=lambda a: _unwrap(a).version)[0]
     return Target(endpoint=endpoint, address=_unwrap(pinned))
@@ -232,6 +250,21 @@ def _is_private(address: IPAddress) -> bool:
     if address.version == 6 and (address in _SITE_LOCAL or address in _SIX_TO_FOUR):
         return True
     return address.is_private or not address.is_global
+
+
+def _check_own_service(
+    endpoint: Endpoint, address: IPAddress, services: Collection[OwnService], own: set[IPAddress]
+) -> None:
+    for service in services:
+        if service.port != endpoint.port:
+            continue
+        addresses = {_unwrap(a) for a in service.addresses}
+        here = any(_is_this_host(a, own) for a in addresses)
+        if address in addresses or (here and _is_this_host(address, own)):
+            raise EndpointRejected(
+                f"endpoint {endpoint.address} is the console's own {service.name}; typed "
+                "endpoints may never reach the console's own services"
+            )
 
 
 def _check_address(

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from migrations_app.engine.connect import connect
-from migrations_app.engine.endpoints import resolve_endpoint
+from migrations_app.engine.endpoints import OwnService, resolve_endpoint
 from migrations_app.engine.errors import EndpointRejected
 from tests.conftest import SPELLINGS_OF_THIS_HOST
 
@@ -105,6 +105,51 @@ def test_it_refuses_a_host_name_with_any_answer_on_this_host():
             resolver=answers,
         )
     assert "two-faced.example:45678 is the console's own host" in caught.value.message
+
+
+LOCAL_REDIS = OwnService("Redis", 6379, frozenset({ipaddress.ip_address("127.0.0.1")}))
+REMOTE_DATABASE = OwnService("database", 5432, frozenset({ipaddress.ip_address("10.0.0.5")}))
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS_OF_THIS_HOST)
+def test_it_refuses_every_spelling_of_this_host_on_a_service_port_on_this_host(spelling):
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(spelling.format(port=6379), True, own_services=[LOCAL_REDIS])
+    assert "is the console's own Redis; typed endpoints may never reach the console's own " in (
+        caught.value.message
+    )
+
+
+def test_it_refuses_a_remote_service_on_its_address_and_port_only():
+    own = ipaddress.ip_address("192.0.2.10")
+    services = [LOCAL_REDIS, REMOTE_DATABASE]
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint("http://10.0.0.5:5432", True, own_services=services)
+    assert caught.value.message == (
+        "endpoint 10.0.0.5:5432 is the console's own database; typed endpoints may never "
+        "reach the console's own services"
+    )
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint(
+            "http://db.example:5432",
+            True,
+            own_services=services,
+            resolver=lambda host, port: ["::ffff:10.0.0.5"],
+        )
+    assert "db.example:5432 is the console's own database" in caught.value.message
+    # An address of this machine on the Redis port (Redis bound to all interfaces answers).
+    with pytest.raises(EndpointRejected):
+        resolve_endpoint("http://192.0.2.10:6379", True, own_addresses=[own], own_services=services)
+    # Not this rule's: the service's port elsewhere, its address on another port, this
+    # host on the remote database's port.
+    for uri in ("http://10.0.0.6:5432", "http://10.0.0.5:5433", "http://127.0.0.1:5432"):
+        assert resolve_endpoint(uri, True, own_addresses=[own], own_services=services)
+
+
+def test_it_refuses_a_service_even_without_private_endpoints_first():
+    with pytest.raises(EndpointRejected) as caught:
+        resolve_endpoint("http://localhost:6379", False, own_services=[LOCAL_REDIS])
+    assert "own Redis" in caught.value.message
 
 
 def test_it_allows_this_host_on_other_ports_only_when_private_endpoints_are(lite_server):

@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console import services as console_services
+from console import throttle
 from console.access import visible_clusters
 from console.errors import ServiceError
-from console.live_reads import check_cluster, list_collections
+from console.live_reads import SourceListing, check_cluster, list_collections
 from console.models import Cluster
 from migrations_app.models import WizardDraft
 from migrations_app.service import source_refusal
@@ -33,11 +34,17 @@ from migrations_app.wizard.forms import NEW, CollectionsForm, StartForm, TargetF
 CURRENT = WizardDraft.Flow.CURRENT
 
 
-def _databases(cluster: Cluster | None) -> tuple[list[str], str]:
-    """(databases of the cluster, "default" first; or [] and the reason they cannot be read)."""
+def _databases(request: HttpRequest, cluster: Cluster | None) -> tuple[list[str], str]:
+    """(databases of the cluster, "default" first; or [] and the reason they cannot be read).
+
+    An external cluster's endpoint was typed by a person: reading it counts against the
+    user's connections (console.throttle)."""
     if cluster is None:
         return [], ""
-    check = check_cluster(cluster.connection())
+    connection = cluster.connection()
+    if not throttle.allow_connection(request.user.pk, connection):
+        return [], throttle.TOO_MANY_CONNECTION_TESTS
+    check = check_cluster(connection)
     if not check.ok:
         return [], f"Cannot read the databases of {cluster.name}: {check.error}"
     return sorted(check.databases, key=lambda n: (n != "default", n)), ""
@@ -59,7 +66,7 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
     else:
         chosen_id = request.GET.get("source_cluster") or draft.data.get("source_cluster_id")
     chosen = next((c for c in clusters if c.pk == chosen_id), clusters[0] if clusters else None)
-    databases, db_error = _databases(chosen)
+    databases, db_error = _databases(request, chosen)
     initial = {
         "source_cluster": chosen.pk if chosen else "",
         "source_db": draft.data.get("source_db", ""),
@@ -115,7 +122,7 @@ def source_databases(request: HttpRequest) -> HttpResponse:
     refused = source_refusal(request.user, cluster)
     if refused:  # listed disabled: its databases are not read for someone who may not take them
         raise PermissionDenied(refused)
-    databases, db_error = _databases(cluster)
+    databases, db_error = _databases(request, cluster)
     form = StartForm(
         initial={"source_cluster": cluster.pk}, clusters=[cluster], databases=databases
     )
@@ -250,7 +257,11 @@ def collections(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         return redirect(steps.step_url(draft, "wizard_current_edit"))
     if request.method == "POST" and request.POST.get("action") == "back":
         return redirect(steps.step_url(draft, "wizard_target"))
-    listing = list_collections(source.connection(), data.get("source_db", "default"))
+    connection = source.connection()
+    if throttle.allow_connection(request.user.pk, connection):
+        listing = list_collections(connection, data.get("source_db", "default"))
+    else:
+        listing = SourceListing(ok=False, error=throttle.TOO_MANY_CONNECTION_TESTS)
     form = CollectionsForm(
         request.POST or None,
         initial={"collections": data.get("collections", [])},

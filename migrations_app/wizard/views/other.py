@@ -2,6 +2,10 @@
 
 The typed endpoint and credentials are tested on Next and kept only encrypted in the draft;
 they are never rendered back (an empty secret on a later visit keeps the stored one).
+
+Every connection to the typed endpoint counts against the user's limit (console.throttle), so
+the draft keeps what it read: the databases (Connect) and each database's collections (the
+first time it is shown), until the next Connect reads the source again.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from console import throttle
 from console.connections import Connection
-from console.live_reads import list_collections, list_databases
+from console.live_reads import SourceListing, list_collections, list_databases
 from console.models import Cluster
+from migrations_app.engine.model import CollectionInfo
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
 from migrations_app.wizard.drafts import (
@@ -74,6 +79,7 @@ def connect(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpResp
             if listing.ok:
                 if draft.data.get("endpoint") != connection.uri:
                     draft.data = {}  # another source: everything after this step starts over
+                draft.data.pop("listings", None)  # read again from the source as it is now
                 draft.data.update(endpoint=connection.uri, databases=listing.databases)
                 draft.set_connection(connection)
                 draft.save()
@@ -88,6 +94,23 @@ def connect(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpResp
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _listing(
+    request: HttpRequest, draft: WizardDraft, connection: Connection, db: str
+) -> SourceListing:
+    """Database `db`'s collections as this draft read them; read (a counted connection) and
+    kept the first time."""
+    stored = draft.data.get("listings", {}).get(db)
+    if stored is not None:
+        return SourceListing(ok=True, collections=[CollectionInfo.from_dict(i) for i in stored])
+    if not throttle.allow_connection(request.user.pk, connection):
+        return SourceListing(ok=False, error=throttle.TOO_MANY_CONNECTION_TESTS)
+    listing = list_collections(connection, db)
+    if listing.ok:
+        draft.data.setdefault("listings", {})[db] = [i.to_dict() for i in listing.collections]
+        draft.save(update_fields=["data", "updated_at"])
+    return listing
 
 
 def _source_db(draft: WizardDraft, requested: str | None) -> str:
@@ -118,7 +141,8 @@ def source(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     else:
         db = _source_db(draft, request.GET.get("source_db"))
         project_id = request.GET.get("target_project") or draft.data.get("target_project_id")
-    listing = list_collections(connection, db) if db in draft.data.get("databases", []) else None
+    known = db in draft.data.get("databases", [])
+    listing = _listing(request, draft, connection, db) if known else None
     infos = listing.collections if listing else []
     project = steps.chosen_project(request.user, draft, project_id)
     options = steps.target_options(request.user, draft, project)
@@ -177,7 +201,7 @@ def source_collections(request: HttpRequest, draft_id: uuid.UUID) -> HttpRespons
     db = request.GET.get("source_db", "")
     if connection is None or db not in draft.data.get("databases", []):
         raise Http404("No such database")
-    listing = list_collections(connection, db)
+    listing = _listing(request, draft, connection, db)
     form = SourceTargetForm(
         initial={"source_db": db, "collections": draft.data.get("collections", [])},
         databases=draft.data.get("databases", []),

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from console import throttle
 from console.access import visible_clusters
 from console.errors import Kind, ServiceError
 from console.live_reads import collection_names
@@ -105,6 +106,8 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     if not infos:
         page = "wizard_source" if draft.is_other else "wizard_collections"
         return redirect(steps.step_url(draft, page))
+    if request.method == "GET" and draft.data.pop(TARGET_NAMES, None) is not None:
+        draft.save(update_fields=["data", "updated_at"])
     forms = _forms(draft, infos, request.POST or None)
     check, failure, problems, status = None, "", [], 200
     if request.method == "POST":
@@ -169,6 +172,13 @@ def review(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     )
 
 
+# The target's collection names as the name check read them: {"of": "<cluster id>/<db>",
+# "names": [...]}. Read once per visit of Configure Schema (its GET forgets them), not on every
+# keystroke: an external target's endpoint was typed by a person and each read counts against
+# the user's connections. Check only and Migrate read the target afresh.
+TARGET_NAMES = "target_names"
+
+
 def _taken_on_target(request: HttpRequest, draft: WizardDraft) -> tuple[set[str], str]:
     """Collection names already in the target database, or (empty, why they are unknown)."""
     if draft.data.get("migrate_to") == "new":
@@ -176,7 +186,19 @@ def _taken_on_target(request: HttpRequest, draft: WizardDraft) -> tuple[set[str]
     cluster = visible_clusters(request.user).filter(pk=draft.data.get("target_cluster_id")).first()
     if cluster is None:
         raise Http404("No such cluster")
-    return collection_names(cluster.connection(), draft.data.get("source_db", "default"))
+    db = draft.data.get("source_db", "default")
+    of = f"{cluster.pk}/{db}"
+    kept = draft.data.get(TARGET_NAMES, {})
+    if kept.get("of") == of:
+        return set(kept["names"]), ""
+    connection = cluster.connection()
+    if not throttle.allow_connection(request.user.pk, connection):
+        return set(), f"cannot check the target: {throttle.TOO_MANY_CONNECTION_TESTS}"
+    names, note = collection_names(connection, db)
+    if not note:
+        draft.data[TARGET_NAMES] = {"of": of, "names": sorted(names)}
+        draft.save(update_fields=["data", "updated_at"])
+    return names, note
 
 
 def _suggest(name: str, taken: set[str]) -> str:
