@@ -54,6 +54,8 @@ NAMES = (
     "MIGRATION_RETRY_ATTEMPTS",
     "MIGRATION_RETRY_FIRST_DELAY",
     "MIGRATION_RETRY_MAX_DELAY",
+    "SESSION_IDLE_TIMEOUT",
+    "CONTENT_SECURITY_POLICY",
 )
 
 
@@ -326,4 +328,59 @@ def test_it_reads_the_retry_schedule(tmp_path):
     ],
 )
 def test_it_refuses_a_bad_retry_schedule(tmp_path, env, message):
+    assert refused(tmp_path, **env).endswith(message)
+
+
+SHOW_SECURITY = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'IDLE': s.SESSION_IDLE_TIMEOUT, 'CSP': s.CONTENT_SECURITY_POLICY}))"
+)
+
+
+def security(tmp_path: Path, **env: str) -> dict:
+    result = load(tmp_path, command=[sys.executable, "-c", SHOW_SECURITY], **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_ends_idle_sessions_after_eight_hours_and_allows_no_inline_script_by_default(
+    tmp_path,
+):
+    values = security(tmp_path)
+    assert values["IDLE"] == 8 * 3600
+    directives = dict(d.strip().split(" ", 1) for d in values["CSP"].split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+def test_it_reads_the_idle_timeout_and_the_policy(tmp_path):
+    policy = "default-src 'self'; report-uri /csp-report"
+    values = security(tmp_path, SESSION_IDLE_TIMEOUT="900", CONTENT_SECURITY_POLICY=policy)
+    assert values == {"IDLE": 900, "CSP": policy}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SESSION_IDLE_TIMEOUT": "8h"}, "SESSION_IDLE_TIMEOUT must be an integer, not '8h'"),
+        ({"SESSION_IDLE_TIMEOUT": "59"}, "SESSION_IDLE_TIMEOUT must be >= 60, not 59"),
+        ({"CONTENT_SECURITY_POLICY": " ; "}, "CONTENT_SECURITY_POLICY must not be empty"),
+        (
+            {"CONTENT_SECURITY_POLICY": "img-src 'self'"},
+            "CONTENT_SECURITY_POLICY must have script-src or default-src",
+        ),
+        (
+            {"CONTENT_SECURITY_POLICY": "default-src 'self'; script-src 'self' 'unsafe-inline'"},
+            "CONTENT_SECURITY_POLICY must not allow scripts 'unsafe-inline', not "
+            "\"default-src 'self'; script-src 'self' 'unsafe-inline'\"",
+        ),
+        (
+            {"CONTENT_SECURITY_POLICY": "default-src 'self' 'UNSAFE-EVAL'"},
+            "CONTENT_SECURITY_POLICY must not allow scripts 'unsafe-eval', not "
+            "\"default-src 'self' 'UNSAFE-EVAL'\"",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_idle_timeout_or_policy(tmp_path, env, message):
     assert refused(tmp_path, **env).endswith(message)
