@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from console.access import visible_projects
 from console.errors import ServiceError
-from console.models import ApiKey
+from console.models import ApiKey, Project, User
 
 # {"name": ..., "raw": ...} of the key just created; popped by the next API Keys page.
 SESSION_NEW_KEY = "console:new_api_key"
@@ -22,6 +23,21 @@ SESSION_NEW_KEY = "console:new_api_key"
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key Name", max_length=100)
+    project = forms.ModelChoiceField(
+        label="Project",
+        queryset=Project.objects.none(),
+        required=False,
+        empty_label="All my projects",
+        help_text="A key for one project is refused (403) everywhere else.",
+    )
+
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only projects the user may see: another id is "not one of the available choices".
+        self.fields["project"].queryset = visible_projects(user).order_by(
+            "organization__name", "name"
+        )
+        self.fields["project"].label_from_instance = lambda p: f"{p.name} ({p.organization.name})"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -33,12 +49,14 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_key_list(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.user, request.POST or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                key, raw = ApiKey.issue(request.user, form.cleaned_data["name"])
+                key, raw = ApiKey.issue(
+                    request.user, form.cleaned_data["name"], project=form.cleaned_data["project"]
+                )
             except ServiceError as exc:
                 form.add_error("name", exc.message)
             else:
@@ -46,7 +64,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
                 return redirect("api_keys")
         status = 400
     new_key = request.session.pop(SESSION_NEW_KEY, None) if request.method == "GET" else None
-    keys = ApiKey.objects.filter(user=request.user)
+    keys = ApiKey.objects.filter(user=request.user).select_related("project")
     response = render(
         request,
         "console/api_keys.html",
