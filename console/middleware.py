@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import logout, user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
@@ -26,6 +27,14 @@ RENEW_EVERY = 60
 # Sent by the elements that poll (job rows, job and cluster details): a page left open is
 # idle, so its polls do not renew the session (templates set it with hx-headers).
 POLL_HEADER = "X-Console-Poll"
+
+
+@receiver(user_logged_in, dispatch_uid="console.session_activity_at_login")
+def _activity_at_login(sender, request: HttpRequest, **kwargs) -> None:
+    # Logging in is activity: the session starts with its clock set (login writes the session
+    # anyway), so the first pages after it need no write of their own.
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_LAST_ACTIVITY] = int(time.time())
 
 
 class ContentSecurityPolicyMiddleware:
