@@ -1,15 +1,19 @@
 """In Chromium, under the console's Content-Security-Policy: the project switcher, the wizard
 (htmx refreshes included) and the Jobs page's polling work, and the browser reports no
 violation, neither as a `securitypolicyviolation` event nor on the console. A control test
-shows that an inline script is refused and reported, so the silence means something."""
+shows that an inline script is refused and reported, so the silence means something. Also: an
+idle session's next poll takes the whole page to the login page (SESSION_IDLE_TIMEOUT)."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from playwright.sync_api import expect
 
+from console.middleware import SESSION_LAST_ACTIVITY
 from console.models import Cluster
 from jobs.models import Job
 from tests.e2e.test_wizard import choose, log_in, open_migrations
@@ -122,4 +126,32 @@ def test_the_policy_refuses_an_inline_script_and_says_so(live_server, page, owne
 def test_the_api_docs_page_works_under_the_policy(live_server, page):
     page.goto(live_server.url + "/v2/docs")
     expect(page.get_by_text("Milvus Migration Console API").first).to_be_visible()
+    assert violations(page) == []
+
+
+def test_an_idle_sessions_poll_sends_the_page_to_the_login_page(
+    live_server, page, owner, project, settings
+):
+    """The Jobs page's row polls without renewing the session; once it has been idle too long
+    the next poll answers HX-Redirect and the whole page goes to the login page (nothing is
+    swapped into the row)."""
+    settings.SESSION_IDLE_TIMEOUT = 600
+    job = Job.objects.create(project=project, source_name="src", target_name="dst")  # stays Pending
+    log_in(page, live_server.url, owner)
+    with page.expect_request(lambda r: r.url.endswith(f"/jobs/{job.pk}/row/")) as poll:
+        page.goto(live_server.url + "/jobs/")
+    assert poll.value.headers["x-console-poll"] == "1"  # merged with the body's CSRF header
+    assert poll.value.headers["x-csrftoken"]
+
+    cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
+    session = SessionStore(session_key=cookie["value"])
+    session[SESSION_LAST_ACTIVITY] = int(time.time()) - 601
+    session.save()
+
+    expect(page).to_have_url(re.compile(r"/login/\?next=%2Fjobs%2F$"))
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    expect(
+        page.get_by_text("You were logged out after 600 seconds without activity.")
+    ).to_be_visible()
+    expect(page.get_by_role("table", name="Jobs")).to_have_count(0)
     assert violations(page) == []
