@@ -39,13 +39,19 @@ def _activity_at_login(sender, request: HttpRequest, **kwargs) -> None:
 
 class ContentSecurityPolicyMiddleware:
     """Adds settings.CONTENT_SECURITY_POLICY to every response (pages, the API, static files)
-    that has none yet. Outermost in MIDDLEWARE so error pages and redirects get it too."""
+    that has none yet. Outermost in MIDDLEWARE so error pages and redirects get it too.
+
+    With DEBUG on, error responses go without it: Django's technical 404 and 500 pages (never
+    shown in production) are made of inline styles and scripts.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if settings.DEBUG and response.status_code >= 400:
+            return response
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
         return response

@@ -38,6 +38,20 @@ def test_it_sends_the_policy_with_redirects_errors_and_static_files(client, owne
     assert policy(client.get("/static/console/console.js"))
 
 
+def test_it_leaves_djangos_debug_error_pages_alone_with_debug_on(rf, settings):
+    def missing(request):
+        return HttpResponse("technical 404", status=404)
+
+    def found(request):
+        return HttpResponse("a page")
+
+    settings.DEBUG = True
+    assert "Content-Security-Policy" not in ContentSecurityPolicyMiddleware(missing)(rf.get("/"))
+    assert policy(ContentSecurityPolicyMiddleware(found)(rf.get("/")))
+    settings.DEBUG = False
+    assert policy(ContentSecurityPolicyMiddleware(missing)(rf.get("/")))
+
+
 def test_it_sends_the_policy_with_the_api(owner):
     _, raw = ApiKey.issue(owner, "csp")
     for response in (
