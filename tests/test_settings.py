@@ -282,55 +282,6 @@ def test_it_refuses_a_database_url_without_a_database_name(tmp_path):
     )
 
 
-def test_it_keeps_the_engines_retry_schedule_by_default(tmp_path):
-    assert loaded(tmp_path, **PRODUCTION_KEYS)["RETRY"] == [8, 0.5, 10.0]
-
-
-def test_it_reads_the_retry_schedule(tmp_path):
-    retry = loaded(
-        tmp_path,
-        **PRODUCTION_KEYS,
-        MIGRATION_RETRY_ATTEMPTS="3",
-        MIGRATION_RETRY_FIRST_DELAY="0.05",
-        MIGRATION_RETRY_MAX_DELAY="0.2",
-    )["RETRY"]
-    assert retry == [3, 0.05, 0.2]
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"MIGRATION_RETRY_ATTEMPTS": "0"}, "MIGRATION_RETRY_ATTEMPTS must be >= 1, not 0"),
-        (
-            {"MIGRATION_RETRY_ATTEMPTS": "2.5"},
-            "MIGRATION_RETRY_ATTEMPTS must be an integer, not '2.5'",
-        ),
-        (
-            {"MIGRATION_RETRY_FIRST_DELAY": "soon"},
-            "MIGRATION_RETRY_FIRST_DELAY must be a number, not 'soon'",
-        ),
-        (
-            {"MIGRATION_RETRY_FIRST_DELAY": "-1"},
-            "MIGRATION_RETRY_FIRST_DELAY must be >= 0, not -1",
-        ),
-        (
-            {"MIGRATION_RETRY_MAX_DELAY": "nan"},
-            "MIGRATION_RETRY_MAX_DELAY must be a finite number, not 'nan'",
-        ),
-        (
-            {"MIGRATION_RETRY_MAX_DELAY": "inf"},
-            "MIGRATION_RETRY_MAX_DELAY must be a finite number, not 'inf'",
-        ),
-        (
-            {"MIGRATION_RETRY_FIRST_DELAY": "2", "MIGRATION_RETRY_MAX_DELAY": "1"},
-            "MIGRATION_RETRY_MAX_DELAY (1) must be >= MIGRATION_RETRY_FIRST_DELAY (2)",
-        ),
-    ],
-)
-def test_it_refuses_a_bad_retry_schedule(tmp_path, env, message):
-    assert refused(tmp_path, **env).endswith(message)
-
-
 SHOW_SECURITY = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'IDLE': s.SESSION_IDLE_TIMEOUT, 'CSP': s.CONTENT_SECURITY_POLICY}))"
@@ -383,4 +334,53 @@ def test_it_reads_the_idle_timeout_and_the_policy(tmp_path):
     ],
 )
 def test_it_refuses_a_bad_idle_timeout_or_policy(tmp_path, env, message):
+    assert refused(tmp_path, **env).endswith(message)
+
+
+def test_it_keeps_the_engines_retry_schedule_by_default(tmp_path):
+    assert loaded(tmp_path, **PRODUCTION_KEYS)["RETRY"] == [8, 0.5, 10.0]
+
+
+def test_it_reads_the_retry_schedule(tmp_path):
+    retry = loaded(
+        tmp_path,
+        **PRODUCTION_KEYS,
+        MIGRATION_RETRY_ATTEMPTS="3",
+        MIGRATION_RETRY_FIRST_DELAY="0.05",
+        MIGRATION_RETRY_MAX_DELAY="0.2",
+    )["RETRY"]
+    assert retry == [3, 0.05, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MIGRATION_RETRY_ATTEMPTS": "0"}, "MIGRATION_RETRY_ATTEMPTS must be >= 1, not 0"),
+        (
+            {"MIGRATION_RETRY_ATTEMPTS": "2.5"},
+            "MIGRATION_RETRY_ATTEMPTS must be an integer, not '2.5'",
+        ),
+        (
+            {"MIGRATION_RETRY_FIRST_DELAY": "soon"},
+            "MIGRATION_RETRY_FIRST_DELAY must be a number, not 'soon'",
+        ),
+        (
+            {"MIGRATION_RETRY_FIRST_DELAY": "-1"},
+            "MIGRATION_RETRY_FIRST_DELAY must be >= 0, not -1",
+        ),
+        (
+            {"MIGRATION_RETRY_MAX_DELAY": "nan"},
+            "MIGRATION_RETRY_MAX_DELAY must be a finite number, not 'nan'",
+        ),
+        (
+            {"MIGRATION_RETRY_MAX_DELAY": "inf"},
+            "MIGRATION_RETRY_MAX_DELAY must be a finite number, not 'inf'",
+        ),
+        (
+            {"MIGRATION_RETRY_FIRST_DELAY": "2", "MIGRATION_RETRY_MAX_DELAY": "1"},
+            "MIGRATION_RETRY_MAX_DELAY (1) must be >= MIGRATION_RETRY_FIRST_DELAY (2)",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_retry_schedule(tmp_path, env, message):
     assert refused(tmp_path, **env).endswith(message)
