@@ -132,8 +132,8 @@ def project_from_request(
     """The project named by `?project=`, else the header switcher's current project.
 
     404 when the user may not see it (or sees no project at all), 403 for a write by a
-    watcher. A project named in the URL becomes the switcher's current project, so the
-    header always shows the project the page is about.
+    watcher. `?project=` is read-only: the page shows that project (and names it in the
+    header) but the switcher's choice stays as it was; only its POST form changes it.
     """
     project_id = request.GET.get("project", "")
     if not project_id:
@@ -146,9 +146,17 @@ def project_from_request(
     return project
 
 
+# The project this response is about, set by show_project for the header (a request
+# attribute, never the session: a GET must not change what later pages show).
+_SHOWN_PROJECT = "console_shown_project"
+
+
 def show_project(request: HttpRequest, project: Project) -> None:
-    """Make `project` the header switcher's current one: a page about an object (a cluster,
-    a job) names the object's own project in the header, whatever was chosen before."""
-    if request.session.get(SESSION_PROJECT) != project.pk:
-        # Only when it changes: a session write on every page view is a database write each.
-        request.session[SESSION_PROJECT] = project.pk
+    """Name `project` in this page's header switcher: a page about an object (a cluster, a
+    job) or opened with `?project=` shows the object's own project, whatever was chosen."""
+    setattr(request, _SHOWN_PROJECT, project)
+
+
+def shown_project(request: HttpRequest) -> Project | None:
+    """The project the header names: the page's own (show_project), else the current one."""
+    return getattr(request, _SHOWN_PROJECT, None) or current_project(request)

@@ -9,3 +9,5 @@ class ConsoleConfig(AppConfig):
 
     def ready(self) -> None:
         route_pymilvus_logs()
+        # Connects the receiver that starts a session's idle clock at login.
+        import console.middleware  # noqa: F401

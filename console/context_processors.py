@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from console.access import can_manage, current_project, visible_projects
+from console.access import can_manage, shown_project, visible_projects
 
 
 def tenancy(request: HttpRequest) -> dict:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    project = current_project(request)
+    project = shown_project(request)
     return {
         "current_project": project,
         "switcher_projects": list(

@@ -218,7 +218,11 @@ class Cluster(models.Model):
 
 
 class ApiKey(models.Model):
-    """A bearer key for the REST API; it acts with its user's roles. Only a hash is stored."""
+    """A bearer key for the REST API; it acts with its user's roles. Only a hash is stored.
+
+    A key with a `project` reaches only that project (console.api.base.check_key_scope):
+    anything of another project is refused with 403, lists show only its project's rows.
+    """
 
     PREFIX = "mmc_"
 
@@ -226,6 +230,10 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     key_prefix = models.CharField(max_length=16)
     key_hash = models.CharField(max_length=64, unique=True)
+    # CASCADE, never SET_NULL: a scoped key must not outlive its project as an unscoped one.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -240,8 +248,10 @@ class ApiKey(models.Model):
         return hashlib.sha256(raw.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, name: str) -> tuple[ApiKey, str]:
+    def issue(cls, user: User, name: str, project: Project | None = None) -> tuple[ApiKey, str]:
         """Create a key; returns (row, raw key). The raw key is never retrievable again.
+        With `project` (one the caller loaded through console.access, so the user may see
+        it) the key reaches that project only.
 
         Raises Conflict when the user already has a key of that name (case-insensitive): the
         name is how a user tells keys apart on the API Keys page and when deleting one; and
@@ -261,7 +271,11 @@ class ApiKey(models.Model):
                 raise Conflict(f"You already have an API key named {name!r}: choose another name.")
             raw = cls.PREFIX + secrets.token_urlsafe(32)
             key = cls.objects.create(
-                user=user, name=name, key_prefix=raw[:10], key_hash=cls.hash_key(raw)
+                user=user,
+                name=name,
+                key_prefix=raw[:10],
+                key_hash=cls.hash_key(raw),
+                project=project,
             )
         return key, raw
 
@@ -276,9 +290,17 @@ class ApiKey(models.Model):
         return name
 
     @classmethod
-    def authenticate(cls, raw: str) -> User | None:
-        key = cls.objects.select_related("user").filter(key_hash=cls.hash_key(raw)).first()
+    def find(cls, raw: str) -> ApiKey | None:
+        """The key `raw` is (with its user and project), if its user is active; marks it used."""
+        key = (
+            cls.objects.select_related("user", "project").filter(key_hash=cls.hash_key(raw)).first()
+        )
         if key is None or not key.user.is_active:
             return None
         cls.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
-        return key.user
+        return key
+
+    @classmethod
+    def authenticate(cls, raw: str) -> User | None:
+        key = cls.find(raw)
+        return key.user if key is not None else None

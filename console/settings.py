@@ -201,6 +201,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "console.middleware.ContentSecurityPolicyMiddleware",
     "console.api.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -211,6 +212,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "console.middleware.IdleSessionMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -295,6 +297,46 @@ SECURE_PROXY_SSL_HEADER = (
     else None
 )
 X_FRAME_OPTIONS = "DENY"
+# A session with no request for this many seconds is logged out (console/middleware.py).
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 8 * 3600, minimum=60)
+
+# Content-Security-Policy of every response (console/middleware.py). Scripts and styles come
+# only from our own static files: no inline <script>, no on...= handlers, no style=""
+# attributes or <style> elements (htmx's indicator style is switched off in base.html).
+# img-src allows data: for the Swagger UI's icons (/v2/docs).
+DEFAULT_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _content_security_policy() -> str:
+    """CONTENT_SECURITY_POLICY from the environment (e.g. to add a report-uri), else the
+    default. Refused: an empty policy, and scripts allowed inline or through eval."""
+    raw = os.environ.get("CONTENT_SECURITY_POLICY")
+    if raw is None:
+        return DEFAULT_CONTENT_SECURITY_POLICY
+    policy = raw.strip()
+    directives = {}
+    for part in policy.split(";"):
+        words = part.split()
+        if words:
+            directives.setdefault(words[0].lower(), [w.lower() for w in words[1:]])
+    if not directives:
+        raise ImproperlyConfigured("CONTENT_SECURITY_POLICY must not be empty")
+    scripts = directives.get("script-src", directives.get("default-src"))
+    if scripts is None:
+        raise ImproperlyConfigured("CONTENT_SECURITY_POLICY must have script-src or default-src")
+    for unsafe in ("'unsafe-inline'", "'unsafe-eval'"):
+        if unsafe in scripts:
+            raise ImproperlyConfigured(
+                f"CONTENT_SECURITY_POLICY must not allow scripts {unsafe}, not {raw!r}"
+            )
+    return policy
+
+
+CONTENT_SECURITY_POLICY = _content_security_policy()
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
 
 from console.access import get_project_for
-from console.api.base import ERRORS, ok
+from console.api.base import ERRORS, check_key_scope, key_scope, ok
 from jobs.access import get_job_for, hide_sources, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
@@ -112,7 +112,9 @@ def _job(request: HttpRequest, job_id: str, action: str = "") -> Job:
     # Ids are looked up, never parsed; bytes no id has (NUL, spaces) never reach the database.
     if not JOB_ID_CHARS.fullmatch(job_id):
         raise Http404("No such job")
-    return get_job_for(request.auth, job_id, write=bool(action), action=action)
+    job = get_job_for(request.auth, job_id, write=bool(action), action=action)
+    check_key_scope(request, job.project)
+    return job
 
 
 @router.get(
@@ -144,7 +146,12 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
         )
     jobs = visible_jobs(request.auth)
     if filters.projectId:
-        jobs = jobs.filter(project=get_project_for(request.auth, filters.projectId))
+        project = get_project_for(request.auth, filters.projectId)
+        check_key_scope(request, project)
+        jobs = jobs.filter(project=project)
+    scope = key_scope(request)
+    if scope is not None:  # a project-scoped key lists its project's jobs only
+        jobs = jobs.filter(project=scope)
     if filters.status:
         jobs = jobs.filter(status=filters.status)
     count = jobs.count()

@@ -14,7 +14,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
 
-from console.api.base import ERRORS, StrictSchema, ok
+from console.access import visible_clusters, visible_projects
+from console.api.base import ERRORS, StrictSchema, check_key_scope, key_scope, ok
 from console.connections import Connection
 from migrations_app.service import (
     MAX_COLLECTIONS,
@@ -166,6 +167,18 @@ class ClusterJobStartedOut(Schema):
     data: ClusterJobStarted
 
 
+def _check_scope(request: HttpRequest, cluster_ids: list[str | None], project_id: str = "") -> None:
+    """403 when a project-scoped key names a cluster or project outside its project. Ids the
+    key's user may not see are left to the service, which answers them 404 as for any key."""
+    if key_scope(request) is None:
+        return
+    for cluster in visible_clusters(request.auth).filter(pk__in=[i for i in cluster_ids if i]):
+        check_key_scope(request, cluster.project)
+    project = visible_projects(request.auth).filter(pk=project_id).first() if project_id else None
+    if project is not None:
+        check_key_scope(request, project)
+
+
 @router.post(
     "/toExisting",
     response={200: JobStartedOut, **ERRORS},
@@ -173,6 +186,7 @@ class ClusterJobStartedOut(Schema):
     summary="Migrate collections into an existing cluster",
 )
 def to_existing(request: HttpRequest, payload: ToExistingIn):
+    _check_scope(request, [payload.source.clusterId, payload.destination.clusterId])
     job = start_migration(
         request.auth, payload.migration_request(target_cluster_id=payload.destination.clusterId)
     )
@@ -186,6 +200,7 @@ def to_existing(request: HttpRequest, payload: ToExistingIn):
     summary="Create a Dedicated cluster and migrate collections into it",
 )
 def to_new_dedicated(request: HttpRequest, payload: ToNewDedicatedIn):
+    _check_scope(request, [payload.source.clusterId], project_id=payload.destination.projectId)
     job = start_migration(
         request.auth,
         payload.migration_request(

@@ -45,6 +45,8 @@ NAMES = (
     "FIELD_ENCRYPTION_KEY",
     "MIGRATION_ALLOW_PRIVATE_ENDPOINTS",
     "LOGIN_FAILURE_LIMIT",
+    "SESSION_IDLE_TIMEOUT",
+    "CONTENT_SECURITY_POLICY",
     "SECURE_SSL_REDIRECT",
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
@@ -311,6 +313,61 @@ def test_it_refuses_a_database_url_without_a_database_name(tmp_path):
     assert refused(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432").endswith(
         "DATABASE_URL must name a database, e.g. postgres://u@h/console"
     )
+
+
+SHOW_SECURITY = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'IDLE': s.SESSION_IDLE_TIMEOUT, 'CSP': s.CONTENT_SECURITY_POLICY}))"
+)
+
+
+def security(tmp_path: Path, **env: str) -> dict:
+    result = load(tmp_path, command=[sys.executable, "-c", SHOW_SECURITY], **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_ends_idle_sessions_after_eight_hours_and_allows_no_inline_script_by_default(
+    tmp_path,
+):
+    values = security(tmp_path)
+    assert values["IDLE"] == 8 * 3600
+    directives = dict(d.strip().split(" ", 1) for d in values["CSP"].split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+def test_it_reads_the_idle_timeout_and_the_policy(tmp_path):
+    policy = "default-src 'self'; report-uri /csp-report"
+    values = security(tmp_path, SESSION_IDLE_TIMEOUT="900", CONTENT_SECURITY_POLICY=policy)
+    assert values == {"IDLE": 900, "CSP": policy}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SESSION_IDLE_TIMEOUT": "8h"}, "SESSION_IDLE_TIMEOUT must be an integer, not '8h'"),
+        ({"SESSION_IDLE_TIMEOUT": "59"}, "SESSION_IDLE_TIMEOUT must be >= 60, not 59"),
+        ({"CONTENT_SECURITY_POLICY": " ; "}, "CONTENT_SECURITY_POLICY must not be empty"),
+        (
+            {"CONTENT_SECURITY_POLICY": "img-src 'self'"},
+            "CONTENT_SECURITY_POLICY must have script-src or default-src",
+        ),
+        (
+            {"CONTENT_SECURITY_POLICY": "default-src 'self'; script-src 'self' 'unsafe-inline'"},
+            "CONTENT_SECURITY_POLICY must not allow scripts 'unsafe-inline', not "
+            "\"default-src 'self'; script-src 'self' 'unsafe-inline'\"",
+        ),
+        (
+            {"CONTENT_SECURITY_POLICY": "default-src 'self' 'UNSAFE-EVAL'"},
+            "CONTENT_SECURITY_POLICY must not allow scripts 'unsafe-eval', not "
+            "\"default-src 'self' 'UNSAFE-EVAL'\"",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_idle_timeout_or_policy(tmp_path, env, message):
+    assert refused(tmp_path, **env).endswith(message)
 
 
 def test_it_keeps_the_engines_retry_schedule_by_default(tmp_path):

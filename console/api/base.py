@@ -25,7 +25,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict
 
 from console.errors import ServiceError
-from console.models import ApiKey, User
+from console.models import ApiKey, Project, User
 
 log = logging.getLogger("console.api")
 
@@ -79,13 +79,34 @@ class ApiKeyAuth(HttpBearer):
         token = token.strip()
         if not token or len(token) > 200:
             return None
-        user = ApiKey.authenticate(token)
-        if user is None:
+        key = ApiKey.find(token)
+        if key is None:
             return None
         # The rate limit counts per key; the hash (never the key) names its counter.
         request.api_key_ident = ApiKey.hash_key(token)[:32]
-        request.user = user  # nothing downstream may fall back to the session's user
-        return user
+        request.api_key_project = key.project  # None: every project of the user
+        request.user = key.user  # nothing downstream may fall back to the session's user
+        return key.user
+
+
+def key_scope(request: HttpRequest) -> Project | None:
+    """The one project the request's API key may reach, or None when it reaches every
+    project of its user."""
+    return getattr(request, "api_key_project", None)
+
+
+def check_key_scope(request: HttpRequest, project: Project) -> None:
+    """403 when the request's key is scoped to another project than `project`.
+
+    Called after the tenancy check (console.access), so `project` is one the key's user may
+    see: naming it tells the caller nothing new.
+    """
+    scope = key_scope(request)
+    if scope is not None and scope.pk != project.pk:
+        raise PermissionDenied(
+            f"This API key is limited to project {scope.name} ({scope.pk}); "
+            f"it cannot be used for project {project.name} ({project.pk})."
+        )
 
 
 class KeyRateLimit(BaseThrottle):

@@ -16,12 +16,28 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from console.access import visible_projects
 from console.errors import ServiceError
-from console.models import ApiKey
+from console.models import ApiKey, Project, User
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key Name", max_length=100)
+    project = forms.ModelChoiceField(
+        label="Project",
+        queryset=Project.objects.none(),
+        required=False,
+        empty_label="All my projects",
+        help_text="A key for one project is refused (403) everywhere else.",
+    )
+
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only projects the user may see: another id is "not one of the available choices".
+        self.fields["project"].queryset = visible_projects(user).order_by(
+            "organization__name", "name"
+        )
+        self.fields["project"].label_from_instance = lambda p: f"{p.name} ({p.organization.name})"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -33,18 +49,24 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_key_list(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.user, request.POST or None)
     status, new_key = 200, None
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
-                key, raw = ApiKey.issue(request.user, form.cleaned_data["name"])
+                key, raw = ApiKey.issue(
+                    request.user, form.cleaned_data["name"], project=form.cleaned_data["project"]
+                )
             except ServiceError as exc:
                 form.add_error("name", exc.message)
             else:
-                status, new_key, form = 200, {"name": key.name, "raw": raw}, ApiKeyForm()
-    keys = ApiKey.objects.filter(user=request.user)
+                status, new_key, form = (
+                    200,
+                    {"name": key.name, "raw": raw},
+                    ApiKeyForm(request.user),
+                )
+    keys = ApiKey.objects.filter(user=request.user).select_related("project")
     response = render(
         request,
         "console/api_keys.html",

@@ -5,6 +5,9 @@
    - data-copy="ELEMENT_ID" on a <button>: copies that element's text, then says "Copied".
    - data-dialog="DIALOG_ID" on a link or button: opens that <dialog> (a confirmation) instead of
      following the link; the link's href is the no-JavaScript confirmation page.
+   - data-autosubmit on a <form>: choosing in one of its <select>s submits it (the header's
+     project switcher, the job log's filters). No inline handlers: the Content-Security-Policy
+     refuses them.
 */
 (function () {
   "use strict";
@@ -39,6 +42,11 @@
       open.removeAttribute("open");
       open.querySelector("summary").focus();
     }
+  });
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form[data-autosubmit]");
+    if (form && event.target.tagName === "SELECT") form.requestSubmit();
   });
 
   function copyText(button) {

@@ -1,6 +1,6 @@
-// Jobs page and View Details: the Cancel confirmation <dialog>, copy buttons, and log filters
-// that apply on change. Event delegation on the document: rows swapped in by htmx polling
-// need no wiring of their own.
+// Jobs page and View Details: the Cancel confirmation <dialog> and copy buttons (the log
+// filters apply on change through console.js's data-autosubmit). Event delegation on the
+// document: rows swapped in by htmx polling need no wiring of their own.
 (function () {
   "use strict";
 
@@ -34,10 +34,5 @@
         try { document.execCommand("copy"); done(); } finally { area.remove(); }
       }
     }
-  });
-
-  document.addEventListener("change", function (event) {
-    var form = event.target.closest("form[data-autosubmit]");
-    if (form && event.target.tagName === "SELECT") form.requestSubmit();
   });
 })();

@@ -1,13 +1,15 @@
-"""manage.py create_api_key --email EMAIL [--name NAME]
+"""manage.py create_api_key --email EMAIL [--name NAME] [--project PROJECT_ID]
 
-Issues a REST API key acting with the user's roles. The key is printed once, on the last line;
-only its hash is stored.
+Issues a REST API key acting with the user's roles; with --project, in that project only. The
+key is printed once, on the last line; only its hash is stored.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
 
+from console.access import get_project_for
 from console.errors import ServiceError
 from console.models import ApiKey, User
 
@@ -24,8 +26,13 @@ class Command(BaseCommand):
             default="",
             help=f'key name, unique per user (default "{DEFAULT_NAME}", numbered if taken)',
         )
+        parser.add_argument(
+            "--project",
+            default="",
+            help="project id: the key reaches only this project (default: every project of the user)",
+        )
 
-    def handle(self, *args, email: str, name: str, **options) -> None:
+    def handle(self, *args, email: str, name: str, project: str, **options) -> None:
         user = User.objects.filter(email__iexact=email.strip()).first()
         if user is None:
             raise CommandError(f"no user with email {email}")
@@ -34,9 +41,16 @@ class Command(BaseCommand):
         name = name.strip() if name else ApiKey.free_name(user, DEFAULT_NAME)
         if not name or len(name) > ApiKey._meta.get_field("name").max_length:
             raise CommandError("key name must be 1 to 100 characters")
+        scope = None
+        if project.strip():
+            try:
+                scope = get_project_for(user, project.strip())
+            except Http404:
+                raise CommandError(f"{user.email} is no member of a project {project}") from None
         try:
-            _, raw = ApiKey.issue(user, name)
+            _, raw = ApiKey.issue(user, name, project=scope)
         except ServiceError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(f"API key {name!r} for {user.email} (shown only once):")
+        where = f" in project {scope.name} only" if scope else ""
+        self.stdout.write(f"API key {name!r} for {user.email}{where} (shown only once):")
         self.stdout.write(raw)
