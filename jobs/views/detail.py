@@ -96,6 +96,8 @@ def overview(job: Job, collections: list[JobCollection]) -> Overview:
         eta = (total - migrated) / rows_per_s
     if job.is_final:
         phase = "—"
+    elif job.is_waiting_for_slot:
+        phase = "Waiting for a free slot"
     elif job.status == Job.Status.CANCELING:
         phase = "Stopping"
     else:
