@@ -179,7 +179,7 @@ def check_local_cluster_quota(organization: Organization) -> None:
     ).count()
     if count >= limit:
         raise Conflict(
-            f"organization {organization.name} has {count} local clusters, the most it may "
+            f"organization {organization.name} has {count} local cluster(s), the most it may "
             f"have ({limit}): delete one of them before creating another"
         )
 

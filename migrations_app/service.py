@@ -179,7 +179,7 @@ def check_unfinished_quota(project: Project) -> None:
     count = Job.objects.filter(project=project).unfinished().count()
     if count >= limit:
         raise Conflict(
-            f"project {project.name} has {count} unfinished jobs, the most it may have at once "
+            f"project {project.name} has {count} unfinished job(s), the most it may have at once "
             f"({limit}): wait until some of them end, or cancel some, then try again"
         )
 
