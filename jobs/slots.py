@@ -51,7 +51,7 @@ def _why_waiting(organization_id: str, running: Counter) -> str:
     mine, total = running[organization_id], sum(running.values())
     if mine >= settings.RUNNING_JOBS_PER_ORG:
         why = (
-            f"{mine} jobs of this organization are running, the most it may run at once "
+            f"this organization runs {mine} job(s), the most it may run at once "
             f"({settings.RUNNING_JOBS_PER_ORG})"
         )
     elif total >= settings.RUNNING_JOBS_TOTAL:
