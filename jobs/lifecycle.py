@@ -87,13 +87,14 @@ def _remove_source_credentials(jobs, why: str) -> int:
     status read, so a Retry racing this keeps them); how many jobs lost them."""
     removed = 0
     for job in jobs.filter(status__in=Job.FINAL_STATES).exclude(source_connection_enc=""):
-        if (
-            Job.objects.filter(pk=job.pk, status=job.status)
-            .exclude(source_connection_enc="")
-            .update(source_connection_enc="", source_credentials_removed_at=timezone.now())
-        ):
-            log_event(job, f"the source's credentials were removed from the job: {why}")
-            removed += 1
+        with transaction.atomic():  # the removal and its line in the log, together
+            if (
+                Job.objects.filter(pk=job.pk, status=job.status)
+                .exclude(source_connection_enc="")
+                .update(source_connection_enc="", source_credentials_removed_at=timezone.now())
+            ):
+                log_event(job, f"the source's credentials were removed from the job: {why}")
+                removed += 1
     return removed
 
 
@@ -169,10 +170,6 @@ def settle(job_id: str) -> str | None:
     changes = {"status": final, "ended_at": now, "reason": reason}
     if final == Job.Status.SUCCESSFUL:
         changes["progress"] = 100
-    if not Job.objects.filter(pk=job_id, status=job.status).update(**changes):
-        return None  # someone else moved it meanwhile (e.g. Cancel): they settle it
-    if final != Job.Status.FAILED:  # a FAILED job keeps them for Retry (the reaper's deadline)
-        _remove_source_credentials(Job.objects.filter(pk=job_id), "the job ended")
     level = "INFO" if final == Job.Status.SUCCESSFUL else "ERROR"
     if final == Job.Status.CANCELED:
         level = "WARNING"
@@ -181,7 +178,12 @@ def settle(job_id: str) -> str | None:
         Job.Status.CANCELED: "job canceled",
         Job.Status.FAILED: f"job failed: {reason}",
     }[final]
-    log_event(job, summary, level=level)
+    with transaction.atomic():  # no moment where the job is final with credentials it ended
+        if not Job.objects.filter(pk=job_id, status=job.status).update(**changes):
+            return None  # someone else moved it meanwhile (e.g. Cancel): they settle it
+        log_event(job, summary, level=level)
+        if final != Job.Status.FAILED:  # a FAILED job keeps them for Retry (until the reaper)
+            _remove_source_credentials(Job.objects.filter(pk=job_id), "the job ended")
     fill_slots()  # its slot is free
     return final
 
@@ -219,12 +221,15 @@ def cancel(job: Job, by: User) -> bool:
     False when the job is neither (final, or being canceled already). Rights are the caller's.
     """
     now = timezone.now()
-    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
-        status=Job.Status.CANCELED, ended_at=now, canceled_by=by, reason="canceled"
-    ):
-        _cancel_pending_collections(job.pk, now)
-        log_event(job, f"canceled by {by.email} before it started", level="WARNING")
-        _remove_source_credentials(Job.objects.filter(pk=job.pk), "the job ended")
+    with transaction.atomic():
+        canceled = Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+            status=Job.Status.CANCELED, ended_at=now, canceled_by=by, reason="canceled"
+        )
+        if canceled:
+            _cancel_pending_collections(job.pk, now)
+            log_event(job, f"canceled by {by.email} before it started", level="WARNING")
+            _remove_source_credentials(Job.objects.filter(pk=job.pk), "the job ended")
+    if canceled:
         _revoke(job)
         return True
     if Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
