@@ -15,6 +15,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from console.celery import app
 from jobs import lifecycle, slots
 from jobs.models import Job
 from migrations_app import service
@@ -139,6 +140,21 @@ def test_it_gives_a_freed_slot_to_the_organization_running_fewest(
     assert acme.started_at >= globex.ended_at
     first.refresh_from_db()
     assert first.status == Job.Status.IN_PROGRESS
+
+
+def test_the_reaper_starts_a_waiting_job_whose_wake_up_was_lost(
+    owner, project, acme_pair, caps, job_worker
+):
+    first, second = _holder(project), _holder(project)
+    job = _waiting(_start(owner, acme_pair, "docs_a"), job_worker)
+    # A slot frees without anyone serving the queue (say the process died right after).
+    Job.objects.filter(pk=second.pk).update(status=Job.Status.FAILED, ended_at=timezone.now())
+
+    app.send_task(lifecycle.REAP)  # the task beat runs, on the real worker
+
+    job = wait_for(job, *Job.FINAL_STATES, worker=job_worker)
+    assert job.status == Job.Status.SUCCESSFUL, job.reason
+    assert job.events.filter(message="job started: a running slot is free").exists()
 
 
 def test_it_orders_the_queue_fewest_running_first_then_longest_waiting(
