@@ -155,6 +155,7 @@ def test_the_reaper_starts_a_waiting_job_whose_wake_up_was_lost(
     job = wait_for(job, *Job.FINAL_STATES, worker=job_worker)
     assert job.status == Job.Status.SUCCESSFUL, job.reason
     assert job.events.filter(message="job started: a running slot is free").exists()
+    assert Job.objects.get(pk=first.pk).status == Job.Status.IN_PROGRESS
 
 
 def test_it_orders_the_queue_fewest_running_first_then_longest_waiting(

@@ -16,9 +16,11 @@ from console import services
 from console.errors import Conflict
 from console.models import Cluster
 from jobs.models import Job
+from migrations_app import service
 from tests.jobrows import job_clusters, make_job
 from tests.jobs_support import fill, local_cluster
 from tests.wizard.helpers import draft_url_of, schema_post, walk_current_to_schema
+from tests.workers import purge
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +271,42 @@ def test_it_refuses_a_retry_over_the_quota(owner, owner_client, api_as, project,
     response = api_as(owner).post(f"/v2/jobs/{failed.pk}/retry")
     assert response.status_code == 200, response.content
     assert response.json()["data"]["status"] == Job.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_only_one_of_many_simultaneous_migrations_take_the_last_place(
+    owner, project, clusters, settings
+):
+    settings.UNFINISHED_JOBS_PER_PROJECT = 1
+    source, target = clusters
+    outcomes: list[str] = []
+    start = threading.Barrier(3)
+
+    def migrate(n: int) -> None:
+        request = service.MigrationRequest(
+            source_cluster_id=source.pk,
+            target_cluster_id=target.pk,
+            target_db=f"copy{n}",
+            collections=[service.CollectionChoice("docs")],
+        )
+        try:
+            start.wait()
+            service.start_migration(owner, request)
+            outcomes.append("created")
+        except Conflict as exc:
+            outcomes.append(exc.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=migrate, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    purge()  # the created job's task: no worker runs in this module
+
+    assert sorted(outcomes) == ["created", JOBS_FULL, JOBS_FULL]
+    assert Job.objects.filter(project=project).count() == 1
 
 
 def test_it_counts_only_unfinished_jobs(owner, api_as, project, clusters, settings):
