@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -169,23 +170,45 @@ def _check_plan(plan: str) -> str:
     return plan
 
 
+def check_local_cluster_quota(organization: Organization) -> None:
+    """Conflict when the organization has LOCAL_CLUSTERS_PER_ORG local clusters already: each
+    is a Milvus Lite process on this machine (about 200 MB)."""
+    limit = settings.LOCAL_CLUSTERS_PER_ORG
+    count = Cluster.objects.filter(
+        kind=Cluster.Kind.LOCAL, project__organization=organization
+    ).count()
+    if count >= limit:
+        raise Conflict(
+            f"organization {organization.name} has {count} local cluster(s), the most it may "
+            f"have ({limit}): delete one of them before creating another"
+        )
+
+
 def create_local_cluster(
     project: Project, name: str, plan: str, created_by: User | None = None
 ) -> Cluster:
-    """A LOCAL cluster row in CREATING; the supervisor (`runclusters`) starts its server."""
+    """A LOCAL cluster row in CREATING; the supervisor (`runclusters`) starts its server.
+
+    Conflict when the organization has its quota of local clusters (check_local_cluster_quota),
+    counted under a lock on the organization's row: two creations at once cannot both take
+    the last one.
+    """
     name, plan = check_cluster_name(project, name), _check_plan(plan)
-    port = _unused_port()
-    cluster = Cluster(
-        project=project,
-        name=name,
-        plan=plan,
-        kind=Cluster.Kind.LOCAL,
-        uri=f"http://{HOST}:{port}",
-        port=port,
-        status=Cluster.Status.CREATING,
-        created_by=created_by,
-    )
-    return _save_new(cluster)
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().get(pk=project.organization_id)
+        check_local_cluster_quota(organization)
+        port = _unused_port()
+        cluster = Cluster(
+            project=project,
+            name=name,
+            plan=plan,
+            kind=Cluster.Kind.LOCAL,
+            uri=f"http://{HOST}:{port}",
+            port=port,
+            status=Cluster.Status.CREATING,
+            created_by=created_by,
+        )
+        return _save_new(cluster)
 
 
 def _unused_port() -> int:

@@ -401,8 +401,28 @@ if MIGRATION_RETRY_MAX_DELAY < MIGRATION_RETRY_FIRST_DELAY:
         f"MIGRATION_RETRY_MAX_DELAY ({MIGRATION_RETRY_MAX_DELAY:g}) must be >= "
         f"MIGRATION_RETRY_FIRST_DELAY ({MIGRATION_RETRY_FIRST_DELAY:g})"
     )
+# Quotas (console/services.py, migrations_app/service.py, jobs/slots.py): what one tenant may
+# hold of the machine. A local cluster is a Milvus Lite process (170-230 MB each).
+LOCAL_CLUSTERS_PER_ORG = env_int("LOCAL_CLUSTERS_PER_ORG", 5, minimum=0)
+# Jobs not final (Pending, In Progress, Canceling) in one project; new ones and Retries are refused.
+UNFINISHED_JOBS_PER_PROJECT = env_int("UNFINISHED_JOBS_PER_PROJECT", 20, minimum=1)
+# Jobs running (In Progress or Canceling) at once per organization and in the whole console;
+# further jobs wait Pending ("waiting for a free slot") and start in fair order as slots free.
+# Set RUNNING_JOBS_TOTAL to the workers' total concurrency (each running job keeps
+# MIGRATION_PARALLEL_COLLECTIONS of it busy), and RUNNING_JOBS_PER_ORG below it, so that one
+# organization cannot hold every worker.
+RUNNING_JOBS_PER_ORG = env_int("RUNNING_JOBS_PER_ORG", 4, minimum=1)
+RUNNING_JOBS_TOTAL = env_int("RUNNING_JOBS_TOTAL", 8, minimum=1)
+# Another organization's credentials stay on a FAILED job this many seconds (for Retry), then
+# the reaper removes them; a SUCCESSFUL or CANCELED job loses them when it ends.
+MIGRATION_CREDENTIAL_RETENTION = env_int("MIGRATION_CREDENTIAL_RETENTION", 7 * 24 * 3600)
+
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},
+    "purge-wizard-drafts": {
+        "task": "migrations_app.purge_drafts",
+        "schedule": float(MIGRATION_REAPER_EVERY),
+    },
 }
 
 LOGGING = {

@@ -8,14 +8,16 @@ watcher) and then run the same service as the Jobs page.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
+from pydantic import StrictStr, model_validator
 
 from console.access import get_project_for
-from console.api.base import ERRORS, check_key_scope, key_scope, ok
+from console.api.base import ERRORS, StrictSchema, check_key_scope, key_scope, ok
+from console.connections import Connection
 from jobs.access import get_job_for, hide_sources, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
@@ -107,6 +109,41 @@ class JobFilters(Schema):
     currentPage: int = Field(1, ge=1, le=1_000_000)
 
 
+Secret = Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+
+
+class RetrySourceIn(StrictSchema):
+    """Another organization's source given again: its endpoint (the job's) with `apiKey`, or
+    `username` and `password`."""
+
+    endpoint: Annotated[StrictStr, Field(min_length=1, max_length=2048)]
+    apiKey: Secret | None = None
+    username: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    password: Secret | None = None
+
+    @model_validator(mode="after")
+    def one_shape(self) -> Self:
+        if self.apiKey is not None and (self.username is not None or self.password is not None):
+            raise ValueError("give either apiKey or username and password, not both")
+        if self.apiKey is None and (self.username is None or self.password is None):
+            raise ValueError("endpoint needs apiKey, or username and password")
+        return self
+
+    def connection(self) -> Connection:
+        return Connection(
+            uri=self.endpoint,
+            token=self.apiKey or "",
+            username=self.username or "",
+            password=self.password or "",
+        )
+
+
+class RetryIn(StrictSchema):
+    """Optional: only a job whose source credentials were removed needs `source`."""
+
+    source: RetrySourceIn | None = None
+
+
 def _job(request: HttpRequest, job_id: str, action: str = "") -> Job:
     """The job the key's user may see; with `action`, one they may also manage (else 403)."""
     # Ids are looked up, never parsed; bytes no id has (NUL, spaces) never reach the database.
@@ -187,8 +224,10 @@ def cancel(request: HttpRequest, jobId: str):
     "/{jobId}/retry",
     response={200: JobStateResponse, **ERRORS},
     operation_id="retryJob",
-    summary="Retry a Failed job's unfinished collections (409 unless it failed)",
+    summary="Retry a Failed job's unfinished collections (409 unless it failed, or when "
+    "another organization's credentials were removed from it and are not given again)",
 )
-def retry(request: HttpRequest, jobId: str):
-    job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY))
+def retry(request: HttpRequest, jobId: str, body: RetryIn | None = None):
+    source = body.source.connection() if body is not None and body.source is not None else None
+    job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY), source)
     return ok({"jobId": job.pk, "status": job.status})

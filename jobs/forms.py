@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from console.clusters.forms import ConnectionForm
 from jobs.models import Job, JobEvent
 
 
@@ -33,3 +34,16 @@ class LogFilterForm(forms.Form):
         """(level, order) — an unknown value falls back to every level, oldest first."""
         data = self.cleaned_data if self.is_valid() else {}
         return data.get("level", ""), data.get("order") or "oldest"
+
+
+class RetrySourceForm(ConnectionForm):
+    """Another organization's source given again, for a Retry after its credentials were
+    removed: the job's endpoint (filled in) and its API key or username and password. The
+    service checks that the endpoint is the job's."""
+
+    def __init__(self, *args, job: Job, **kwargs) -> None:
+        kwargs.setdefault("initial", {"uri": job.source_name})
+        super().__init__(*args, **kwargs)
+        self.fields["uri"].label = "Endpoint"
+        self.fields["uri"].help_text = "The source of this job: the same endpoint as before."
+        self.fields["api_key"].help_text = ""

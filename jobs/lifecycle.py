@@ -1,5 +1,8 @@
 """Every state change of a job: enqueue, start, dispatch, settle, cancel, retry, fail, reap.
 
+Whether a job may start now (running slots, fair order) is jobs.slots' decision; another
+organization's credentials leave a job here, when it no longer needs them.
+
 The Job row is the truth (never Celery's result store). Every transition is a conditional
 update, so the tasks, the reaper, Cancel and Retry can race without doing anything twice:
 whoever updates 0 rows lost and does nothing. Callers above (migrations_app.service: rights,
@@ -22,6 +25,7 @@ from django.utils import timezone
 
 from console.celery import app
 from console.models import User
+from jobs import slots
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
 
@@ -55,12 +59,56 @@ def keep_waiting(job_id: str) -> None:
 
 
 def start(job_id: str) -> bool:
-    """PENDING → IN_PROGRESS; False when someone else started, canceled or finished it."""
-    now = timezone.now()
-    started = Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
-        status=Job.Status.IN_PROGRESS, started_at=now, heartbeat_at=now
+    """PENDING → IN_PROGRESS when a running slot is free for it and it is its turn (see
+    jobs.slots); False when it waits PENDING for a free slot ("waiting for a free slot"), or
+    someone else started, canceled or finished it. Waiting jobs whose turn came are started
+    and sent too."""
+    started = slots.request(job_id)
+    _send_started([pk for pk in started if pk != job_id])
+    return job_id in started
+
+
+def fill_slots() -> list[str]:
+    """Start (and send) the waiting jobs whose turn came: call whenever a slot may have freed
+    (a job ended, the reaper's round)."""
+    started = slots.fill()
+    _send_started(started)
+    return started
+
+
+def _send_started(job_ids: list[str]) -> None:
+    for job in Job.objects.filter(pk__in=job_ids):
+        log_event(job, "job started: a running slot is free")
+        enqueue(job.pk)
+
+
+def _remove_source_credentials(jobs, why: str) -> int:
+    """Another organization's credentials leave the final jobs of `jobs` (conditional on the
+    status read, so a Retry racing this keeps them); how many jobs lost them."""
+    removed = 0
+    for job in jobs.filter(status__in=Job.FINAL_STATES).exclude(source_connection_enc=""):
+        with transaction.atomic():  # the removal and its line in the log, together
+            if (
+                Job.objects.filter(pk=job.pk, status=job.status)
+                .exclude(source_connection_enc="")
+                .update(source_connection_enc="", source_credentials_removed_at=timezone.now())
+            ):
+                log_event(job, f"the source's credentials were removed from the job: {why}")
+                removed += 1
+    return removed
+
+
+def remove_expired_credentials() -> int:
+    """FAILED jobs keep another organization's credentials MIGRATION_CREDENTIAL_RETENTION
+    seconds (for Retry); then they go, and a Retry asks for them again."""
+    retention = settings.MIGRATION_CREDENTIAL_RETENTION
+    cutoff = timezone.now() - timedelta(seconds=retention)
+    days = retention / 86400
+    kept = f"{days:g} day(s)" if days >= 1 else f"{retention} s"
+    return _remove_source_credentials(
+        Job.objects.filter(status=Job.Status.FAILED, ended_at__lt=cutoff),
+        f"they are kept {kept} after a job fails; a Retry asks for them again",
     )
-    return bool(started)
 
 
 def dispatch(job_id: str) -> int:
@@ -122,8 +170,6 @@ def settle(job_id: str) -> str | None:
     changes = {"status": final, "ended_at": now, "reason": reason}
     if final == Job.Status.SUCCESSFUL:
         changes["progress"] = 100
-    if not Job.objects.filter(pk=job_id, status=job.status).update(**changes):
-        return None  # someone else moved it meanwhile (e.g. Cancel): they settle it
     level = "INFO" if final == Job.Status.SUCCESSFUL else "ERROR"
     if final == Job.Status.CANCELED:
         level = "WARNING"
@@ -132,7 +178,13 @@ def settle(job_id: str) -> str | None:
         Job.Status.CANCELED: "job canceled",
         Job.Status.FAILED: f"job failed: {reason}",
     }[final]
-    log_event(job, summary, level=level)
+    with transaction.atomic():  # no moment where the job is final with credentials it ended
+        if not Job.objects.filter(pk=job_id, status=job.status).update(**changes):
+            return None  # someone else moved it meanwhile (e.g. Cancel): they settle it
+        log_event(job, summary, level=level)
+        if final != Job.Status.FAILED:  # a FAILED job keeps them for Retry (until the reaper)
+            _remove_source_credentials(Job.objects.filter(pk=job_id), "the job ended")
+    fill_slots()  # its slot is free
     return final
 
 
@@ -169,11 +221,15 @@ def cancel(job: Job, by: User) -> bool:
     False when the job is neither (final, or being canceled already). Rights are the caller's.
     """
     now = timezone.now()
-    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
-        status=Job.Status.CANCELED, ended_at=now, canceled_by=by, reason="canceled"
-    ):
-        _cancel_pending_collections(job.pk, now)
-        log_event(job, f"canceled by {by.email} before it started", level="WARNING")
+    with transaction.atomic():
+        canceled = Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+            status=Job.Status.CANCELED, ended_at=now, canceled_by=by, reason="canceled"
+        )
+        if canceled:
+            _cancel_pending_collections(job.pk, now)
+            log_event(job, f"canceled by {by.email} before it started", level="WARNING")
+            _remove_source_credentials(Job.objects.filter(pk=job.pk), "the job ended")
+    if canceled:
         _revoke(job)
         return True
     if Job.objects.filter(pk=job.pk, status=Job.Status.IN_PROGRESS).update(
@@ -200,16 +256,28 @@ def _revoke(job: Job) -> None:
             log.warning("job %s: revoke failed: %s", job.pk, exc)
 
 
-def retry(job: Job, by: User) -> bool:
+def retry(job: Job, by: User, source_connection_enc: str = "") -> bool:
     """FAILED → PENDING: the unfinished collections run again from their checkpoints (each
-    with a new attempt number); enqueued after commit. False unless the job FAILED."""
+    with a new attempt number); enqueued after commit. False unless the job FAILED (and, for
+    a job that read another organization's credentials, still holds them).
+
+    `source_connection_enc`: another organization's credentials given again, after the
+    reaper removed them."""
     with transaction.atomic():
-        updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+        failed = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED)
+        changes = {}
+        if source_connection_enc:
+            changes = {"source_connection_enc": source_connection_enc}
+        elif job.source_connection_enc:
+            failed = failed.exclude(source_connection_enc="")  # removed meanwhile: refused
+        updated = failed.update(
             status=Job.Status.PENDING,
             reason="",
             ended_at=None,
             progress=0,
+            waiting_since=None,
             task_id=str(uuid.uuid4()),
+            **changes,
         )
         if not updated:
             return False
@@ -274,7 +342,9 @@ def reap() -> dict[str, int]:
     - a collection queued but not picked up for that long (the message was lost, e.g. Redis
       restarted) is sent again;
     - a PENDING job whose task never ran is sent again;
-    - an IN PROGRESS or CANCELING job with nothing running is dispatched or settled.
+    - an IN PROGRESS or CANCELING job with nothing running is dispatched or settled;
+    - waiting jobs whose turn came start (a lost wake-up never strands them);
+    - FAILED jobs past MIGRATION_CREDENTIAL_RETENTION lose another organization's credentials.
     """
     stale = timezone.now() - timedelta(seconds=settings.MIGRATION_STALE_AFTER)
     counts = {"resumed": 0, "failed": 0, "requeued": 0, "jobs": 0}
@@ -325,7 +395,11 @@ def reap() -> dict[str, int]:
             counts["requeued"] += 1
             dispatch(collection.job_id)
 
-    for job in Job.objects.filter(status=Job.Status.PENDING, created_at__lt=stale):
+    # A job waiting for a running slot is started by fill_slots below, not by its message.
+    pending = Job.objects.filter(
+        status=Job.Status.PENDING, created_at__lt=stale, waiting_since__isnull=True
+    )
+    for job in pending:
         if job.heartbeat_at is None or job.heartbeat_at < stale:
             Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
                 heartbeat_at=timezone.now()
@@ -337,4 +411,6 @@ def reap() -> dict[str, int]:
     ):
         if not settle(job.pk):
             dispatch(job.pk)
+    counts["started"] = len(fill_slots())
+    counts["credentials_removed"] = remove_expired_credentials()
     return counts

@@ -59,6 +59,8 @@ class Job(models.Model):
 
     FINAL_STATES = (Status.SUCCESSFUL, Status.FAILED, Status.CANCELED)
     CANCELABLE_STATES = (Status.PENDING, Status.IN_PROGRESS)
+    # The states that hold one of the running slots (jobs.slots).
+    RUNNING_STATES = (Status.IN_PROGRESS, Status.CANCELING)
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.job_id, editable=False)
     type = models.CharField(max_length=20, choices=Type.choices, default=Type.MIGRATION)
@@ -96,6 +98,12 @@ class Job(models.Model):
     canceled_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set while a PENDING job is ready to run but no running slot is free (jobs.slots): its
+    # place in the queue. Cleared when it starts.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # When another organization's credentials (source_connection_enc) were removed from the
+    # job: at its end (SUCCESSFUL, CANCELED) or after MIGRATION_CREDENTIAL_RETENTION (FAILED).
+    source_credentials_removed_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -124,6 +132,15 @@ class Job(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.status == self.Status.FAILED
+
+    @property
+    def is_waiting_for_slot(self) -> bool:
+        return self.status == self.Status.PENDING and self.waiting_since is not None
+
+    @property
+    def source_credentials_removed(self) -> bool:
+        """An In Other Organization job whose source credentials are gone (Retry needs them)."""
+        return self.source_credentials_removed_at is not None and not self.source_connection_enc
 
     def source_connection(self) -> Connection | None:
         """Where and as whom to read the source: the job's own (another organization) or its

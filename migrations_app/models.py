@@ -3,7 +3,8 @@
 A draft holds only what the user chose (ids, names, schema choices) and, for *In Other
 Organization*, the typed connection encrypted like a cluster's credentials. Nothing is created
 on any cluster before *Migrate*, so an abandoned draft leaves no trace but its row, and rows
-older than DRAFT_TTL are deleted whenever a new draft is made.
+older than DRAFT_TTL are deleted by the periodic sweep (migrations_app.tasks, run by beat with
+the job reaper) and whenever a new draft is made.
 """
 
 from __future__ import annotations

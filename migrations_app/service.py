@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Container
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from console import services as console_services
@@ -189,12 +190,32 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     return check
 
 
+def check_unfinished_quota(project: Project) -> None:
+    """Conflict when the project has UNFINISHED_JOBS_PER_PROJECT jobs not final already."""
+    limit = settings.UNFINISHED_JOBS_PER_PROJECT
+    count = Job.objects.filter(project=project).unfinished().count()
+    if count >= limit:
+        raise Conflict(
+            f"project {project.name} has {count} unfinished job(s), the most it may have at once "
+            f"({limit}): wait until some of them end, or cancel some, then try again"
+        )
+
+
 def _check_request(user: User, request: MigrationRequest) -> tuple[Check, Connection]:
     """The checks made without connecting: rights on the target's and the source's projects,
-    tenancy, cluster status, the plan matrix and the database names. A new migration and a
-    Retry both run them (a Retry then checks the endpoint rules, see `recheck_job`; a new
-    migration checks them when it connects)."""
+    tenancy, cluster status, the plan matrix, the database names and the quotas (unfinished
+    jobs of the project, local clusters of the organization for a new cluster). A new
+    migration and a Retry both run them (a Retry then checks the endpoint rules, see
+    `recheck_job`; a new migration checks them when it connects). The quotas are counted
+    again under a lock when the job is created (`_locked_quotas`)."""
     project, target_cluster, target_plan, target_label = _resolve_target(user, request)
+    check_unfinished_quota(project)
+    if request.to_new_cluster:
+        try:
+            console_services.check_local_cluster_quota(project.organization)
+        except ServiceError as exc:
+            exc.step = "target"
+            raise
     source_cluster, source_connection, source_label = _resolve_source(user, request, project)
 
     refused = target_refusal(source_cluster.plan if source_cluster else None, target_plan)
@@ -407,6 +428,7 @@ def start_migration(user: User, request: MigrationRequest) -> Job:
     check = check_migration(user, request)
     check.raise_problems()
     with transaction.atomic():
+        _locked_quotas(check.project)
         target_cluster = check.target_cluster
         if target_cluster is None:
             target_cluster = console_services.create_local_cluster(
@@ -414,6 +436,13 @@ def start_migration(user: User, request: MigrationRequest) -> Job:
             )
         job = _create_job(user, request, check, target_cluster)
     return job
+
+
+def _locked_quotas(project: Project) -> None:
+    """The project's unfinished jobs counted again with its row locked (inside the caller's
+    transaction): two requests at once cannot both take the last place."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    check_unfinished_quota(project)
 
 
 def _create_job(user: User, request: MigrationRequest, check: Check, target: Cluster) -> Job:
@@ -479,21 +508,32 @@ def cancel_job(user: User, job: Job) -> Job:
     return job
 
 
-def retry_job(user: User, job: Job) -> Job:
+def retry_job(user: User, job: Job, source_connection: Connection | None = None) -> Job:
     """Re-run a FAILED job's unfinished collections from their checkpoints.
 
-    Forbidden unless the user manages the job's project; Conflict unless the job FAILED. Then
-    every check of a new migration runs again (`recheck_job`): the rights and rules in force
-    now decide, not those of when the job was created. A refused Retry changes nothing.
+    Forbidden unless the user manages the job's project; Conflict unless the job FAILED, or
+    when the project has its quota of unfinished jobs. Then every check of a new migration
+    runs again (`recheck_job`): the rights and rules in force now decide, not those of when
+    the job was created. A refused Retry changes nothing.
+
+    `source_connection`: another organization's credentials given again, for a job whose
+    credentials were removed (MIGRATION_CREDENTIAL_RETENTION); the endpoint must be the job's.
+    Without them such a Retry is a Conflict that says so.
     """
     _require_manager(user, job.project, ACTION_RETRY)
     if not job.can_retry:
         raise Conflict(
             f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
         )
-    recheck_job(user, job)
-    if not lifecycle.retry(job, user):
+    given = _given_credentials(job, source_connection)
+    recheck_job(user, job, source_connection=given)
+    with transaction.atomic():
+        _locked_quotas(job.project)
+        retried = lifecycle.retry(job, user, given.encrypt() if given is not None else "")
+    if not retried:
         job.refresh_from_db()
+        if job.source_credentials_removed:
+            raise Conflict(_credentials_removed(job))
         raise Conflict(
             f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
         )
@@ -501,12 +541,42 @@ def retry_job(user: User, job: Job) -> Job:
     return job
 
 
-def recheck_job(user: User, job: Job) -> None:
+def _credentials_removed(job: Job) -> str:
+    when = f"{job.source_credentials_removed_at:%Y-%m-%d %H:%M} UTC"
+    return (
+        f"the credentials of the source {job.source_name} were removed from job {job.pk} on "
+        f"{when} (another organization's credentials are kept only a while after a job "
+        "fails): give the source's API key or username and password again to retry"
+    )
+
+
+def _given_credentials(job: Job, connection: Connection | None) -> Connection | None:
+    """The credentials given again for a Retry, checked against the job; None when none."""
+    if connection is None:
+        return None
+    if job.source_cluster_id is not None or not (
+        job.source_credentials_removed or job.source_connection_enc
+    ):
+        raise Invalid(
+            f"job {job.pk} reads a cluster of this organization: it takes no source credentials",
+            step="source",
+        )
+    if connection.address != job.source_name:
+        raise Invalid(
+            f"the endpoint must be the job's source, {job.source_name}: a Retry continues the "
+            "same copy",
+            step="source",
+        )
+    return connection
+
+
+def recheck_job(user: User, job: Job, source_connection: Connection | None = None) -> None:
     """The checks of a new migration, for the job's source and target as they are now, made
     without connecting: roles on the target's and the source's projects, tenancy, cluster
-    status, the plan matrix, and the endpoint rules of a typed source or target. Raises the
-    refusal (a ServiceError); a cluster deleted since is a Conflict; TooMany when the user's
-    connections to typed endpoints are used up (the job would connect to them again)."""
+    status, the plan matrix, the quotas, and the endpoint rules of a typed source or target.
+    Raises the refusal (a ServiceError); a cluster deleted since, or another organization's
+    credentials removed and not given again (`source_connection`), is a Conflict; TooMany when
+    the user's connections to typed endpoints are used up (the job would connect to them again)."""
     if job.target_cluster_id is None:
         raise Conflict(
             f"the target cluster of job {job.pk} ({job.target_name}) was deleted: start a new "
@@ -515,10 +585,14 @@ def recheck_job(user: User, job: Job) -> None:
     request = MigrationRequest(
         source_db=job.source_db, target_db=job.target_db, target_cluster_id=job.target_cluster_id
     )
-    if job.source_connection_enc:
+    if source_connection is not None:
+        request.source_connection = source_connection
+    elif job.source_connection_enc:
         request.source_connection = Connection.decrypt(job.source_connection_enc)
         if request.source_connection is None:
             raise Conflict(f"the source connection of job {job.pk} can no longer be read")
+    elif job.source_credentials_removed:
+        raise Conflict(_credentials_removed(job), step="source")
     elif job.source_cluster_id:
         request.source_cluster_id = job.source_cluster_id
     else:
@@ -554,6 +628,7 @@ __all__ = [
     "ServiceError",
     "cancel_job",
     "check_migration",
+    "check_unfinished_quota",
     "recheck_job",
     "source_refusal",
     "retry_job",

@@ -454,3 +454,66 @@ def test_it_refuses_an_env_file_that_is_not_there(tmp_path):
 
 def test_the_suite_never_reads_a_developers_env_file():
     assert os.environ["ENV_FILE"] == ""
+
+
+# --- Quotas and credential retention (issue 15) ----------------------------------------------------
+
+QUOTAS = (
+    "LOCAL_CLUSTERS_PER_ORG",
+    "UNFINISHED_JOBS_PER_PROJECT",
+    "RUNNING_JOBS_PER_ORG",
+    "RUNNING_JOBS_TOTAL",
+    "MIGRATION_CREDENTIAL_RETENTION",
+)
+SHOW_QUOTAS = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    f"print(json.dumps([getattr(s, name) for name in {QUOTAS!r}] + "
+    "[sorted(e['task'] for e in s.CELERY_BEAT_SCHEDULE.values())]))"
+)
+
+
+def quotas(tmp_path: Path, **env: str) -> list:
+    # Unset (empty) unless given: the defaults whatever the calling environment holds.
+    result = load(
+        tmp_path,
+        command=[sys.executable, "-c", SHOW_QUOTAS],
+        **{**dict.fromkeys(QUOTAS, ""), **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_has_sensible_quotas_by_default(tmp_path):
+    *values, beat = quotas(tmp_path)
+    assert values == [5, 20, 4, 8, 7 * 24 * 3600]
+    # The reaper (credentials of failed jobs, waiting jobs) and the wizard drafts' sweep.
+    assert beat == ["jobs.reap", "migrations_app.purge_drafts"]
+
+
+def test_it_reads_the_quotas(tmp_path):
+    values = dict(zip(QUOTAS, ("0", "3", "1", "2", "0"), strict=True))
+    assert quotas(tmp_path, **values)[:-1] == [0, 3, 1, 2, 0]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("LOCAL_CLUSTERS_PER_ORG", "five", "LOCAL_CLUSTERS_PER_ORG must be an integer, not 'five'"),
+        ("LOCAL_CLUSTERS_PER_ORG", "-1", "LOCAL_CLUSTERS_PER_ORG must be >= 0, not -1"),
+        ("UNFINISHED_JOBS_PER_PROJECT", "0", "UNFINISHED_JOBS_PER_PROJECT must be >= 1, not 0"),
+        ("RUNNING_JOBS_PER_ORG", "0", "RUNNING_JOBS_PER_ORG must be >= 1, not 0"),
+        ("RUNNING_JOBS_TOTAL", "2.5", "RUNNING_JOBS_TOTAL must be an integer, not '2.5'"),
+        (
+            "MIGRATION_CREDENTIAL_RETENTION",
+            "7d",
+            "MIGRATION_CREDENTIAL_RETENTION must be an integer, not '7d'",
+        ),
+        (
+            "MIGRATION_CREDENTIAL_RETENTION",
+            "-5",
+            "MIGRATION_CREDENTIAL_RETENTION must be >= 0, not -5",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_quota(tmp_path, name, raw, message):
+    assert refused(tmp_path, **{name: raw}).endswith(message)

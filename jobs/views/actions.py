@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from console.errors import ServiceError
 from jobs.access import get_job_for
+from jobs.forms import RetrySourceForm
 from jobs.models import Job
 from migrations_app import service
 
@@ -67,8 +68,17 @@ def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_POST
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_job_for(request.user, job_id, write=True, action=service.ACTION_RETRY)
+    source = None
+    if "uri" in request.POST:  # the source's credentials given again (View Details' form)
+        form = RetrySourceForm(request.POST, job=job)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return _go(request, _back(request, job))
+        source = form.connection()
     try:
-        job = service.retry_job(request.user, job)
+        job = service.retry_job(request.user, job, source)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

@@ -22,7 +22,7 @@ from console.access import can_manage, refusal
 from console.redaction import redact
 from jobs.access import get_job_for, hide_source_in
 from jobs.events import job_secrets
-from jobs.forms import LogFilterForm
+from jobs.forms import LogFilterForm, RetrySourceForm
 from jobs.models import Job, JobCollection, JobEvent
 from jobs.serializers import iso
 from migrations_app.service import ACTION_CANCEL, ACTION_RETRY
@@ -96,6 +96,8 @@ def overview(job: Job, collections: list[JobCollection]) -> Overview:
         eta = (total - migrated) / rows_per_s
     if job.is_final:
         phase = "—"
+    elif job.is_waiting_for_slot:
+        phase = "Waiting for a free slot"
     elif job.status == Job.Status.CANCELING:
         phase = "Stopping"
     else:
@@ -133,6 +135,9 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
         "can_manage": can_manage(request.user, job.project),
         "cancel_why": refusal(job.project, ACTION_CANCEL),
         "retry_why": refusal(job.project, ACTION_RETRY),
+        "retry_source_form": (
+            RetrySourceForm(job=job) if job.can_retry and job.source_credentials_removed else None
+        ),
     }
 
 

@@ -188,6 +188,7 @@ def target(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
                 console_services.check_cluster_name(
                     context["project"], form.cleaned_data["cluster_name"]
                 )
+                console_services.check_local_cluster_quota(draft.project.organization)
             except ServiceError as exc:
                 form.add_error("cluster_name", exc.message)
         if form.is_valid():
