@@ -91,7 +91,9 @@ class CollectionRun(Observer):
         try:
             self._run()
         except LeaseLost as exc:
-            log.warning("job %s: collection %s: %s", self.job.pk, self.collection.pk, exc)
+            log.warning(
+                "job %s: collection %s lost its lease: %s", self.job.pk, self.collection.pk, exc
+            )
             return False
         finally:
             beat.stop()
