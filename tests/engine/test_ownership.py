@@ -104,7 +104,9 @@ def test_it_refuses_to_resume_into_a_collection_it_did_not_create(pair, mark):
                 options=SMALL,
             )
         if checkpoint is not None:
-            who = f"job {mark}" if mark else "something other than this console"
+            who = (
+                f"job {mark}" if mark else "something other than this console (it has no job mark)"
+            )
             assert refused.value.message.startswith(
                 f"target collection theirs in database default was created by {who}, not by "
                 "this job: the migration does not write into or drop a collection it did not "
@@ -207,6 +209,9 @@ def test_a_resume_with_a_write_intent_rewrites_only_the_batch_in_flight(pair):
     )
 
     assert result.rows == ROWS
-    assert 0 < result.upserted_rows == checkpoints[-1]["rows"] - saved["rows"]
+    # The batch in flight, re-read as the resumed run's own page (its size may differ a little):
+    # nothing after it is upserted.
+    in_flight = checkpoints[-1]["rows"] - saved["rows"]
+    assert in_flight <= result.upserted_rows < 2 * in_flight
     assert all_keys(target, "intent", False) == all_keys(source, "intent", False)
     assert stored_rows(target, "intent") == ROWS
