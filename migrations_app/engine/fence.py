@@ -58,8 +58,16 @@ WRITES = frozenset(
 WAITS = frozenset({"flush", "create_index", "load_collection", "load_partitions"})
 
 
+# Methods that take `timeout` through **kwargs only (pymilvus 3.0 hands it to the handler).
+_KWARGS_TIMEOUT = frozenset(
+    {"list_collections", "list_indexes", "drop_database", "describe_database"}
+)
+
+
 @cache
 def _takes_timeout(name: str) -> bool:
+    if name in _KWARGS_TIMEOUT:
+        return True
     method = getattr(MilvusClient, name, None)
     if not callable(method):
         return False
