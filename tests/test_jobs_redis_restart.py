@@ -103,6 +103,7 @@ def beat(redis, tmp_path):
             "REDIS_URL": redis.url,
             "DATABASE_URL": database_url(),
             "MIGRATION_REAPER_EVERY": "1",
+            "MIGRATION_HEARTBEAT": "1",  # shorter than the lease (settings refuse otherwise)
             "MIGRATION_STALE_AFTER": "4",
             "MIGRATION_CALL_TIMEOUT": "5",
         },
