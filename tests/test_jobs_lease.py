@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sqlite3
+import threading
 from datetime import timedelta
 
 import pytest
@@ -232,8 +233,17 @@ def test_the_heartbeat_renews_the_lease_again_after_a_database_error(project, sh
     assert lease.renew()
     beat = Heartbeat(lease)
     caplog.set_level(logging.ERROR, logger="jobs")
+    first = JobCollection.objects.get(pk=collection.pk).lease_expires_at
     beat.start()
     try:
+        # The heartbeat's own connection is open (it renewed once) before the error.
+        wait_until(
+            lambda: JobCollection.objects.filter(
+                pk=collection.pk, lease_expires_at__gt=first
+            ).exists(),
+            30,
+            lambda: "the heartbeat never renewed the lease",
+        )
         with _database_error():
             wait_until(
                 lambda: "heartbeat failed" in caplog.text,
@@ -251,6 +261,58 @@ def test_the_heartbeat_renews_the_lease_again_after_a_database_error(project, sh
         assert lease.held()
     finally:
         beat.stop()
+
+
+def test_a_run_that_cannot_renew_its_lease_stops_itself(project, short_lease):
+    job = make_job(project, status=Job.Status.IN_PROGRESS)
+    collection = job.collections.get()
+    rows = JobCollection.objects.filter(pk=collection.pk)
+    rows.update(status=JobCollection.Status.COPYING)
+    ask, answered, stop = threading.Event(), threading.Event(), threading.Event()
+    answers: list = []
+
+    def run() -> None:
+        """The run's own thread: it checks its lease when asked (as before a write)."""
+        lease = Lease(collection.pk, collection.attempt, job.pk)
+        try:
+            answers.append(lease.renew())
+            answered.set()
+            while ask.wait(60) and not stop.is_set():
+                ask.clear()
+                answers.append(lease.held())
+                answered.set()
+        finally:
+            connection.close()
+
+    def check() -> bool:
+        answered.clear()
+        ask.set()
+        assert answered.wait(60), "the run never answered"
+        return answers[-1]
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert answered.wait(30) and answers == [True]
+        # No heartbeat: the lease runs out, and the database fails when the run checks it.
+        wait_until(
+            lambda: rows.filter(lease_expires_at__lt=timezone.now()).exists(),
+            30,
+            lambda: "the lease never expired",
+        )
+        with _database_error():
+            assert check() is False  # cannot renew past its lease: the run stops
+        assert check() is True  # the database is back and nobody took over: renewed again
+        rows.update(attempt=collection.attempt + 1, lease_expires_at=None)  # taken over
+        # Held until the end of its last renewal, then lost for good: the renewal finds
+        # another attempt and changes nothing.
+        wait_until(lambda: check() is False, 30, lambda: f"still held: {answers}")
+        assert check() is False
+        assert rows.get().lease_expires_at is None
+    finally:
+        stop.set()
+        ask.set()
+        thread.join(60)
 
 
 class _database_error:
