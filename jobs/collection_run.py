@@ -109,12 +109,12 @@ class CollectionRun(Observer):
             return
         target_conn = target_cluster.connection()
         self.secrets = source_conn.secrets() + target_conn.secrets()
-        resuming = c.checkpoint is not None
-        self.event(
-            f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)"
-            if resuming
-            else "started"
-        )
+        if self.job.status == Job.Status.CANCELING:
+            self.event("the job is being canceled: removing what this job created")
+        elif c.checkpoint is not None:
+            self.event(f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)")
+        else:
+            self.event("started")
         try:
             self._run_with_resumes(source_conn, target_conn)
         except CopyCanceled as exc:

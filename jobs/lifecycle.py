@@ -151,6 +151,9 @@ def claim(collection: JobCollection, attempt: int) -> bool:
             status=C.CREATING,
             started_at=collection.started_at or now,
             heartbeat_at=now,
+            # The lease starts here (the run renews it at once): an earlier attempt's expired
+            # lease must not make the reaper take this run over before it began.
+            lease_expires_at=now + timedelta(seconds=settings.MIGRATION_STALE_AFTER),
             queued_at=None,
         )
     )
