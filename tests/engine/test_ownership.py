@@ -5,10 +5,13 @@ only the batch in flight. (The same on the Milvus 2.3 standalone: tests/test_job
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.checkpoint import initial_checkpoint
+from migrations_app.engine.connect import connect
 from migrations_app.engine.copy import CopyScope, copy_collection
 from migrations_app.engine.errors import CopyCanceled, LeaseLost, NotOwned, PlanError
 from migrations_app.engine.fence import FencedClient
@@ -215,3 +218,68 @@ def test_a_resume_with_a_write_intent_rewrites_only_the_batch_in_flight(pair):
     assert in_flight <= result.upserted_rows < 2 * in_flight
     assert all_keys(target, "intent", False) == all_keys(source, "intent", False)
     assert stored_rows(target, "intent") == ROWS
+
+
+# --- Milvus 2.3 standalone: its new collection is not loaded, yet only the batch in flight is
+# re-written; it keeps the owner mark too ----------------------------------------------------
+
+
+@pytest.fixture
+def milvus(standalone):
+    client = connect(standalone.uri, token=standalone.token)
+    yield client
+    client.close()
+
+
+@pytest.mark.standalone
+def test_a_resume_into_an_unloaded_standalone_target_rewrites_at_most_one_batch(pair, milvus):
+    source, _ = pair
+    name = f"intent_{os.getpid()}"
+    if milvus.has_collection(name):
+        milvus.drop_collection(name)
+    create_simple(source, name, rows=ROWS)
+    info, spec = planned(source, milvus, name)
+    intents: list[dict] = []
+    checkpoints: list[dict] = []
+
+    def save(checkpoint: dict) -> None:
+        checkpoints.append(checkpoint)
+        if len(checkpoints) == 6:
+            raise WorkerDied
+
+    try:
+        with pytest.raises(WorkerDied):
+            migrate_collection(
+                source,
+                milvus,
+                info,
+                spec,
+                owner="job-standalone",
+                options=SMALL,
+                observer=Calls(on_checkpoint=save, on_write_intent=intents.append),
+            )
+        assert properties(milvus, name)[OWNER_PROPERTY] == "job-standalone"
+        assert milvus.get_load_state(name)["state"].name == "NotLoad"
+        saved = checkpoints[-2]
+
+        result = copy_collection(
+            source,
+            milvus,
+            CopyScope(name, name, "pk", False, FIELDS),
+            checkpoint=saved,
+            write_intent=intents[-1],
+            options=SMALL,
+        )
+
+        in_flight = checkpoints[-1]["rows"] - saved["rows"]
+        assert in_flight <= result.upserted_rows < 2 * in_flight  # not every remaining row
+        assert result.rows == ROWS
+        index = milvus.prepare_index_params()
+        index.add_index("vec", index_type="FLAT", metric_type="IP")
+        milvus.create_index(name, index)
+        milvus.load_collection(name)
+        assert stored_rows(milvus, name) == ROWS  # count(*) counts every copy of a key
+        assert all_keys(milvus, name, False) == all_keys(source, name, False)
+    finally:
+        if milvus.has_collection(name):
+            milvus.drop_collection(name)
