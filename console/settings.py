@@ -378,8 +378,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # worker slot to another job.
 MIGRATION_PARALLEL_COLLECTIONS = env_int("MIGRATION_PARALLEL_COLLECTIONS", 1, minimum=1)
 MIGRATION_HEARTBEAT = env_int("MIGRATION_HEARTBEAT", 5, minimum=1)
-# A running collection without a heartbeat for this long lost its worker: resume it elsewhere.
+# A collection run's lease lasts this long past its last renewal (jobs/lease.py); a run that
+# cannot renew it for this long stops itself.
 MIGRATION_STALE_AFTER = env_int("MIGRATION_STALE_AFTER", 60, minimum=2)
+# The deadline of every Milvus call a job makes (seconds). The reaper takes a collection over
+# only this long after its lease expired: whatever the old run sent in time is done by then.
+MIGRATION_CALL_TIMEOUT = env_int("MIGRATION_CALL_TIMEOUT", 300, minimum=1)
+if MIGRATION_HEARTBEAT >= MIGRATION_STALE_AFTER:
+    raise ImproperlyConfigured(
+        f"MIGRATION_HEARTBEAT ({MIGRATION_HEARTBEAT}) must be shorter than MIGRATION_STALE_AFTER "
+        f"({MIGRATION_STALE_AFTER}): a lease would expire between two renewals"
+    )
 MIGRATION_MAX_RESUMES = env_int("MIGRATION_MAX_RESUMES", 3, minimum=0)
 MIGRATION_REAPER_EVERY = env_int("MIGRATION_REAPER_EVERY", 30, minimum=1)
 MIGRATION_NEW_CLUSTER_WAIT = env_int("MIGRATION_NEW_CLUSTER_WAIT", 300, minimum=5)

@@ -1,24 +1,24 @@
 """One run of one JobCollection: open both sides, call the engine, write what happens.
 
 A CollectionRun is the engine's Observer: the engine reports on this thread (checkpoint,
-progress, phase, notes) and asks `should_cancel` after every batch and in every wait; this
-module turns those into conditional row updates — at most about once a second for progress —
-and JobEvents. A heartbeat thread keeps `heartbeat_at` fresh during long phases (index build)
-so the reaper can tell a slow collection from a dead worker. The engine's settings (batch size,
-retry schedule) come from Django settings (`engine_options`).
+write intent, progress, phase, notes) and asks `should_cancel` after every batch and in every
+wait; this module turns those into conditional row updates — at most about once a second for
+progress — and JobEvents. The engine's settings (batch size, retry schedule, call deadline) come
+from Django settings (`engine_options`).
 
-Every write is filtered on this run's attempt number: once the reaper has handed the collection
-to another run, this one can no longer change it.
+The run holds a lease (jobs/lease.py), renewed by a heartbeat thread: before every Milvus write
+(the clients are wrapped in the engine's FencedClient) and every event it logs, the run checks
+it; once lost, the engine raises LeaseLost and the run ends silently, leaving the target and the
+job to the run that took over. Every row update is filtered on this run's attempt number, the
+lease's fencing token.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from console.clients import open_client
@@ -26,8 +26,16 @@ from console.connections import Connection
 from console.redaction import redact
 from jobs import lifecycle
 from jobs.events import log_event
+from jobs.lease import Heartbeat, Lease
 from jobs.models import Job, JobCollection
-from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError, MigrateError
+from migrations_app.engine.errors import (
+    CopyCanceled,
+    CopyError,
+    EngineError,
+    LeaseLost,
+    MigrateError,
+)
+from migrations_app.engine.fence import FencedClient
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import CollectionInfo, CopyProgress, SchemaChoices, TargetSpec
 from migrations_app.engine.options import DEFAULTS, Observer, Options, RetrySchedule
@@ -46,6 +54,7 @@ def engine_options(load_after: bool) -> Options:
     return Options(
         batch_bytes=settings.MIGRATION_BATCH_BYTES or DEFAULTS.batch_bytes,
         load=load_after,
+        call_timeout=float(settings.MIGRATION_CALL_TIMEOUT),
         retry=RetrySchedule(
             attempts=settings.MIGRATION_RETRY_ATTEMPTS,
             first_delay=settings.MIGRATION_RETRY_FIRST_DELAY,
@@ -67,10 +76,30 @@ class CollectionRun(Observer):
         self.last_cancel_check = 0.0
         self.canceling = False
         self.secrets: list[str] = []
+        self.lease = Lease(collection.pk, self.attempt, self.job.pk)
+        self.write_intent = collection.write_intent
 
     # --- the run ------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Run the collection to its final state; False when this run lost its lease (another
+        run owns the collection: nothing more is done here)."""
+        if not self.lease.renew():
+            return False
+        beat = Heartbeat(self.lease)
+        beat.start()
+        try:
+            self._run()
+        except LeaseLost as exc:
+            log.warning(
+                "job %s: collection %s lost its lease: %s", self.job.pk, self.collection.pk, exc
+            )
+            return False
+        finally:
+            beat.stop()
+        return not self.lease.lost
+
+    def _run(self) -> None:
         c = self.collection
         source_conn = self.job.source_connection()
         target_cluster = self.job.target_cluster
@@ -80,14 +109,12 @@ class CollectionRun(Observer):
             return
         target_conn = target_cluster.connection()
         self.secrets = source_conn.secrets() + target_conn.secrets()
-        resuming = c.checkpoint is not None
-        self.event(
-            f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)"
-            if resuming
-            else "started"
-        )
-        beat = _Heartbeat(self.mine, self.job.pk)
-        beat.start()
+        if self.job.status == Job.Status.CANCELING:
+            self.event("the job is being canceled: removing what this job created")
+        elif c.checkpoint is not None:
+            self.event(f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)")
+        else:
+            self.event("started")
         try:
             self._run_with_resumes(source_conn, target_conn)
         except CopyCanceled as exc:
@@ -97,13 +124,13 @@ class CollectionRun(Observer):
         except CopyError as exc:
             self._save_checkpoint(exc.checkpoint)
             self._fail(exc.message)
+        except LeaseLost:
+            raise
         except EngineError as exc:
             self._fail(exc.message)
         except Exception as exc:  # noqa: BLE001 - the row must always get its final state
             log.exception("job %s: collection %s crashed", self.job.pk, c.pk)
             self._fail(f"unexpected error: {type(exc).__name__}: {exc}")
-        finally:
-            beat.stop()
 
     def _run_with_resumes(self, source_conn: Connection, target_conn: Connection) -> None:
         """Run the engine; when the copy stops on an error the engine could not retry away
@@ -147,7 +174,12 @@ class CollectionRun(Observer):
                     info,
                     spec,
                     checkpoint=c.checkpoint,
+                    write_intent=self.write_intent,
                     source_count_at_start=c.source_count_at_start,
+                    # A row from before ownership marks (a checkpoint, no target state) resumes
+                    # into its unmarked target as it always did.
+                    owner=self.job.pk if c.checkpoint is None or c.target_state else None,
+                    maybe_created=c.target_state == JobCollection.TargetState.CREATING,
                     options=engine_options(self.job.load_after),
                     observer=self,
                 )
@@ -158,9 +190,16 @@ class CollectionRun(Observer):
 
     def _open(self, connection: Connection, db: str, role: str, name: str):
         try:
-            return open_client(connection, db_name=db, timeout=10)
+            client = open_client(connection, db_name=db, timeout=10)
         except EngineError as exc:
             raise MigrateError(f"the {role} ({name}) cannot be used: {exc.message}") from None
+        options = engine_options(self.job.load_after)
+        return FencedClient(
+            client,
+            self.lease_left,
+            call_timeout=options.call_timeout,
+            wait_timeout=options.wait_timeout,
+        )
 
     def _spec(self, info: CollectionInfo, source, target) -> TargetSpec:
         """The spec planned at submit; a job into a new cluster plans it now, once."""
@@ -221,14 +260,41 @@ class CollectionRun(Observer):
         self.mine.filter(source_count_at_start__isnull=True).update(source_count_at_start=count)
         self.mine.update(total_entities=count)
 
+    def on_creating_target(self) -> None:
+        # Recorded before the collection exists: a run that dies between its creation and the
+        # first checkpoint leaves a target the next run recognizes by its mark and resumes.
+        self._fenced_update(target_state=JobCollection.TargetState.CREATING, write_intent={})
+        self.write_intent = {}
+
     def on_checkpoint(self, checkpoint: dict) -> None:
         # The first checkpoint (0 rows, right after the target is created) is written at once:
         # from then on a run that dies resumes instead of finding its target name taken.
         if self.collection.checkpoint is None:
             self.collection.checkpoint = checkpoint
-            self._save_checkpoint(checkpoint)
+            self._fenced_update(
+                checkpoint=checkpoint, target_state=JobCollection.TargetState.CREATED
+            )
             return
         self.pending_checkpoint = checkpoint
+
+    def on_write_intent(self, intent: dict) -> None:
+        # Saved before the batch is written, with the checkpoint of every batch before it: a
+        # resume re-writes only between the two (at most this one batch, on any target).
+        changes: dict = {"write_intent": intent}
+        if self.pending_checkpoint is not None:
+            changes["checkpoint"] = self.pending_checkpoint
+            self.pending_checkpoint = None
+        self._fenced_update(**changes)
+        self.write_intent = intent
+
+    def _fenced_update(self, **changes) -> None:
+        """Update this run's row; LeaseLost when another run took it over."""
+        if not self.mine.update(**changes):
+            self.lease.lost = True
+            raise LeaseLost("another run took this collection over")
+
+    def lease_left(self) -> float:
+        return self.lease.left()
 
     def _save_checkpoint(self, checkpoint: dict | None) -> None:
         checkpoint = checkpoint or self.pending_checkpoint
@@ -253,6 +319,8 @@ class CollectionRun(Observer):
         lifecycle.update_progress(self.job.pk)
 
     def should_cancel(self) -> bool:
+        if not self.lease.held():
+            raise LeaseLost("this run's lease ended: another run owns the collection")
         if self.canceling:
             return True
         now = time.monotonic()
@@ -270,37 +338,13 @@ class CollectionRun(Observer):
         self.event(text)
 
     def event(self, message: str, *, level: str = "INFO") -> None:
+        if not self.lease.held():
+            # Superseded: the job's log belongs to the run that took over.
+            log.warning("job %s: not logged (lease lost): %s", self.job.pk, message)
+            return
         log_event(
             self.job,
             f"{self.collection.source_name}: {redact(message, self.secrets)}",
             level=level,
             collection=self.collection,
         )
-
-
-class _Heartbeat:
-    """Touches the collection's and the job's heartbeat every MIGRATION_HEARTBEAT seconds."""
-
-    def __init__(self, rows, job_id: str) -> None:
-        self.rows = rows
-        self.job_id = job_id
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        try:
-            while not self.stopping.wait(settings.MIGRATION_HEARTBEAT):
-                now = timezone.now()
-                self.rows.update(heartbeat_at=now)
-                Job.objects.filter(pk=self.job_id).update(heartbeat_at=now)
-        except Exception:  # noqa: BLE001 - a missed beat only makes the reaper look closer
-            log.exception("job %s: heartbeat failed", self.job_id)
-        finally:
-            db_connection.close()  # this thread's own connection

@@ -114,17 +114,21 @@ def remove_expired_credentials() -> int:
 def dispatch(job_id: str) -> int:
     """Send tasks for PENDING collections while fewer than the cap are running; how many sent.
 
-    MIGRATION_PARALLEL_COLLECTIONS caps the collections of one job copied at once.
+    MIGRATION_PARALLEL_COLLECTIONS caps the collections of one job copied at once. Of a job
+    being canceled, only the collections whose target it created are sent: their run drops it.
     """
     job = Job.objects.filter(pk=job_id).only("status").first()
-    if job is None or job.status != Job.Status.IN_PROGRESS:
+    if job is None or job.status not in (Job.Status.IN_PROGRESS, Job.Status.CANCELING):
         return 0
     mine = JobCollection.objects.filter(job_id=job_id)
     running = mine.filter(
         Q(status__in=JobCollection.ACTIVE_STATES) | Q(status=C.PENDING, queued_at__isnull=False)
     ).count()
+    waiting = mine.filter(status=C.PENDING, queued_at__isnull=True)
+    if job.status == Job.Status.CANCELING:
+        waiting = waiting.exclude(target_state=JobCollection.TargetState.NONE)
     sent = 0
-    for collection in mine.filter(status=C.PENDING, queued_at__isnull=True).order_by("position"):
+    for collection in waiting.order_by("position"):
         if running >= settings.MIGRATION_PARALLEL_COLLECTIONS:
             break
         claimed = JobCollection.objects.filter(
@@ -154,7 +158,7 @@ def settle(job_id: str) -> str | None:
     collections = JobCollection.objects.filter(job_id=job_id)
     now = timezone.now()
     if job.status == Job.Status.CANCELING:
-        _cancel_pending_collections(job_id, now)
+        _cancel_pending_collections(job_id, now, keep_created=True)
     if collections.exclude(status__in=JobCollection.FINAL_STATES).exists():
         return None
     rows = list(collections)
@@ -199,6 +203,9 @@ def claim(collection: JobCollection, attempt: int) -> bool:
             status=C.CREATING,
             started_at=collection.started_at or now,
             heartbeat_at=now,
+            # The lease starts here (the run renews it at once): an earlier attempt's expired
+            # lease must not make the reaper take this run over before it began.
+            lease_expires_at=now + timedelta(seconds=settings.MIGRATION_STALE_AFTER),
             queued_at=None,
         )
     )
@@ -236,16 +243,19 @@ def cancel(job: Job, by: User) -> bool:
         status=Job.Status.CANCELING, canceled_by=by
     ):
         log_event(job, f"cancel requested by {by.email}", level="WARNING")
-        settle(job.pk)  # nothing running (all collections final or pending): done now
+        if not settle(job.pk):  # nothing running (all collections final or pending): done now
+            dispatch(job.pk)  # collections waiting with a target of this job: drop it
         return True
     return False
 
 
-def _cancel_pending_collections(job_id: str, now: datetime) -> None:
-    """Collections of a canceled job that never started are canceled, not run."""
-    JobCollection.objects.filter(job_id=job_id, status=C.PENDING).update(
-        status=C.CANCELED, ended_at=now
-    )
+def _cancel_pending_collections(job_id: str, now: datetime, keep_created: bool = False) -> None:
+    """Collections of a canceled job that never started are canceled, not run. With
+    `keep_created`, those whose target this job created stay PENDING: their run drops it."""
+    pending = JobCollection.objects.filter(job_id=job_id, status=C.PENDING)
+    if keep_created:
+        pending = pending.filter(target_state=JobCollection.TargetState.NONE)
+    pending.update(status=C.CANCELED, ended_at=now)
 
 
 def _revoke(job: Job) -> None:
@@ -290,6 +300,7 @@ def retry(job: Job, by: User, source_connection_enc: str = "") -> bool:
                 verification=JobCollection.Verification.PENDING,
                 queued_at=None,
                 attempt=collection.attempt + 1,
+                resumes=0,  # a Retry starts a new budget of resumes after lost workers
                 ended_at=None,
             )
         log_event(job, f"retried by {by.email}: {count} unfinished collection(s) run again")
@@ -335,58 +346,72 @@ def update_progress(job_id: str) -> None:
 def reap() -> dict[str, int]:
     """Find work whose worker vanished and resume it; fail what cannot go on. Run by beat.
 
-    - a collection running (CREATING…VERIFYING) without a heartbeat for
-      MIGRATION_STALE_AFTER seconds goes back to PENDING with a new attempt number (the dead
-      task's late redelivery then does nothing) and is sent again: it resumes from its
-      checkpoint. After MIGRATION_MAX_RESUMES resumes it fails, with the reason.
-    - a collection queued but not picked up for that long (the message was lost, e.g. Redis
-      restarted) is sent again;
+    - a collection running (CREATING…VERIFYING) whose lease expired more than
+      MIGRATION_CALL_TIMEOUT seconds ago (any Milvus call its run sent is over by then) goes
+      back to PENDING with a new attempt number — the old run's lease is then lost for good, and
+      its task's late redelivery does nothing — and is sent again: it resumes from its checkpoint
+      and write intent. After MIGRATION_MAX_RESUMES such resumes it fails, with the reason
+      (queue waits and Retries are not resumes). A collection of a job being canceled is sent
+      again too, to drop the incomplete target it created.
+    - a collection queued but not picked up for MIGRATION_STALE_AFTER seconds (the message was
+      lost, e.g. Redis restarted) is sent again;
     - a PENDING job whose task never ran is sent again;
     - an IN PROGRESS or CANCELING job with nothing running is dispatched or settled;
     - waiting jobs whose turn came start (a lost wake-up never strands them);
     - FAILED jobs past MIGRATION_CREDENTIAL_RETENTION lose another organization's credentials.
     """
-    stale = timezone.now() - timedelta(seconds=settings.MIGRATION_STALE_AFTER)
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.MIGRATION_STALE_AFTER)
+    expired = Q(lease_expires_at__lt=now - timedelta(seconds=settings.MIGRATION_CALL_TIMEOUT)) | Q(
+        lease_expires_at__isnull=True,
+        heartbeat_at__lt=stale,  # a run from before leases
+    )
     counts = {"resumed": 0, "failed": 0, "requeued": 0, "jobs": 0}
-    dead = JobCollection.objects.filter(
-        status__in=JobCollection.ACTIVE_STATES, heartbeat_at__lt=stale
-    ).select_related("job")
-    for collection in dead:
-        resumes = collection.attempt + 1
-        if resumes > settings.MIGRATION_MAX_RESUMES:
-            if JobCollection.objects.filter(
-                pk=collection.pk, status=collection.status, attempt=collection.attempt
-            ).update(
+    dead = JobCollection.objects.filter(expired, status__in=JobCollection.ACTIVE_STATES)
+    for collection in dead.select_related("job"):
+        same = JobCollection.objects.filter(
+            expired, pk=collection.pk, status=collection.status, attempt=collection.attempt
+        )
+        resumes = collection.resumes + 1
+        canceling = collection.job.status == Job.Status.CANCELING
+        if resumes > settings.MIGRATION_MAX_RESUMES and not canceling:
+            if same.update(
                 status=C.FAILED,
+                attempt=collection.attempt + 1,  # the old run, should it wake, changes nothing
                 ended_at=timezone.now(),
                 error=f"the worker copying it stopped responding {resumes} times",
             ):
                 log_event(
                     collection.job,
                     f"{collection.source_name}: the worker stopped responding again; giving up "
-                    f"after {resumes} attempts",
+                    f"after {resumes} times",
                     level="ERROR",
                     collection=collection,
                 )
                 counts["failed"] += 1
                 settle(collection.job_id)
             continue
-        if JobCollection.objects.filter(
-            pk=collection.pk, status=collection.status, attempt=collection.attempt
-        ).update(status=C.PENDING, attempt=resumes, queued_at=None):
+        if same.update(
+            status=C.PENDING, attempt=collection.attempt + 1, resumes=resumes, queued_at=None
+        ):
             rows = (collection.checkpoint or {}).get("rows", 0)
+            then = (
+                "dropping the incomplete target it created"
+                if canceling
+                else f"resuming from the checkpoint ({rows} rows)"
+            )
             log_event(
                 collection.job,
-                f"{collection.source_name}: the worker copying it stopped responding; resuming "
-                f"from the checkpoint ({rows} rows)",
+                f"{collection.source_name}: the worker copying it stopped responding; {then}",
                 level="WARNING",
                 collection=collection,
             )
             counts["resumed"] += 1
             dispatch(collection.job_id)
 
-    lost = JobCollection.objects.filter(
-        status=C.PENDING, queued_at__lt=stale, job__status=Job.Status.IN_PROGRESS
+    lost = JobCollection.objects.filter(status=C.PENDING, queued_at__lt=stale).filter(
+        Q(job__status=Job.Status.IN_PROGRESS)
+        | Q(job__status=Job.Status.CANCELING, target_state__in=["CREATING", "CREATED"])
     )
     for collection in lost:
         if JobCollection.objects.filter(

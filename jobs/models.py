@@ -184,6 +184,11 @@ class JobCollection(models.Model):
         VERIFIED = "VERIFIED", "Verified"
         MISMATCH = "MISMATCH", "Mismatch"
 
+    class TargetState(models.TextChoices):
+        NONE = "", "Not created"
+        CREATING = "CREATING", "Being created"
+        CREATED = "CREATED", "Created"
+
     FINAL_STATES = (Status.DONE, Status.FAILED, Status.CANCELED)
     ACTIVE_STATES = (Status.CREATING, Status.COPYING, Status.INDEXING, Status.VERIFYING)
 
@@ -213,7 +218,22 @@ class JobCollection(models.Model):
     phases = models.JSONField(default=dict)
     error = models.TextField(blank=True, default="")
     # Which run of this collection may write: a task carrying an older attempt does nothing.
+    # Bumped by every new run (resume, requeue, Retry); the fencing token of the lease.
     attempt = models.PositiveIntegerField(default=0)
+    # Until when the running attempt holds its lease (jobs/lease.py); the reaper takes over only
+    # after it plus MIGRATION_CALL_TIMEOUT.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Runs resumed after a lost worker (MIGRATION_MAX_RESUMES caps them; queue waits and
+    # Retries are not counted).
+    resumes = models.PositiveIntegerField(default=0)
+    # The batch being written when the run stopped: {"stream": …, "last_pk": …}, saved before
+    # each batch together with the checkpoint; {} nothing in flight; null: not kept (older run).
+    write_intent = models.JSONField(null=True, blank=True)
+    # Whether this job created the target collection (recorded before creating it); the
+    # collection carries the job's id as a property (migrations_app/engine/ownership.py).
+    target_state = models.CharField(
+        max_length=10, choices=TargetState.choices, default=TargetState.NONE, blank=True
+    )
     # Set when a task was sent for this PENDING collection: it counts as running (for the
     # per-job cap) and the reaper sends it again if no worker picks it up.
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -223,7 +243,10 @@ class JobCollection(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
-        indexes = [models.Index(fields=["status", "heartbeat_at"], name="jobcoll_status_hb")]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"], name="jobcoll_status_hb"),
+            models.Index(fields=["status", "lease_expires_at"], name="jobcoll_status_lease"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source_db}.{self.source_name} → {self.target_db}.{self.target_name}"

@@ -71,17 +71,23 @@ def run_collection(collection_id: int, attempt: int) -> None:
     if collection is None:
         return
     job = collection.job
-    if job.status != Job.Status.IN_PROGRESS:
+    # A job being canceled still runs a collection whose target it created: the run sees the
+    # cancel first thing and drops that incomplete target (its worker died before it could).
+    cleanup = job.status == Job.Status.CANCELING and bool(collection.target_state)
+    if job.status != Job.Status.IN_PROGRESS and not cleanup:
         lifecycle.settle(job.pk)
         return
     if not lifecycle.claim(collection, attempt):
         return
     collection.refresh_from_db()
+    owned = True
     try:
-        CollectionRun(collection).run()
+        owned = CollectionRun(collection).run()
     finally:
-        lifecycle.dispatch(job.pk)
-        lifecycle.settle(job.pk)
+        # A run that lost its lease leaves the job to the run that took over.
+        if owned:
+            lifecycle.dispatch(job.pk)
+            lifecycle.settle(job.pk)
 
 
 @shared_task(name=lifecycle.REAP, ignore_result=True)

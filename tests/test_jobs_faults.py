@@ -22,7 +22,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROWS = 30_000
 
 
-SMALL_BATCHES = {"MIGRATION_BATCH_BYTES": "20000"}
+# Short leases (jobs/lease.py): a killed worker's collection is taken over 3 + 5 s after its
+# last renewal instead of 60 + 300 s.
+SMALL_BATCHES = {
+    "MIGRATION_BATCH_BYTES": "20000",
+    "MIGRATION_STALE_AFTER": "3",
+    "MIGRATION_CALL_TIMEOUT": "5",
+}
 # The engine's back-off, short: a source gone for good fails the job in about a second instead of
 # the default schedule's ~35 s (the deadlines below hold for the default one too).
 SHORT_BACK_OFF = {
@@ -92,6 +98,7 @@ def _reap_until_resumed(job: Job, timeout: float = 30) -> None:
 
 def _kill_and_resume(job: Job, worker, settings) -> JobCollection:
     settings.MIGRATION_STALE_AFTER = 3
+    settings.MIGRATION_CALL_TIMEOUT = 5
     before = _wait_rows(job, 3000, worker)
     worker.kill()
     worker.start()
@@ -100,6 +107,7 @@ def _kill_and_resume(job: Job, worker, settings) -> JobCollection:
     assert job.status == Job.Status.SUCCESSFUL, job.reason
     collection = job.collections.get()
     assert collection.attempt == before.attempt + 1
+    assert collection.resumes == before.resumes + 1
     assert collection.report["target_count"] == ROWS
     assert collection.report["duplicate_keys"] == 0
     messages = [e.message for e in job.events.all()]

@@ -73,7 +73,12 @@ def redis(tmp_path):
 @pytest.fixture
 def worker_env(redis):
     # The reaper runs in the worker (sent by beat): what it finds stale is its business.
-    return {"REDIS_URL": redis.url, "MIGRATION_BATCH_BYTES": "20000", "MIGRATION_STALE_AFTER": "4"}
+    return {
+        "REDIS_URL": redis.url,
+        "MIGRATION_BATCH_BYTES": "20000",
+        "MIGRATION_STALE_AFTER": "4",
+        "MIGRATION_CALL_TIMEOUT": "5",
+    }
 
 
 @pytest.fixture
@@ -98,7 +103,9 @@ def beat(redis, tmp_path):
             "REDIS_URL": redis.url,
             "DATABASE_URL": database_url(),
             "MIGRATION_REAPER_EVERY": "1",
+            "MIGRATION_HEARTBEAT": "1",  # shorter than the lease (settings refuse otherwise)
             "MIGRATION_STALE_AFTER": "4",
+            "MIGRATION_CALL_TIMEOUT": "5",
         },
         stdout=(tmp_path / "beat.log").open("w"),
         stderr=subprocess.STDOUT,

@@ -29,6 +29,7 @@ SHOW = (
     "'VALIDATORS': [v['NAME'].rsplit('.', 1)[1] for v in s.AUTH_PASSWORD_VALIDATORS], "
     "'RETRY': [s.MIGRATION_RETRY_ATTEMPTS, s.MIGRATION_RETRY_FIRST_DELAY, "
     "s.MIGRATION_RETRY_MAX_DELAY], "
+    "'LEASE': [s.MIGRATION_HEARTBEAT, s.MIGRATION_STALE_AFTER, s.MIGRATION_CALL_TIMEOUT], "
     "'HASHERS': s.PASSWORD_HASHERS}))"
 )
 # What production brings (DEBUG off refuses to start without them).
@@ -58,6 +59,9 @@ NAMES = (
     "MIGRATION_RETRY_MAX_DELAY",
     "API_KEYS_PER_USER",
     "WEB_PORTS",
+    "MIGRATION_HEARTBEAT",
+    "MIGRATION_STALE_AFTER",
+    "MIGRATION_CALL_TIMEOUT",
 )
 
 
@@ -517,3 +521,34 @@ def test_it_reads_the_quotas(tmp_path):
 )
 def test_it_refuses_a_bad_quota(tmp_path, name, raw, message):
     assert refused(tmp_path, **{name: raw}).endswith(message)
+
+
+def test_it_keeps_the_lease_defaults(tmp_path):
+    assert loaded(tmp_path, **PRODUCTION_KEYS)["LEASE"] == [5, 60, 300]
+
+
+def test_it_reads_the_lease_settings(tmp_path):
+    lease = loaded(
+        tmp_path,
+        **PRODUCTION_KEYS,
+        MIGRATION_HEARTBEAT="2",
+        MIGRATION_STALE_AFTER="10",
+        MIGRATION_CALL_TIMEOUT="30",
+    )["LEASE"]
+    assert lease == [2, 10, 30]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MIGRATION_CALL_TIMEOUT": "0"}, "MIGRATION_CALL_TIMEOUT must be >= 1, not 0"),
+        ({"MIGRATION_CALL_TIMEOUT": "1m"}, "MIGRATION_CALL_TIMEOUT must be an integer, not '1m'"),
+        (
+            {"MIGRATION_HEARTBEAT": "10", "MIGRATION_STALE_AFTER": "10"},
+            "MIGRATION_HEARTBEAT (10) must be shorter than MIGRATION_STALE_AFTER (10): a lease "
+            "would expire between two renewals",
+        ),
+    ],
+)
+def test_it_refuses_bad_lease_settings(tmp_path, env, message):
+    assert refused(tmp_path, **env).endswith(message)

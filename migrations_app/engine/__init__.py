@@ -6,7 +6,9 @@ they exchange is in `model`, the errors (each with a clear `message`) in `errors
 target names in `names`, a caller's settings and callbacks (`Options`, `Observer`) in
 `options`. Under the copy and verify: `filters` (escaped key filters), `rpc` (the retrying,
 cancelable transport), `reader` (checked pages in key order) and `checkpoint` (what a copy has
-written).
+written). Around every call of a caller that may be superseded: `fence` (no write once the
+caller's lease ended; a deadline on every call) and `ownership` (the mark of the job that
+created a target collection).
 """
 
 from .errors import EngineError

@@ -221,7 +221,10 @@ def client_for_database(client: MilvusClient, db_name: str) -> MilvusClient:
     # The same URI (a pinned address for typed endpoints) and handler options (TLS server
     # name, gRPC options): nothing is resolved again.
     options = {"grpc_options": GRPC_OPTIONS, **config.get_handler_kwargs(), "dedicated": True}
-    return MilvusClient(uri=config.uri, token=config.token, db_name=db_name, **options)
+    other = MilvusClient(uri=config.uri, token=config.token, db_name=db_name, **options)
+    # A fenced client (fence.FencedClient) hands its lease and deadlines on to the new one.
+    rewrap = getattr(client, "rewrap", None)
+    return rewrap(other) if rewrap is not None else other
 
 
 @contextmanager

@@ -26,13 +26,16 @@ not have saved every one, so a killed run may have written any number of batches
 checkpoint it is resumed from — but only source rows, in key order, right after the
 checkpoint's key. A resume therefore writes the pages of that uncertain range as upserts,
 which replace a row already there instead of adding a second one: exact on every server.
-Where the range ends: when the target collection is loaded, a strongly consistent scan of its
-keys past the checkpoint finds the highest one, and pages after it are plain inserts again.
-A Milvus collection that is not loaded cannot be queried (nor deleted from by filter: Milvus
-2.3 refuses both, and its delete-by-filter looks rows up at Bounded consistency anyway), so
-there every remaining page of an unfinished partition is upserted (measured on Milvus 2.3.5:
-upsert works on an unloaded collection). A write retried after an ambiguous failure (timeout,
-connection lost mid-call) is sent as an upsert too.
+Where the range ends: a caller that keeps the write intent (`on_write_intent`, reported before
+every batch with the batch's last key, and saved with the checkpoint) passes it back, and the
+range ends at that key — whatever the target, loaded or not, a resume re-writes at most the
+batch in flight and the few before it the caller had not saved yet. Without an intent (a
+caller that does not keep it), the range is found on the target: when the collection is
+loaded, a strongly consistent scan of its keys past the checkpoint finds the highest one; a
+Milvus collection that is not loaded cannot be queried (nor deleted from by filter: Milvus 2.3
+refuses both), so there every remaining page of an unfinished partition is upserted (measured
+on Milvus 2.3.5: upsert works on an unloaded collection). A write retried after an ambiguous
+failure (timeout, connection lost mid-call) is sent as an upsert too.
 """
 
 from __future__ import annotations
@@ -112,6 +115,7 @@ def copy_collection(
     scope: CopyScope,
     *,
     checkpoint: dict | None = None,
+    write_intent: dict | None = None,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> CopyResult:
@@ -125,6 +129,9 @@ def copy_collection(
     CopyCanceled is raised within about a second. Passing a checkpoint (any one this copy
     reported, or `initial_checkpoint()`) resumes right after it, rewriting what a killed run may
     have written past it as upserts (see the module docstring): no row is lost or duplicated.
+    `write_intent`: the last intent `on_write_intent` reported before the checkpoint's run
+    stopped ({} when none: nothing was written past the checkpoint); None when the caller does
+    not keep intents (the range is then looked up on the target).
 
     Transient server errors are retried with backoff; anything else raises CopyError with the
     reason. Every CopyError and CopyCanceled carries `checkpoint`: the last one covering every
@@ -154,7 +161,10 @@ def copy_collection(
         state = CopyState.start(streams, checkpoint)
         uncertain = {}
         if checkpoint is not None:
-            uncertain = _uncertain_ranges(dst, scope, state)
+            if write_intent is None:
+                uncertain = _uncertain_ranges(dst, scope, state)
+            else:
+                uncertain = _intended_range(state, write_intent)
         reader = Reader(
             src,
             collection=scope.source_collection,
@@ -211,6 +221,7 @@ def _run(
             page = item
             bound = uncertain.get(page.stream)
             upsert = bound is UNBOUNDED or (bound is not None and page.first_pk <= bound)
+            observer.on_write_intent({"stream": page.stream, "last_pk": page.last_pk})
             writer.write(page, None if page.stream == WHOLE_COLLECTION else page.stream, upsert)
             state.advance(page)
             written_rows += page.rows
@@ -238,6 +249,19 @@ def _run(
         resumed_rows=resumed_rows,
         upserted_rows=upserted_rows,
     )
+
+
+def _intended_range(state: CopyState, intent: dict) -> dict[str, object]:
+    """The uncertain range of a resume whose caller kept the write intent: in the intent's
+    partition, up to the intent's key when that lies past the checkpoint; nothing elsewhere."""
+    stream = intent.get("stream")
+    if stream is None or stream in state.done or stream not in state.streams:
+        return {}
+    last = state.last_pk.get(stream)
+    key = intent.get("last_pk")
+    if key is None or (last is not None and key <= last):
+        return {}
+    return {stream: key}
 
 
 def _uncertain_ranges(dst: RpcChannel, scope: CopyScope, state: CopyState) -> dict[str, object]:

@@ -98,3 +98,13 @@ class CopyCanceled(EngineError):
     def __init__(self, message: str, checkpoint: dict | None = None) -> None:
         super().__init__(message)
         self.checkpoint = checkpoint
+
+
+class LeaseLost(EngineError):
+    """The caller's lease on this migration ended (another run took it over, or it could not be
+    renewed): the run stops at once and touches neither the target nor the caller's records."""
+
+
+class NotOwned(EngineError):
+    """The target collection exists but was not created by this migration (its owner mark is
+    another's or missing): the engine neither writes into it nor drops it."""

@@ -17,6 +17,7 @@ from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
+from .ownership import exists_and_owned, require_owned
 from .plan import choices_of, plan
 from .rpc import CancelFlag, wait_for
 from .target import create_target, drop_target
@@ -33,7 +34,10 @@ def migrate_collection(
     spec: TargetSpec,
     *,
     checkpoint: dict | None = None,
+    write_intent: dict | None = None,
     source_count_at_start: int | None = None,
+    owner: str | None = None,
+    maybe_created: bool = False,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
@@ -63,6 +67,14 @@ def migrate_collection(
     resumed run passes the first run's figure so that writes made in between are still noticed.
     None: counted now.
 
+    `write_intent`: the last intent the run being resumed reported (see copy_collection).
+    `owner` (a job id): the target is created with its mark, and a resume writes into — a
+    cancel drops — only a target that carries it (NotOwned otherwise: nothing is touched).
+    `maybe_created`: a run of this migration was about to create the target and reported no
+    checkpoint (`on_creating_target` came before its death): a target carrying `owner`'s mark is
+    then resumed from the start instead of refused as taken.
+    Writes stop with LeaseLost when `observer.lease_left()` says the caller's lease ended.
+
     Raises CopyCanceled when `should_cancel` says so, in any phase, within about a second (the
     target collection, which this migration created and which is then incomplete, is dropped
     first); CopyError when the copy fails (the target is kept: resume from the error's
@@ -70,15 +82,20 @@ def migrate_collection(
     MigrateError with the reason.
     """
     run = _Run(source_info, spec, options, observer)
-    resuming = checkpoint is not None
     observer.on_phase(CREATING)
-    run.check_cancel("before it started")
-    check = plan(source_info, choices_of(spec), target_client, resuming=resuming)
-    if check.problems:
-        raise PlanError(check.problems)
-
+    resuming = checkpoint is not None
+    if not resuming and maybe_created and owner and exists_and_owned(target_client, spec, owner):
+        # The run before created the target and died before its first checkpoint.
+        resuming, checkpoint = True, initial_checkpoint()
+        write_intent = write_intent or {}
     created = False
     try:
+        run.check_cancel("before it started")
+        if resuming and owner:
+            require_owned(target_client, spec, owner)
+        check = plan(source_info, choices_of(spec), target_client, resuming=resuming)
+        if check.problems:
+            raise PlanError(check.problems)
         source_kind, _ = server_kind(source_client)
         with on_database(source_client, source_info.db) as src:
             loaded_here = run.ensure_loaded(src, source_info.name, "source")
@@ -96,14 +113,19 @@ def migrate_collection(
                 observer.on_source_count(count_at_start)
                 run.check_cancel("before the target was created")
                 if not resuming:
-                    create_target(target_client, spec)
+                    observer.on_creating_target()
+                    create_target(target_client, spec, owner)
                     created = True
                     checkpoint = initial_checkpoint()
                     observer.on_checkpoint(checkpoint)
                 # A fresh run's target was created just now and holds nothing: plain inserts.
                 # Its 0-row checkpoint is for the run that resumes it.
                 return run.copy_and_check(
-                    src, target_client, checkpoint if resuming else None, count_at_start
+                    src,
+                    target_client,
+                    checkpoint if resuming else None,
+                    write_intent,
+                    count_at_start,
                 )
             finally:
                 if loaded_here:
@@ -112,8 +134,7 @@ def migrate_collection(
     except CopyCanceled:
         # The target is this migration's own (the plan refuses existing names): created by
         # this run or by the run being resumed, and incomplete.
-        if created or resuming:
-            drop_target(target_client, spec)
+        if (created or resuming) and drop_target(target_client, spec, owner):
             observer.on_note(
                 f"migration canceled: incomplete target collection {spec.name} dropped"
             )
@@ -137,7 +158,12 @@ class _Run:
             raise CopyCanceled(f"migration of {self.source_info.name} canceled {what}")
 
     def copy_and_check(
-        self, src: MilvusClient, target_client: MilvusClient, checkpoint, count_at_start: int
+        self,
+        src: MilvusClient,
+        target_client: MilvusClient,
+        checkpoint,
+        write_intent,
+        count_at_start: int,
     ) -> VerifyReport:
         spec, observer, options = self.spec, self.observer, self.options
         with on_database(target_client, spec.db) as dst:
@@ -145,7 +171,13 @@ class _Run:
             self.check_cancel("before the copy")
             scope = CopyScope.of(spec)
             result = copy_collection(
-                src, dst, scope, checkpoint=checkpoint, options=options, observer=observer
+                src,
+                dst,
+                scope,
+                checkpoint=checkpoint,
+                write_intent=write_intent,
+                options=options,
+                observer=observer,
             )
             observer.on_phase(INDEXING)
             self.check_cancel("before building indexes")

@@ -41,8 +41,10 @@ class Options:
     batch_bytes: bytes of rows per copied batch (a checkpoint after each). load: load the
     target collection at the end. sample_rows: rows compared field by field by verify.
     retry: the schedule for transient errors. call_timeout: seconds a request may go without
-    an answer before it is retried. cancel_poll: seconds between looks at the cancel flag while
-    a call, a back-off or a server-side wait (flush, index build, load) runs.
+    an answer before it is retried (the deadline of every call; a job's reaper waits that long
+    past a lease's end, see fence.py). wait_timeout: the deadline of the calls that wait on the
+    server (flush, index build, load). cancel_poll: seconds between looks at the cancel flag
+    while a call, a back-off or a server-side wait (flush, index build, load) runs.
     """
 
     batch_bytes: int = DEFAULT_BATCH_BYTES
@@ -50,6 +52,7 @@ class Options:
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     retry: RetrySchedule = field(default_factory=RetrySchedule)
     call_timeout: float = 300.0
+    wait_timeout: float = 3600.0
     cancel_poll: float = 0.2
 
 
@@ -78,6 +81,20 @@ class Observer:
 
     def on_note(self, text: str) -> None:
         """Something a person should read in the job log."""
+
+    def on_creating_target(self) -> None:
+        """The target collection is about to be created: keep that (with a resume, the run
+        that finds it then knows it may be its own; see `migrate_collection`'s `maybe_created`)."""
+
+    def on_write_intent(self, intent: dict) -> None:
+        """Before a batch is written: {"stream": partition or "*", "last_pk": its last key}, a
+        JSON-safe dict to keep and pass back as `write_intent` with the checkpoint to resume.
+        The write waits until this returns: keep it durably first."""
+
+    def lease_left(self) -> float | None:
+        """Seconds this run may still change a server; None: no limit. At 0 or below the engine
+        raises LeaseLost instead of its next write (see fence.py)."""
+        return None
 
     def should_cancel(self) -> bool:
         """True to stop: the engine raises CopyCanceled within about a second."""

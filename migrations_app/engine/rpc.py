@@ -40,6 +40,8 @@ _TRANSIENT_GRPC = frozenset(
 _TRANSIENT_ERROR_CODES = frozenset(
     {common_pb2.RateLimit, common_pb2.NotReadyServe, common_pb2.NotReadyCoordActivating}
 )
+# The raw requests that change the target (the rest only read).
+_WRITES = frozenset({"Insert", "Upsert", "Delete"})
 _RATE_LIMIT_CODE = 8  # the newer Milvus status code for "rate limit exceeded"
 # How servers say an answer was too large: Milvus 2.3 ("query results exceed the limit size"),
 # newer Milvus ("... exceed the maxOutputSize Limit ..."), gRPC's own message size limit.
@@ -228,6 +230,12 @@ class RpcChannel:
     def _send(self, what: str, method: str, request):
         rpc = getattr(self.stub, method)
         timeout = self.options.call_timeout
+        if method in _WRITES:
+            # A fenced client (fence.FencedClient) refuses a write once its lease ended and
+            # gives it a deadline no later than the lease's end.
+            deadline = getattr(self.client, "write_deadline", None)
+            if deadline is not None:
+                timeout = min(timeout, deadline(what))
         if self.cancel is None:
             return rpc(request, timeout=timeout, metadata=self.metadata)
         future = rpc.future(request, timeout=timeout, metadata=self.metadata)

@@ -6,18 +6,20 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .connect import client_for_database, current_database, on_database
-from .errors import CreateError
+from .errors import CreateError, NotOwned
 from .model import FieldInfo, FunctionInfo, TargetSpec
 from .names import name_taken
+from .ownership import mark_of, not_owned_message, owner_properties
 
 
-def create_target(target_client: MilvusClient, spec: TargetSpec) -> bool:
+def create_target(target_client: MilvusClient, spec: TargetSpec, owner: str | None = None) -> bool:
     """Create the database (if missing), the collection, its partitions and functions.
 
     All or nothing: on any failure whatever this call created is dropped again and CreateError
-    says what failed. A collection that already exists is never touched (CreateError). No index
-    is built here (rows are inserted faster without one): finalize builds them. Returns whether
-    the database was created.
+    says what failed. A collection that already exists is never touched (CreateError; NotOwned
+    when another created it between the look and the creation). With `owner` the collection
+    carries its mark (ownership.py). No index is built here (rows are inserted faster without
+    one): finalize builds them. Returns whether the database was created.
     """
     created_database = False
     try:
@@ -47,7 +49,11 @@ def create_target(target_client: MilvusClient, spec: TargetSpec) -> bool:
             kwargs["num_shards"] = spec.num_shards
         if spec.partition_key and spec.num_partitions:
             kwargs["num_partitions"] = spec.num_partitions
+        if owner:
+            kwargs["properties"] = owner_properties(owner)
         client.create_collection(spec.name, schema=build_schema(spec), **kwargs)
+        if owner:
+            _check_mark(client, spec, owner)
         created_collection = True
         for partition in spec.partitions:
             if partition == "_default" or spec.partition_key:
@@ -68,6 +74,24 @@ def create_target(target_client: MilvusClient, spec: TargetSpec) -> bool:
     return created_database
 
 
+def _check_mark(client: MilvusClient, spec: TargetSpec, owner: str) -> None:
+    mark = mark_of(client, spec.name)
+    if mark is None:
+        # A server that ignored the properties of the creation request: mark it now.
+        client.alter_collection_properties(spec.name, owner_properties(owner))
+        mark = mark_of(client, spec.name)
+        if mark is None:
+            client.drop_collection(spec.name)
+            raise CreateError(
+                f"the target does not keep collection properties: {spec.name} cannot carry "
+                "the mark of the job that created it"
+            )
+    if mark != owner:
+        # Created by another between our look and our creation (Milvus answers an identical
+        # CreateCollection with success): not ours, left alone.
+        raise NotOwned(not_owned_message(spec, mark))
+
+
 def _undo(client, target_client, spec: TargetSpec, collection: bool, database: bool) -> None:
     # Best effort: the original error is what the user needs to see.
     try:
@@ -79,11 +103,16 @@ def _undo(client, target_client, spec: TargetSpec, collection: bool, database: b
         pass
 
 
-def drop_target(target_client: MilvusClient, spec: TargetSpec) -> None:
-    """Drop the target collection of `spec` (a canceled or failed copy's incomplete target)."""
+def drop_target(target_client: MilvusClient, spec: TargetSpec, owner: str | None = None) -> bool:
+    """Drop the target collection of `spec` (a canceled or failed copy's incomplete target);
+    with `owner`, only if it carries that owner's mark. Whether it was dropped."""
     with on_database(target_client, spec.db) as client:
-        if client.has_collection(spec.name):
-            client.drop_collection(spec.name)
+        if not client.has_collection(spec.name):
+            return False
+        if owner and mark_of(client, spec.name) != owner:
+            return False
+        client.drop_collection(spec.name)
+        return True
 
 
 def build_schema(spec: TargetSpec):

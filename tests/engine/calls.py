@@ -7,7 +7,17 @@ from collections.abc import Callable
 from migrations_app.engine.options import Observer
 
 CALLBACKS = frozenset(
-    {"on_phase", "on_source_count", "on_checkpoint", "on_progress", "on_note", "should_cancel"}
+    {
+        "on_phase",
+        "on_source_count",
+        "on_checkpoint",
+        "on_progress",
+        "on_note",
+        "should_cancel",
+        "on_creating_target",
+        "on_write_intent",
+        "lease_left",
+    }
 )
 
 
