@@ -104,6 +104,9 @@ class CopyResult:
     partition_rows: dict[str, int] = field(default_factory=dict)
     resumed_rows: int = 0  # of `rows`, those an earlier run had already written
     upserted_rows: int = 0  # rows this run wrote as upserts (the uncertain range of a resume)
+    # Per-key-range digests of every row written (digest.CopyDigests.to_dict()), None when a
+    # resumed checkpoint had none.
+    digests: dict | None = None
 
 
 def copy_collection(
@@ -237,6 +240,7 @@ def _run(
         partition_rows=dict(state.partition_rows),
         resumed_rows=resumed_rows,
         upserted_rows=upserted_rows,
+        digests=state.digests.to_dict() if state.digests is not None else None,
     )
 
 

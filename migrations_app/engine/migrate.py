@@ -10,6 +10,7 @@ from __future__ import annotations
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from .carry import carry_over
 from .checkpoint import initial_checkpoint
 from .connect import on_database, server_kind
 from .copy import CopyScope, copy_collection
@@ -150,6 +151,7 @@ class _Run:
             observer.on_phase(INDEXING)
             self.check_cancel("before building indexes")
             finalize(dst, spec, options=options, observer=observer)
+            carry_over(src, dst, self.source_info, spec, observer)
             observer.on_phase(VERIFYING)
             self.check_cancel("before verifying")
             target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
@@ -161,6 +163,7 @@ class _Run:
                     spec,
                     source_count_at_start=count_at_start,
                     copied_rows=result.rows,
+                    copy_digests=result.digests,
                     options=options,
                     observer=observer,
                 )
