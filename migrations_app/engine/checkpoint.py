@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .digest import CopyDigests
+from .digest import DEFAULT_RANGE_ROWS, CopyDigests
 from .errors import CopyError
 from .reader import WHOLE_COLLECTION, Page
 
@@ -38,7 +38,9 @@ class CopyState:
     digests: CopyDigests | None = None
 
     @classmethod
-    def start(cls, streams: list[str], checkpoint: dict | None) -> CopyState:
+    def start(
+        cls, streams: list[str], checkpoint: dict | None, range_rows: int = DEFAULT_RANGE_ROWS
+    ) -> CopyState:
         if checkpoint is None:
             return cls(
                 streams=streams,
@@ -47,7 +49,7 @@ class CopyState:
                 rows=0,
                 bytes=0,
                 partition_rows={},
-                digests=CopyDigests(),
+                digests=CopyDigests(range_rows),
             )
         try:
             last_pk = dict(checkpoint["partitions"])
@@ -68,7 +70,7 @@ class CopyState:
             rows=rows,
             bytes=int(checkpoint.get("bytes", 0)),
             partition_rows={k: int(v) for k, v in checkpoint.get("partition_rows", {}).items()},
-            digests=_digests_of(checkpoint, rows),
+            digests=_digests_of(checkpoint, rows, range_rows),
         )
 
     def advance(self, page: Page) -> None:
@@ -97,10 +99,10 @@ class CopyState:
         }
 
 
-def _digests_of(checkpoint: dict, rows: int) -> CopyDigests | None:
+def _digests_of(checkpoint: dict, rows: int, range_rows: int) -> CopyDigests | None:
     """The digests a checkpoint carries; a fresh set for one of 0 rows; None when rows were
     written by a copy that did not keep digests (the verification then reads both sides)."""
     saved = checkpoint.get("digests")
     if saved is not None:
         return CopyDigests(saved=saved)
-    return CopyDigests() if rows == 0 else None
+    return CopyDigests(range_rows) if rows == 0 else None

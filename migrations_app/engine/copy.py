@@ -154,7 +154,7 @@ def copy_collection(
         _check_primary_key(source_schema, scope.source_collection, pk_field, scope.pk_is_varchar)
         carry_dynamic = scope.dynamic and bool(source_schema.get("enable_dynamic_field"))
 
-        state = CopyState.start(streams, checkpoint)
+        state = CopyState.start(streams, checkpoint, options.range_rows)
         uncertain = {}
         if checkpoint is not None:
             uncertain = _uncertain_ranges(dst, scope, state)

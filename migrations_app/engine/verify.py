@@ -38,7 +38,6 @@ from .carry import carried_properties, list_aliases
 from .catalog import describe_collection
 from .connect import on_database
 from .digest import (
-    DEFAULT_RANGE_ROWS,
     CopyDigests,
     RangeSums,
     encode_column,
@@ -55,18 +54,19 @@ from .rpc import CancelFlag, RpcChannel, wait_for
 FIRST_KEYS = 10  # differing keys listed in the report
 NARROWED_RANGES = 20  # differing ranges read again to find their keys
 MAX_SHOWN = 80  # characters of a value quoted in a mismatch
-# The schema attributes compared between the plan's target fields and the target's.
+# The schema attributes compared between the plan's target fields and the target's, and those
+# compared only where the server reports them (Milvus Lite does not report an array's
+# max_length, for one).
 _FIELD_ATTRIBUTES = (
     "dtype",
     "is_primary",
     "dim",
-    "max_length",
     "element_type",
     "max_capacity",
     "nullable",
-    "default_value",
     "is_partition_key",
 )
+_REPORTED_ATTRIBUTES = ("max_length", "default_value")
 
 
 @dataclass
@@ -116,7 +116,7 @@ def verify(
         if copied is not None:
             uppers = {stream: copied.sums(stream).uppers for stream in streams}
         else:
-            uppers = _source_ranges(src, source.name, spec, streams, cancel)
+            uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
         reading = _Reading(src, dst, source.name, spec, output, options, cancel)
         source_side, target_side = reading.both(streams, uppers)
         source_count, distinct = source_side.rows, target_side.rows
@@ -235,6 +235,14 @@ def compare_collections(
                         f"schema: field {name} {attribute} is {have!r} on the target, "
                         f"{want!r} planned"
                     )
+            for attribute in _REPORTED_ATTRIBUTES:
+                want = _attribute(planned[name], attribute)
+                have = _attribute(actual[name], attribute)
+                if want is not None and have is not None and want != have:
+                    differences.append(
+                        f"schema: field {name} {attribute} is {have!r} on the target, "
+                        f"{want!r} planned"
+                    )
     if bool(target.enable_dynamic_field) != bool(spec.enable_dynamic_field):
         differences.append(
             f"schema: dynamic field is {'on' if target.enable_dynamic_field else 'off'} on the "
@@ -261,7 +269,7 @@ def _attribute(info: FieldInfo, attribute: str) -> Any:
 
 
 def _source_ranges(
-    src: MilvusClient, name: str, spec: TargetSpec, streams: list[str], cancel
+    src: MilvusClient, name: str, spec: TargetSpec, streams: list[str], cancel, range_rows: int
 ) -> dict[str, list]:
     """Range bounds from a scan of the source's keys (when no copy digests are known)."""
     channel = RpcChannel(src, "source", cancel)
@@ -276,7 +284,7 @@ def _source_ranges(
                     spec.pk_is_varchar,
                     partition=None if stream == WHOLE_COLLECTION else stream,
                 ),
-                DEFAULT_RANGE_ROWS,
+                range_rows,
             )
         except CopyError as exc:
             raise VerifyError(f"cannot read the keys of the source: {exc.message}") from None
@@ -406,8 +414,12 @@ class _Reading:
                 else:
                     for name in sorted(set(left[key]) | set(right[key])):
                         if left[key].get(name) != right[key].get(name):
-                            what = "dynamic fields" if name == "$meta" else f"field {name}"
-                            found.lines.append(f"row {pk}={shown}: {what} differ")
+                            what = (
+                                "dynamic fields differ"
+                                if name == "$meta"
+                                else (f"field {name} differs")
+                            )
+                            found.lines.append(f"row {pk}={shown}: {what}")
         return found
 
     def _rows(self, channel: RpcChannel, stream: str, lower, upper) -> dict[Any, dict]:
