@@ -47,6 +47,27 @@ class DestinationOut(Schema):
     dbName: str
 
 
+class PhaseOut(Schema):
+    name: Literal["Creating", "Copying", "Indexing", "Verifying"]
+    startTime: str = Field(description="ISO 8601 UTC")
+    endTime: str | None = Field(description="ISO 8601 UTC, null while the phase runs")
+
+
+class VerificationDetailsOut(Schema):
+    """Every row is compared, through digests of key ranges; a differing range is narrowed to
+    its keys."""
+
+    rowsCompared: int
+    sourceCount: int | None
+    targetCount: int | None
+    rangesCompared: int
+    rangesDiffering: int
+    firstDifferingKeys: list[int | str]
+    sourceChanged: bool | None = Field(
+        description="the source's rows at the end differ from what the copy read; null: not known"
+    )
+
+
 class CollectionOut(Schema):
     sourceDb: str
     sourceCollection: str
@@ -56,6 +77,10 @@ class CollectionOut(Schema):
     totalEntities: int
     migratedEntities: int
     verification: Verification
+    phases: list[PhaseOut]
+    verificationDetails: VerificationDetailsOut | None = Field(
+        description="null until the collection is verified"
+    )
 
 
 class JobOut(Schema):
