@@ -19,7 +19,14 @@ from console.api.base import ERRORS, ok
 from jobs.access import get_job_for, hide_sources, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
-from migrations_app.service import ACTION_CANCEL, ACTION_RETRY, cancel_job, retry_job
+from migrations_app.service import (
+    ACTION_CANCEL,
+    ACTION_RETRY,
+    ACTION_VERIFY,
+    cancel_job,
+    retry_job,
+    verify_again,
+)
 
 router = Router(tags=["jobs"])
 
@@ -85,7 +92,10 @@ class CollectionOut(Schema):
 
 class JobOut(Schema):
     jobId: str
-    type: Literal["MIGRATION"]
+    type: Literal["MIGRATION", "VERIFICATION"]
+    verifies: str | None = Field(
+        None, description="a VERIFICATION job: the id of the migration it verifies"
+    )
     status: JobStatus
     progress: int = Field(ge=0, le=100)
     startTime: str | None = Field(description="ISO 8601 UTC, null until started")
@@ -123,6 +133,15 @@ class JobState(Schema):
 class JobStateResponse(Schema):
     code: int
     data: JobState
+
+
+class NewJob(Schema):
+    jobId: str
+
+
+class NewJobResponse(Schema):
+    code: int
+    data: NewJob
 
 
 class JobFilters(Schema):
@@ -210,3 +229,15 @@ def cancel(request: HttpRequest, jobId: str):
 def retry(request: HttpRequest, jobId: str):
     job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY))
     return ok({"jobId": job.pk, "status": job.status})
+
+
+@router.post(
+    "/{jobId}/verify",
+    response={200: NewJobResponse, **ERRORS},
+    operation_id="verifyJobAgain",
+    summary="Verify Again: a new VERIFICATION job comparing a finished migration's source and "
+    "target as they are now (409 while the job is Pending or In Progress)",
+)
+def verify(request: HttpRequest, jobId: str):
+    job = verify_again(request.auth, _job(request, jobId, action=ACTION_VERIFY))
+    return ok({"jobId": job.pk})

@@ -28,7 +28,7 @@ from jobs import lifecycle
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
 from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError, MigrateError
-from migrations_app.engine.migrate import migrate_collection
+from migrations_app.engine.migrate import migrate_collection, verify_collection
 from migrations_app.engine.model import CollectionInfo, CopyProgress, SchemaChoices, TargetSpec
 from migrations_app.engine.options import DEFAULTS, Observer, Options, RetrySchedule
 from migrations_app.engine.plan import plan, require_ok
@@ -93,7 +93,12 @@ class CollectionRun(Observer):
         except CopyCanceled as exc:
             self._save_checkpoint(getattr(exc, "checkpoint", None))
             self._finish(C.CANCELED)
-            self.event("canceled: the incomplete target collection was dropped", level="WARNING")
+            if self.job.type == Job.Type.VERIFICATION:
+                self.event("canceled: nothing was written", level="WARNING")
+            else:
+                self.event(
+                    "canceled: the incomplete target collection was dropped", level="WARNING"
+                )
         except CopyError as exc:
             self._save_checkpoint(exc.checkpoint)
             self._fail(exc.message)
@@ -140,6 +145,16 @@ class CollectionRun(Observer):
             target = self._open(target_conn, "default", "target", self.job.target_name)
             try:
                 info = CollectionInfo.from_dict(c.source_info)
+                if self.job.type == Job.Type.VERIFICATION:
+                    # Verify Again: compare, write nothing (the spec is the migration's).
+                    return verify_collection(
+                        source,
+                        target,
+                        info,
+                        TargetSpec.from_dict(c.spec),
+                        options=engine_options(load_after=False),
+                        observer=self,
+                    )
                 spec = self._spec(info, source, target)
                 return migrate_collection(
                     source,

@@ -56,6 +56,7 @@ class Job(models.Model):
 
     class Type(models.TextChoices):
         MIGRATION = "MIGRATION", "Migration"
+        VERIFICATION = "VERIFICATION", "Verification"  # Verify Again of a migration
 
     FINAL_STATES = (Status.SUCCESSFUL, Status.FAILED, Status.CANCELED)
     CANCELABLE_STATES = (Status.PENDING, Status.IN_PROGRESS)
@@ -95,6 +96,10 @@ class Job(models.Model):
     task_id = models.CharField(max_length=255, blank=True, default="")
     canceled_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A VERIFICATION job: the migration whose source and target it compares.
+    verifies = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="verifications"
     )
 
     objects = JobQuerySet.as_manager()
@@ -148,7 +153,14 @@ class Job(models.Model):
     @property
     def description(self) -> str:
         """The Jobs page's "Description & Type" line."""
+        if self.type == self.Type.VERIFICATION:
+            return f"Verify {self.source_label} ({self.source_db}) against {self.target_name}"
         return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
+
+    @property
+    def can_verify_again(self) -> bool:
+        """A finished job (not pending, running or being canceled) can be verified again."""
+        return self.is_final
 
 
 class JobCollection(models.Model):

@@ -17,6 +17,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from pymilvus.exceptions import MilvusException
 
 from console import services as console_services
 from console.access import can_manage, refusal, visible_clusters, visible_projects
@@ -47,6 +48,7 @@ MAX_COLLECTIONS = 100
 ACTION_START = "start a migration"
 ACTION_CANCEL = "cancel jobs"
 ACTION_RETRY = "retry jobs"
+ACTION_VERIFY = "verify jobs again"
 
 
 @dataclass
@@ -524,6 +526,117 @@ def recheck_job(user: User, job: Job) -> None:
             raise Invalid(f"the {role} endpoint is not allowed: {message}", step=role) from None
 
 
+# --- Verify Again --------------------------------------------------------------------------
+
+
+def verify_again(user: User, job: Job) -> Job:
+    """A new VERIFICATION job (PENDING, enqueued after commit) comparing the source and target
+    collections of migration `job` (or of the migration a verification job verified) as they
+    are now, every row. Nothing is written to either side.
+
+    Forbidden unless the user manages the job's project; Conflict while the job is Pending, In
+    Progress or Canceling, or when no collection of it was copied; the checks of a Retry
+    (`recheck_job`: rights, tenancy, clusters still there); then both sides are connected to
+    and every target collection looked for: Unavailable/Conflict with the reason, and no job
+    is created.
+    """
+    _require_manager(user, job.project, ACTION_VERIFY)
+    if not job.can_verify_again:
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: only a finished job can be verified again"
+        )
+    migration = job
+    if job.type == Job.Type.VERIFICATION:
+        if job.verifies is None:
+            raise Conflict(f"the migration job {job.pk} verified no longer exists")
+        migration = job.verifies
+    copied = [
+        c
+        for c in migration.collections.all()
+        if c.spec and c.checkpoint is not None and c.status != JobCollection.Status.CANCELED
+    ]
+    if not copied:
+        raise Conflict(
+            f"no collection of job {migration.pk} was copied: there is nothing to verify"
+        )
+    recheck_job(user, migration)
+    _check_collections_exist(migration, copied)
+    with transaction.atomic():
+        verification = Job.objects.create(
+            type=Job.Type.VERIFICATION,
+            verifies=migration,
+            project=migration.project,
+            created_by=user,
+            source_cluster=migration.source_cluster,
+            source_connection_enc=migration.source_connection_enc,
+            source_name=migration.source_name,
+            source_db=migration.source_db,
+            target_cluster=migration.target_cluster,
+            target_name=migration.target_name,
+            target_db=migration.target_db,
+            task_id=str(uuid.uuid4()),
+        )
+        for position, c in enumerate(copied):
+            JobCollection.objects.create(
+                job=verification,
+                position=position,
+                source_db=c.source_db,
+                source_name=c.source_name,
+                target_db=c.target_db,
+                target_name=c.target_name,
+                choices=c.choices,
+                source_info=c.source_info,
+                spec=c.spec,
+                total_entities=c.total_entities,
+            )
+        log_event(
+            verification,
+            f"verification created by {user.email}: {len(copied)} collection(s) of migration "
+            f"{migration.pk}, compared as they are now",
+        )
+        log_event(migration, f"verified again by {user.email}: job {verification.pk}")
+        transaction.on_commit(lambda: lifecycle.enqueue(verification.pk))
+    return verification
+
+
+def _check_collections_exist(migration: Job, collections: list[JobCollection]) -> None:
+    """Connect to both sides and look for every collection: a clear refusal when a side is
+    unreachable or a collection is gone."""
+    source_connection = migration.source_connection()
+    if source_connection is None:
+        raise Conflict(f"the source of job {migration.pk} is gone: start a new migration")
+    sides = [
+        (
+            source_connection,
+            "source",
+            migration.source_name,
+            [(c.source_db, c.source_name) for c in collections],
+        ),
+        (
+            migration.target_cluster.connection(),
+            "target",
+            migration.target_name,
+            [(c.target_db, c.target_name) for c in collections],
+        ),
+    ]
+    for connection, role, label, names in sides:
+        for db in sorted({db for db, _ in names}):
+            client = _open(connection, db, role, label)
+            try:
+                for _, name in [(d, n) for d, n in names if d == db]:
+                    if not client.has_collection(name):
+                        raise Conflict(
+                            f"the {role} collection {db}.{name} no longer exists: there is "
+                            "nothing to verify it against",
+                            step=role,
+                        )
+            except MilvusException as exc:
+                message = redact(exc.message, connection.secrets())
+                raise Unavailable(f"the {role} cannot be read: {message}", step=role) from None
+            finally:
+                client.close()
+
+
 __all__ = [
     "Check",
     "CollectionChoice",
@@ -535,4 +648,5 @@ __all__ = [
     "source_refusal",
     "retry_job",
     "start_migration",
+    "verify_again",
 ]

@@ -121,6 +121,49 @@ def migrate_collection(
         raise
 
 
+def verify_collection(
+    source_client: MilvusClient,
+    target_client: MilvusClient,
+    source_info: CollectionInfo,
+    spec: TargetSpec,
+    *,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
+) -> VerifyReport:
+    """Verify Again: compare target collection `spec` with its source as they are now, every
+    row, without writing anything. Either side is loaded for the reading when it is not (and
+    released again). Raises VerifyError/MigrateError with the reason (a collection gone, a
+    server unreachable), CopyCanceled when `observer.should_cancel` says so."""
+    run = _Run(source_info, spec, options, observer)
+    observer.on_phase(VERIFYING)
+    for client, db, name, role in (
+        (source_client, source_info.db, source_info.name, "source"),
+        (target_client, spec.db, spec.name, "target"),
+    ):
+        with on_database(client, db) as bound:
+            try:
+                exists = bound.has_collection(name)
+            except MilvusException as exc:
+                raise MigrateError(f"the {role} cannot be read: {exc.message}") from None
+            if not exists:
+                raise MigrateError(f"the {role} collection {db}.{name} no longer exists")
+    with (
+        on_database(source_client, source_info.db) as src,
+        on_database(target_client, spec.db) as dst,
+    ):
+        source_loaded = run.ensure_loaded(src, source_info.name, "source")
+        try:
+            target_loaded = run.ensure_loaded(dst, spec.name, "target")
+            try:
+                return verify(src, dst, source_info, spec, options=options, observer=observer)
+            finally:
+                if target_loaded:
+                    dst.release_collection(spec.name)
+        finally:
+            if source_loaded:
+                src.release_collection(source_info.name)
+
+
 class _Run:
     """One call of migrate_collection: its settings, observer and cancel flag."""
 
