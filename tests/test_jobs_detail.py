@@ -158,7 +158,7 @@ def test_it_puts_a_failed_jobs_reason_first_with_its_mismatches(
             "rows_compared": 10,
             "ranges_compared": 4,
             "ranges_differing": 1,
-            "first_differing_keys": [7, "k\"8"],
+            "first_differing_keys": [7, 'k"8'],
             "source_changed": True,
             "duplicate_keys": 0,
             "mismatches": ["key 7 missing on the target", "count differs: 10 → 9"],

@@ -46,9 +46,17 @@ _LENGTH = struct.Struct("<I")
 _VECTOR_WIDTH = {"float_vector": 4, "float16_vector": 2, "bfloat16_vector": 2, "int8_vector": 1}
 
 
-def row_hashes(fields_data: Iterable, rows: int, stream: str) -> list[int]:
-    """The hash of each of the `rows` rows of a query answer's `fields_data`, as integers."""
-    columns = sorted(fields_data, key=lambda data: data.field_name)
+def row_hashes(
+    fields_data: Iterable, rows: int, stream: str, fields: Iterable[str] | None = None
+) -> list[int]:
+    """The hash of each of the `rows` rows of a query answer's `fields_data`, as integers;
+    only the columns named in `fields` when given (a server may answer more than was asked,
+    e.g. the dynamic field of a collection whose copy leaves it out)."""
+    wanted = set(fields) if fields is not None else None
+    columns = sorted(
+        (data for data in fields_data if wanted is None or data.field_name in wanted),
+        key=lambda data: data.field_name,
+    )
     encoded = [encode_column(data, rows) for data in columns]
     head = stream.encode() + b"\x00"
     hashes = []

@@ -21,7 +21,7 @@ from .options import DEFAULTS, SILENT, Observer, Options
 from .plan import choices_of, plan
 from .rpc import CancelFlag, wait_for
 from .target import create_target, drop_target
-from .verify import count_rows, verify
+from .verify import SourceRead, count_rows, verify
 
 # The phases reported to `on_phase`, in order (JobCollection statuses of the same names).
 CREATING, COPYING, INDEXING, VERIFYING = "CREATING", "COPYING", "INDEXING", "VERIFYING"
@@ -191,28 +191,38 @@ class _Run:
             result = copy_collection(
                 src, dst, scope, checkpoint=checkpoint, options=options, observer=observer
             )
-            observer.on_phase(INDEXING)
-            self.check_cancel("before building indexes")
-            finalize(dst, spec, options=options, observer=observer)
-            carry_over(src, dst, self.source_info, spec, observer)
-            observer.on_phase(VERIFYING)
-            self.check_cancel("before verifying")
-            target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
+            # The source's side of the verification is read now, while the target builds its
+            # indexes (the source server is idle then): verify reads only the target.
+            ahead = None
+            if result.digests is not None:
+                ahead = SourceRead(src, self.source_info, spec, result.digests, options)
             try:
-                return verify(
-                    src,
-                    dst,
-                    self.source_info,
-                    spec,
-                    source_count_at_start=count_at_start,
-                    copied_rows=result.rows,
-                    copy_digests=result.digests,
-                    options=options,
-                    observer=observer,
-                )
+                observer.on_phase(INDEXING)
+                self.check_cancel("before building indexes")
+                finalize(dst, spec, options=options, observer=observer)
+                carry_over(src, dst, self.source_info, spec, observer)
+                observer.on_phase(VERIFYING)
+                self.check_cancel("before verifying")
+                target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
+                try:
+                    return verify(
+                        src,
+                        dst,
+                        self.source_info,
+                        spec,
+                        source_count_at_start=count_at_start,
+                        copied_rows=result.rows,
+                        copy_digests=result.digests,
+                        source_read=ahead,
+                        options=options,
+                        observer=observer,
+                    )
+                finally:
+                    if target_loaded_here and not options.load:
+                        dst.release_collection(spec.name)
             finally:
-                if target_loaded_here and not options.load:
-                    dst.release_collection(spec.name)
+                if ahead is not None:
+                    ahead.stop()
 
     def ensure_loaded(self, client: MilvusClient, name: str, role: str) -> bool:
         """Load collection `name` if it is not; True when this call loaded it."""

@@ -365,7 +365,7 @@ class Reader:
                 first_pk=keys[0],
                 last_pk=keys[-1],
                 # Hashed here, on the reader's thread, while the writer waits for the target.
-                digest=sum(row_hashes(fields_data, len(keys), stream)),
+                digest=sum(row_hashes(fields_data, len(keys), stream, self.output_fields)),
             )
             # Drop this page's references before the next query: it belongs to the writer now.
             del answer, fields_data, keys

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,7 @@ def verify(
     source_count_at_start: int | None = None,
     copied_rows: int | None = None,
     copy_digests: dict | None = None,
+    source_read: SourceRead | None = None,
     seed: int | None = None,  # noqa: ARG001 - kept for callers of the sampling verification
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
@@ -96,8 +97,10 @@ def verify(
     the copy wrote: with them the key ranges are the copy's and a source that changed since is
     told apart; without them (Verify Again, an old checkpoint) the ranges come from a scan of the
     source's keys. `source_count_at_start` (the source's count before the copy) adds a note when
-    the source was written to. `observer.should_cancel` is asked while reading: CopyCanceled
-    within about a second. Raises VerifyError when a check cannot run.
+    the source was written to. `source_read` is the source's read started ahead (SourceRead,
+    with the same `copy_digests`); without one both sides are read now, at the same time.
+    `observer.should_cancel` is asked while reading: CopyCanceled within about a second.
+    Raises VerifyError when a check cannot run.
     """
     started = time.monotonic()
     cancel = CancelFlag(observer.should_cancel)
@@ -113,12 +116,16 @@ def verify(
 
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
         mismatches += compare_collections(src, dst, source, spec)
-        if copied is not None:
+        if source_read is not None:
+            uppers = source_read.uppers
+        elif copied is not None:
             uppers = {stream: copied.sums(stream).uppers for stream in streams}
         else:
             uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
         reading = _Reading(src, dst, source.name, spec, output, options, cancel)
-        source_side, target_side = reading.both(streams, uppers)
+        source_side, target_side = reading.both(
+            streams, uppers, source_read.future if source_read is not None else None
+        )
         source_count, distinct = source_side.rows, target_side.rows
         target_count = _count(dst, spec.name, cancel)
 
@@ -335,12 +342,14 @@ class _Reading:
         self.options = options
         self.cancel = cancel
 
-    def both(self, streams: list[str], uppers: dict[str, list]) -> tuple[_Side, _Side]:
+    def both(
+        self, streams: list[str], uppers: dict[str, list], source: Future | None = None
+    ) -> tuple[_Side, _Side]:
+        """Both sides' range sums, read at the same time; `source`: the source's, read ahead."""
         with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
-            futures = [
-                pool.submit(self._side, channel, streams, uppers)
-                for channel in (self.src, self.dst)
-            ]
+            if source is None:
+                source = pool.submit(self.side, self.src, streams, uppers)
+            futures = [source, pool.submit(self.side, self.dst, streams, uppers)]
             try:
                 self._wait(futures)
             finally:
@@ -380,12 +389,12 @@ class _Reading:
                 f"cannot read the {channel.role} collection {name}: {exc.message}"
             ) from None
 
-    def _side(self, channel: RpcChannel, streams: list[str], uppers: dict[str, list]) -> _Side:
+    def side(self, channel: RpcChannel, streams: list[str], uppers: dict[str, list]) -> _Side:
         side = _Side()
         for stream in streams:
             sums = side.sums[stream] = RangeSums(list(uppers.get(stream, [])))
             for answer, keys, _ in self._pages(channel, stream):
-                sums.add(keys, row_hashes(answer.fields_data, len(keys), stream))
+                sums.add(keys, row_hashes(answer.fields_data, len(keys), stream, self.output))
                 side.rows += len(keys)
         return side
 
@@ -429,11 +438,41 @@ class _Reading:
             columns = {
                 data.field_name: encode_column(data, len(keys))
                 for data in answer.fields_data
-                if data.field_name != self.spec.primary_field
+                if data.field_name != self.spec.primary_field and data.field_name in self.output
             }
             for position, key in enumerate(keys):
                 rows[key] = {name: values[position] for name, values in columns.items()}
         return rows
+
+
+class SourceRead:
+    """The source side of a verification read ahead, on its own thread: started once the copy
+    is done, it runs while the target's indexes are built (on the other server) and `verify`
+    then reads only the target. Its ranges are the copy's (`copy_digests`, required). `stop()`
+    ends it (its query is canceled) when the migration stops before verifying."""
+
+    def __init__(
+        self,
+        src: MilvusClient,
+        source: CollectionInfo,
+        spec: TargetSpec,
+        copy_digests: dict,
+        options: Options = DEFAULTS,
+    ) -> None:
+        streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
+        copied = CopyDigests(saved=copy_digests)
+        self.uppers = {stream: copied.sums(stream).uppers for stream in streams}
+        output = list(spec.read_fields) + (
+            ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
+        )
+        # The source client is bound to the source's database already (the copy's).
+        self.reading = _Reading(src, src, source.name, spec, output, options, CancelFlag(None))
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="verify-source")
+        self.future = self.pool.submit(self.reading.side, self.reading.src, streams, self.uppers)
+        self.pool.shutdown(wait=False)
+
+    def stop(self) -> None:
+        self.reading.stopping.set()
 
 
 def count_rows(
