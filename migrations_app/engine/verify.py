@@ -368,7 +368,9 @@ class _Reading:
             if pending and self.cancel():
                 raise CopyCanceled(f"verification of {self.spec.db}.{self.spec.name} canceled")
 
-    def _pages(self, channel: RpcChannel, stream: str, after=None, upto=None):
+    def pages(self, channel: RpcChannel, stream: str, after=None, upto=None, fields=None):
+        """Pages (answer, keys, size) of `stream` in key range (after, upto], strongly
+        consistent: the verification's fields, or `fields`."""
         sizer = PageSizer(row_bytes=256, batch_bytes=self.options.batch_bytes)
         sizer.budget = self.options.batch_bytes  # one read at full speed: no ramp-up
         name = self.names[channel.role]
@@ -379,7 +381,7 @@ class _Reading:
                 collection=name,
                 pk_field=self.spec.primary_field,
                 pk_is_varchar=self.spec.pk_is_varchar,
-                output_fields=self.output,
+                output_fields=fields or self.output,
                 partition=None if stream == WHOLE_COLLECTION else stream,
                 after=after,
                 upto=upto,
@@ -393,7 +395,7 @@ class _Reading:
         side = _Side()
         for stream in streams:
             sums = side.sums[stream] = RangeSums(list(uppers.get(stream, [])))
-            for answer, keys, _ in self._pages(channel, stream):
+            for answer, keys, _ in self.pages(channel, stream):
                 sums.add(keys, row_hashes(answer.fields_data, len(keys), stream, self.output))
                 side.rows += len(keys)
         return side
@@ -434,7 +436,7 @@ class _Reading:
     def _rows(self, channel: RpcChannel, stream: str, lower, upper) -> dict[Any, dict]:
         """{key: {field: encoded value}} of the rows in (lower, upper]."""
         rows: dict[Any, dict] = {}
-        for answer, keys, _ in self._pages(channel, stream, lower, upper):
+        for answer, keys, _ in self.pages(channel, stream, lower, upper):
             columns = {
                 data.field_name: encode_column(data, len(keys))
                 for data in answer.fields_data
@@ -443,6 +445,34 @@ class _Reading:
             for position, key in enumerate(keys):
                 rows[key] = {name: values[position] for name, values in columns.items()}
         return rows
+
+
+def differing_ranges(
+    src: MilvusClient,
+    dst: MilvusClient,
+    source: CollectionInfo,
+    spec: TargetSpec,
+    options: Options,
+    cancel: CancelFlag,
+) -> tuple[_Reading, list[tuple[str, Any, Any]]]:
+    """The key ranges (stream, exclusive lower, inclusive upper) whose rows differ between the
+    two sides, from one read of each (ranges from a scan of the source's keys), and the reader
+    to read them again with. The clients are bound to the collections' databases."""
+    streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
+    output = list(spec.read_fields) + (
+        ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
+    )
+    uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
+    reading = _Reading(src, dst, source.name, spec, output, options, cancel)
+    left, right = reading.both(streams, uppers)
+    reading.stopping.clear()
+    found = []
+    for stream in streams:
+        a, b = left.sums[stream], right.sums[stream]
+        for index in range(len(a.rows)):
+            if (a.rows[index], a.sums[index]) != (b.rows[index], b.sums[index]):
+                found.append((stream, *a.bounds(index)))
+    return reading, found
 
 
 class SourceRead:
