@@ -21,9 +21,11 @@ from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
 from migrations_app.service import (
     ACTION_CANCEL,
+    ACTION_REPAIR,
     ACTION_RETRY,
     ACTION_VERIFY,
     cancel_job,
+    repair_job,
     retry_job,
     verify_again,
 )
@@ -92,9 +94,9 @@ class CollectionOut(Schema):
 
 class JobOut(Schema):
     jobId: str
-    type: Literal["MIGRATION", "VERIFICATION"]
+    type: Literal["MIGRATION", "VERIFICATION", "REPAIR"]
     verifies: str | None = Field(
-        None, description="a VERIFICATION job: the id of the migration it verifies"
+        None, description="a VERIFICATION or REPAIR job: the id of its migration"
     )
     status: JobStatus
     progress: int = Field(ge=0, le=100)
@@ -240,4 +242,16 @@ def retry(request: HttpRequest, jobId: str):
 )
 def verify(request: HttpRequest, jobId: str):
     job = verify_again(request.auth, _job(request, jobId, action=ACTION_VERIFY))
+    return ok({"jobId": job.pk})
+
+
+@router.post(
+    "/{jobId}/repair",
+    response={200: NewJobResponse, **ERRORS},
+    operation_id="repairJob",
+    summary="Repair: a new REPAIR job re-copying only the key ranges a verification found "
+    "different, then verifying again (409 while running or when nothing differs)",
+)
+def repair(request: HttpRequest, jobId: str):
+    job = repair_job(request.auth, _job(request, jobId, action=ACTION_REPAIR))
     return ok({"jobId": job.pk})

@@ -95,6 +95,8 @@ class CollectionRun(Observer):
             self._finish(C.CANCELED)
             if self.job.type == Job.Type.VERIFICATION:
                 self.event("canceled: nothing was written", level="WARNING")
+            elif self.job.type == Job.Type.REPAIR:
+                self.event("canceled: the key ranges repaired so far stay so", level="WARNING")
             else:
                 self.event(
                     "canceled: the incomplete target collection was dropped", level="WARNING"
@@ -145,13 +147,15 @@ class CollectionRun(Observer):
             target = self._open(target_conn, "default", "target", self.job.target_name)
             try:
                 info = CollectionInfo.from_dict(c.source_info)
-                if self.job.type == Job.Type.VERIFICATION:
-                    # Verify Again: compare, write nothing (the spec is the migration's).
+                if self.job.type in (Job.Type.VERIFICATION, Job.Type.REPAIR):
+                    # Verify Again compares and writes nothing; Repair re-copies the differing
+                    # key ranges first. The spec is the migration's.
                     return verify_collection(
                         source,
                         target,
                         info,
                         TargetSpec.from_dict(c.spec),
+                        repair=self.job.type == Job.Type.REPAIR,
                         options=engine_options(load_after=False),
                         observer=self,
                     )

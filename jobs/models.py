@@ -57,6 +57,7 @@ class Job(models.Model):
     class Type(models.TextChoices):
         MIGRATION = "MIGRATION", "Migration"
         VERIFICATION = "VERIFICATION", "Verification"  # Verify Again of a migration
+        REPAIR = "REPAIR", "Repair"  # re-copies a migration's differing key ranges
 
     FINAL_STATES = (Status.SUCCESSFUL, Status.FAILED, Status.CANCELED)
     CANCELABLE_STATES = (Status.PENDING, Status.IN_PROGRESS)
@@ -97,7 +98,7 @@ class Job(models.Model):
     canceled_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # A VERIFICATION job: the migration whose source and target it compares.
+    # A VERIFICATION or REPAIR job: the migration whose source and target it compares/repairs.
     verifies = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="verifications"
     )
@@ -155,12 +156,21 @@ class Job(models.Model):
         """The Jobs page's "Description & Type" line."""
         if self.type == self.Type.VERIFICATION:
             return f"Verify {self.source_label} ({self.source_db}) against {self.target_name}"
+        if self.type == self.Type.REPAIR:
+            return f"Repair {self.target_name} from {self.source_label} ({self.source_db})"
         return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
 
     @property
     def can_verify_again(self) -> bool:
         """A finished job (not pending, running or being canceled) can be verified again."""
         return self.is_final
+
+    @property
+    def can_repair(self) -> bool:
+        """Finished, and a verification of it found differences."""
+        return self.is_final and any(
+            c.verification == JobCollection.Verification.MISMATCH for c in self.collections.all()
+        )
 
 
 class JobCollection(models.Model):

@@ -110,5 +110,5 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
             "dbName": job.target_db,
         },
         "collections": [collection_data(c) for c in collections],
-        **({"verifies": job.verifies_id} if job.type == Job.Type.VERIFICATION else {}),
+        **({"verifies": job.verifies_id} if job.type != Job.Type.MIGRATION else {}),
     }

@@ -49,6 +49,7 @@ ACTION_START = "start a migration"
 ACTION_CANCEL = "cancel jobs"
 ACTION_RETRY = "retry jobs"
 ACTION_VERIFY = "verify jobs again"
+ACTION_REPAIR = "repair jobs"
 
 
 @dataclass
@@ -531,25 +532,18 @@ def recheck_job(user: User, job: Job) -> None:
 
 def verify_again(user: User, job: Job) -> Job:
     """A new VERIFICATION job (PENDING, enqueued after commit) comparing the source and target
-    collections of migration `job` (or of the migration a verification job verified) as they
-    are now, every row. Nothing is written to either side.
+    collections of migration `job` (or of the migration a verification or repair job worked
+    on) as they are now, every row. Nothing is written to either side.
 
     Forbidden unless the user manages the job's project; Conflict while the job is Pending, In
     Progress or Canceling, or when no collection of it was copied; the checks of a Retry
     (`recheck_job`: rights, tenancy, clusters still there); then both sides are connected to
-    and every target collection looked for: Unavailable/Conflict with the reason, and no job
-    is created.
+    and every collection looked for: Unavailable/Conflict with the reason, and no job is
+    created.
     """
     _require_manager(user, job.project, ACTION_VERIFY)
-    if not job.can_verify_again:
-        raise Conflict(
-            f"job {job.pk} is {job.get_status_display()}: only a finished job can be verified again"
-        )
-    migration = job
-    if job.type == Job.Type.VERIFICATION:
-        if job.verifies is None:
-            raise Conflict(f"the migration job {job.pk} verified no longer exists")
-        migration = job.verifies
+    _require_finished(job, "verified again")
+    migration = _migration_of(job)
     copied = [
         c
         for c in migration.collections.all()
@@ -559,11 +553,59 @@ def verify_again(user: User, job: Job) -> Job:
         raise Conflict(
             f"no collection of job {migration.pk} was copied: there is nothing to verify"
         )
+    return _follow_up(user, migration, copied, Job.Type.VERIFICATION)
+
+
+def repair_job(user: User, job: Job) -> Job:
+    """A new REPAIR job: for each collection of `job` whose verification found differences, the
+    differing key ranges are copied again (keys the source lacks deleted, the rest upserted)
+    and the collection verified again; it ends SUCCESSFUL only when every one is identical.
+
+    `job` is a migration, or a Verify Again (or Repair) of one: the collections repaired are
+    those it found different. The refusals of Verify Again, and Conflict "nothing to repair"
+    when none differs.
+    """
+    _require_manager(user, job.project, ACTION_REPAIR)
+    _require_finished(job, "repaired")
+    migration = _migration_of(job)
+    differing = {
+        (c.source_db, c.source_name)
+        for c in job.collections.all()
+        if c.verification == JobCollection.Verification.MISMATCH
+    }
+    collections = [
+        c
+        for c in migration.collections.all()
+        if c.spec and (c.source_db, c.source_name) in differing
+    ]
+    if not collections:
+        raise Conflict(f"nothing to repair: no verification of job {job.pk} found differences")
+    return _follow_up(user, migration, collections, Job.Type.REPAIR)
+
+
+def _require_finished(job: Job, what: str) -> None:
+    if not job.is_final:
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: only a finished job can be {what}"
+        )
+
+
+def _migration_of(job: Job) -> Job:
+    if job.type == Job.Type.MIGRATION:
+        return job
+    if job.verifies is None:
+        raise Conflict(f"the migration job {job.pk} worked on no longer exists")
+    return job.verifies
+
+
+def _follow_up(user: User, migration: Job, collections: list[JobCollection], kind: str) -> Job:
+    """Create the VERIFICATION or REPAIR job of `collections` of `migration` (after the
+    checks of a Retry and a look at both sides), enqueued after commit."""
     recheck_job(user, migration)
-    _check_collections_exist(migration, copied)
+    _check_collections_exist(migration, collections)
     with transaction.atomic():
-        verification = Job.objects.create(
-            type=Job.Type.VERIFICATION,
+        follow_up = Job.objects.create(
+            type=kind,
             verifies=migration,
             project=migration.project,
             created_by=user,
@@ -576,9 +618,9 @@ def verify_again(user: User, job: Job) -> Job:
             target_db=migration.target_db,
             task_id=str(uuid.uuid4()),
         )
-        for position, c in enumerate(copied):
+        for position, c in enumerate(collections):
             JobCollection.objects.create(
-                job=verification,
+                job=follow_up,
                 position=position,
                 source_db=c.source_db,
                 source_name=c.source_name,
@@ -589,14 +631,15 @@ def verify_again(user: User, job: Job) -> Job:
                 spec=c.spec,
                 total_entities=c.total_entities,
             )
+        what = "verification" if kind == Job.Type.VERIFICATION else "repair"
         log_event(
-            verification,
-            f"verification created by {user.email}: {len(copied)} collection(s) of migration "
+            follow_up,
+            f"{what} created by {user.email}: {len(collections)} collection(s) of migration "
             f"{migration.pk}, compared as they are now",
         )
-        log_event(migration, f"verified again by {user.email}: job {verification.pk}")
-        transaction.on_commit(lambda: lifecycle.enqueue(verification.pk))
-    return verification
+        log_event(migration, f"{what} started by {user.email}: job {follow_up.pk}")
+        transaction.on_commit(lambda: lifecycle.enqueue(follow_up.pk))
+    return follow_up
 
 
 def _check_collections_exist(migration: Job, collections: list[JobCollection]) -> None:
@@ -648,5 +691,6 @@ __all__ = [
     "source_refusal",
     "retry_job",
     "start_migration",
+    "repair_job",
     "verify_again",
 ]

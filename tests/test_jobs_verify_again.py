@@ -163,3 +163,75 @@ def test_it_says_there_is_nothing_to_verify_when_nothing_was_copied(owner, api_a
     message = _error(api_as(owner).post(f"/v2/jobs/{job.pk}/verify"), 409)
 
     assert f"no collection of job {job.pk} was copied: there is nothing to verify" in message
+
+
+# --- Repair ------------------------------------------------------------------------------
+
+
+def test_it_repairs_only_what_differs_and_ends_successful_when_identical(
+    owner, owner_client, api_as, migrated, job_worker
+):
+    migration, _, target_server = migrated
+    target = MilvusClient(target_server.uri)
+    target.upsert("docs_copy", [{"pk": 42, "vec": vector(7), "title": "x", "category": 1}])
+    target.delete("docs_copy", ids=[1_200])
+    target.insert("docs_copy", [{"pk": 99_999, "vec": vector(3), "title": "y", "category": 0}])
+    target.close()
+    out = StringIO()
+    call_command("jobs", "verify", migration.pk, "--as", owner.email, stdout=out)
+    check = wait_for(
+        Job.objects.get(pk=out.getvalue().split()[-1]), *Job.FINAL_STATES, worker=job_worker
+    )
+    assert check.status == Job.Status.FAILED
+    html = owner_client.get(reverse("job_detail", args=[check.pk])).content.decode()
+    assert f'action="{reverse("job_repair", args=[check.pk])}"' in html
+
+    response = api_as(owner).post(f"/v2/jobs/{check.pk}/repair")
+
+    assert response.status_code == 200, response.content
+    repair = Job.objects.get(pk=response.json()["data"]["jobId"])
+    assert (repair.type, repair.verifies_id) == ("REPAIR", migration.pk)
+    repair = wait_for(repair, *Job.FINAL_STATES, worker=job_worker)
+    assert repair.status == Job.Status.SUCCESSFUL, repair.reason
+    c = repair.collections.get()
+    assert c.verification == JobCollection.Verification.VERIFIED
+    assert c.report["rows_compared"] == 1_500
+    notes = [e.message for e in repair.events.all()]
+    assert any("1 rows the source lacks deleted" in note for note in notes), notes
+    # Nothing differs any more: a second Repair says so and creates nothing.
+    message = _error(api_as(owner).post(f"/v2/jobs/{repair.pk}/repair"), 409)
+    assert f"nothing to repair: no verification of job {repair.pk} found differences" in message
+    assert Job.objects.filter(type=Job.Type.REPAIR).count() == 1
+
+
+def test_it_refuses_repair_with_nothing_to_repair(owner, api_as, migrated):
+    migration, _, _ = migrated
+
+    message = _error(api_as(owner).post(f"/v2/jobs/{migration.pk}/repair"), 409)
+
+    assert f"nothing to repair: no verification of job {migration.pk} found differences" in (
+        message
+    )
+    with pytest.raises(CommandError, match="nothing to repair"):
+        call_command("jobs", "repair", migration.pk, "--as", owner.email, stdout=StringIO())
+    assert not Job.objects.filter(type=Job.Type.REPAIR).exists()
+
+
+@pytest.mark.parametrize("status", [Job.Status.PENDING, Job.Status.IN_PROGRESS])
+def test_it_refuses_to_repair_a_job_that_has_not_finished(owner, api_as, project, status):
+    job = Job.objects.create(project=project, status=status, source_name="s", target_name="t")
+
+    message = _error(api_as(owner).post(f"/v2/jobs/{job.pk}/repair"), 409)
+
+    label = Job.Status(status).label
+    assert f"job {job.pk} is {label}: only a finished job can be repaired" in message
+
+
+def test_it_refuses_repair_to_a_read_only_member(viewer, api_as, project):
+    job = Job.objects.create(
+        project=project, status=Job.Status.FAILED, source_name="s", target_name="t"
+    )
+
+    message = _error(api_as(viewer).post(f"/v2/jobs/{job.pk}/repair"), 403)
+
+    assert "Only Organization Owners and Project Admins can repair jobs" in message

@@ -25,7 +25,7 @@ from jobs.events import job_secrets
 from jobs.forms import LogFilterForm
 from jobs.models import Job, JobCollection, JobEvent
 from jobs.serializers import PHASES, iso, verification_details
-from migrations_app.service import ACTION_CANCEL, ACTION_RETRY, ACTION_VERIFY
+from migrations_app.service import ACTION_CANCEL, ACTION_REPAIR, ACTION_RETRY, ACTION_VERIFY
 
 # The page shows this many log lines; the download has them all.
 LOG_LIMIT = 500
@@ -132,6 +132,7 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
         "cancel_why": refusal(job.project, ACTION_CANCEL),
         "retry_why": refusal(job.project, ACTION_RETRY),
         "verify_why": refusal(job.project, ACTION_VERIFY),
+        "repair_why": refusal(job.project, ACTION_REPAIR),
     }
 
 

@@ -19,6 +19,7 @@ from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
 from .plan import choices_of, plan
+from .repair import repair_collection
 from .rpc import CancelFlag, wait_for
 from .target import create_target, drop_target
 from .verify import SourceRead, count_rows, verify
@@ -127,15 +128,18 @@ def verify_collection(
     source_info: CollectionInfo,
     spec: TargetSpec,
     *,
+    repair: bool = False,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
     """Verify Again: compare target collection `spec` with its source as they are now, every
-    row, without writing anything. Either side is loaded for the reading when it is not (and
-    released again). Raises VerifyError/MigrateError with the reason (a collection gone, a
-    server unreachable), CopyCanceled when `observer.should_cancel` says so."""
+    row, without writing anything; with `repair`, first re-copy the key ranges that differ
+    (repair.repair_collection) and return the verification made after. Either side is loaded
+    for the reading when it is not (and released again). Raises VerifyError/MigrateError with
+    the reason (a collection gone, a server unreachable), CopyError when a repair write fails,
+    CopyCanceled when `observer.should_cancel` says so."""
     run = _Run(source_info, spec, options, observer)
-    observer.on_phase(VERIFYING)
+    observer.on_phase(COPYING if repair else VERIFYING)
     for client, db, name, role in (
         (source_client, source_info.db, source_info.name, "source"),
         (target_client, spec.db, spec.name, "target"),
@@ -155,6 +159,14 @@ def verify_collection(
         try:
             target_loaded = run.ensure_loaded(dst, spec.name, "target")
             try:
+                if repair:
+                    result = repair_collection(
+                        src, dst, source_info, spec, options=options, observer=observer
+                    )
+                    if not result.ranges:
+                        observer.on_note("repair: every key range was identical, nothing written")
+                    observer.on_phase(VERIFYING)
+                    return result.report
                 return verify(src, dst, source_info, spec, options=options, observer=observer)
             finally:
                 if target_loaded:

@@ -3,6 +3,7 @@ manage.py jobs show JOB_ID [--json]
 manage.py jobs cancel JOB_ID --as EMAIL
 manage.py jobs retry JOB_ID --as EMAIL
 manage.py jobs verify JOB_ID --as EMAIL     # Verify Again: prints the new job's id last
+manage.py jobs repair JOB_ID --as EMAIL     # re-copy what differs, verify again; the job id last
 
 `show --json` prints the object `GET /v2/jobs/{jobId}` returns as its data. Cancel, retry and
 verify go through the same service as the Jobs page and the API, with the user's roles.
@@ -24,7 +25,7 @@ from migrations_app import service
 
 
 class Command(BaseCommand):
-    help = "List, show, cancel, retry or verify again migration jobs."
+    help = "List, show, cancel, retry, verify again or repair migration jobs."
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -38,6 +39,7 @@ class Command(BaseCommand):
             ("cancel", "cancel a job as a user"),
             ("retry", "retry a job as a user"),
             ("verify", "Verify Again: compare a migration's source and target as they are now"),
+            ("repair", "Repair: re-copy only the key ranges that differ, then verify again"),
         ):
             action = actions.add_parser(name, help=text)
             action.add_argument("job_id")
@@ -97,6 +99,12 @@ class Command(BaseCommand):
         verification = _apply(service.verify_again, user, job)
         self.stdout.write(f"verification of job {job.pk} created; its id:")
         self.stdout.write(verification.pk)
+
+    def _repair(self, job_id: str, email: str, **options) -> None:
+        user, job = _job_as(job_id, email, service.ACTION_REPAIR)
+        repair = _apply(service.repair_job, user, job)
+        self.stdout.write(f"repair of job {job.pk} created; its id:")
+        self.stdout.write(repair.pk)
 
 
 def _dumps(data: dict) -> str:
