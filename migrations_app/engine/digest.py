@@ -230,7 +230,17 @@ class CopyDigests:
             state["open"] = [count, f"{digest:x}"]
 
     def to_dict(self) -> dict:
-        return {"range_rows": self.range_rows, "streams": self.streams}
+        """A copy (a checkpoint keeps the digests of its moment, not of later pages)."""
+        return {
+            "range_rows": self.range_rows,
+            "streams": {
+                stream: {
+                    "closed": [list(item) for item in state["closed"]],
+                    "open": list(state["open"]),
+                }
+                for stream, state in self.streams.items()
+            },
+        }
 
     def sums(self, stream: str) -> RangeSums:
         """The stream's ranges as RangeSums (an unseen stream: one empty range)."""

@@ -14,6 +14,7 @@ from migrations_app.engine.carry import carry_over
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
 from migrations_app.engine.copy import CopyScope, copy_collection
+from migrations_app.engine.errors import CopyCanceled
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.options import Observer, Options
@@ -372,3 +373,42 @@ def test_it_finds_a_lost_ttl_and_alias_and_carries_them_over(pair):
     assert notes == []
     assert kept.verified, kept.summary()
     assert target.describe_collection("kept")["properties"]["collection.ttl.seconds"] == "3600"
+
+
+class _CancelAfter(Observer):
+    """Keeps every checkpoint; asks to stop once `batches` batches are written."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+        self.checkpoints: list[dict] = []
+
+    def on_checkpoint(self, checkpoint: dict) -> None:
+        self.checkpoints.append(checkpoint)
+
+    def should_cancel(self) -> bool:
+        return len(self.checkpoints) > self.batches
+
+
+def test_a_copy_resumed_from_its_checkpoint_keeps_exact_digests(pair):
+    source, target = pair
+    create_simple(source, "resumed", rows=1_500, dynamic=True)
+    info = describe_collection(source, "resumed")
+    spec = require_ok(plan(info, SchemaChoices(), target))
+    create_target(target, spec)
+    options = Options(batch_bytes=20_000, range_rows=250, load=True)
+    stopper = _CancelAfter(3)
+    with pytest.raises(CopyCanceled):
+        copy_collection(source, target, CopyScope.of(spec), options=options, observer=stopper)
+    # Resume from an earlier checkpoint than the last one: the rows after it are upserted again.
+    checkpoint = stopper.checkpoints[-2]
+
+    result = copy_collection(
+        source, target, CopyScope.of(spec), checkpoint=checkpoint, options=options
+    )
+    finalize(target, spec, options=options)
+    report = verify(source, target, info, spec, copy_digests=result.digests, options=options)
+
+    assert checkpoint["digests"]["streams"]  # the checkpoint carries the digests so far
+    assert 0 < checkpoint["rows"] < 1_500 and result.rows == 1_500
+    assert report.verified, report.summary()
+    assert report.source_changed is False and report.ranges_compared > 3
