@@ -134,6 +134,7 @@ class CollectionInfo(_SchemaShaped):
     num_shards: int = 1
     consistency_level: str = "Bounded"
     properties: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)  # carried to the target by the copy
 
     @property
     def copied_fields(self) -> list[str]:

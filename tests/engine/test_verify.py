@@ -412,3 +412,21 @@ def test_a_copy_resumed_from_its_checkpoint_keeps_exact_digests(pair):
     assert 0 < checkpoint["rows"] < 1_500 and result.rows == 1_500
     assert report.verified, report.summary()
     assert report.source_changed is False and report.ranges_compared > 3
+
+
+def test_the_plan_warns_when_an_alias_is_taken_on_the_target(pair):
+    source, target = pair
+    create_simple(source, "aliased", rows=5)
+    source.create_alias("aliased", "current")
+    create_simple(target, "other", rows=1)
+    target.create_alias("other", "current")
+    info = describe_collection(source, "aliased")
+
+    result = plan(info, SchemaChoices(), target)
+
+    assert info.aliases == ["current"]
+    assert (
+        "alias current is taken in database default of the target: it will not be carried "
+        "over, and the verification will report it missing"
+    ) in result.warnings
+    assert result.ok  # a warning, not a refusal
