@@ -203,10 +203,10 @@ class _Bench:
 
         self._fill([SOURCE])
         worker = self._worker(MIGRATION_PARALLEL_COLLECTIONS=1)
-        shares, verifies, totals = [], [], []
+        shares, verifies, totals, cpu_shares = [], [], [], []
         try:
             for run in range(runs):
-                job = self._job([SOURCE], f"share{run}_")
+                job, cpu = self._job_with_cpu([SOURCE], f"share{run}_", worker)
                 collection = job.collections.get()
                 verify = _phase_seconds(collection.phases, "VERIFYING")
                 total = (job.ended_at - job.started_at).total_seconds()
@@ -221,17 +221,90 @@ class _Bench:
                     f"({100 * verify / total:4.1f} %), rows compared {compared:,}  [{phases}]",
                     flush=True,
                 )
+                job_cpu = sum(sum(per.values()) for per in cpu.values())
+                verify_cpu = sum(cpu.get("VERIFYING", {}).values())
+                print(
+                    "       CPU-s (source server / target server / worker): "
+                    + "; ".join(
+                        f"{phase.lower()} "
+                        + " / ".join(
+                            f"{per.get(p, 0.0):.1f}" for p in ("source", "target", "worker")
+                        )
+                        for phase, per in cpu.items()
+                    )
+                    + f"; verify {verify_cpu:.1f} of {job_cpu:.1f} CPU-s "
+                    f"({100 * verify_cpu / job_cpu:.1f} %)",
+                    flush=True,
+                )
                 shares.append(verify / total)
                 verifies.append(verify)
                 totals.append(total)
+                cpu_shares.append(verify_cpu / job_cpu)
         finally:
             worker.stop()
         print(f"rows {self.rows:,} × {self.dim}-d, Milvus Lite → Milvus Lite, 2 cores, {runs} jobs")
         print(
             f"median: job {statistics.median(totals):.2f} s, verify "
             f"{statistics.median(verifies):.2f} s, verify share "
-            f"{100 * statistics.median(shares):.1f} %   (target <= 15 % comparing every row)"
+            f"{100 * statistics.median(shares):.1f} % of the time, "
+            f"{100 * statistics.median(cpu_shares):.1f} % of the CPU-seconds   "
+            "(target <= 15 % comparing every row)"
         )
+
+    def _job_with_cpu(self, names: list[str], prefix: str, worker):
+        """Run a job, sampling the CPU time of both servers and the worker (with its children)
+        every 0.1 s; CPU-seconds are credited to the phase the collection was in."""
+        import psutil
+
+        from console.models import User
+        from jobs.models import Job, JobCollection
+        from migrations_app import service
+
+        processes = {
+            "source": psutil.Process(self.servers.procs[0].pid),
+            "target": psutil.Process(self.servers.procs[1].pid),
+            "worker": psutil.Process(worker.proc.pid),
+        }
+
+        def cpu() -> dict[str, float]:
+            out = {}
+            for role, process in processes.items():
+                total = 0.0
+                for one in [process, *process.children(recursive=True)]:
+                    try:
+                        times = one.cpu_times()
+                    except psutil.NoSuchProcess:
+                        continue
+                    total += times.user + times.system
+                out[role] = total
+            return out
+
+        owner = User.objects.get(email=self.owner_email)
+        job = service.start_migration(
+            owner,
+            service.MigrationRequest(
+                source_cluster_id=self.source.pk,
+                target_cluster_id=self.target.pk,
+                collections=[service.CollectionChoice(n, target_name=prefix + n) for n in names],
+            ),
+        )
+        per_phase: dict[str, dict[str, float]] = {}
+        before, phase = cpu(), None
+        while True:
+            status = JobCollection.objects.filter(job=job).values_list("status", flat=True)[0]
+            now = cpu()
+            if phase in JobCollection.ACTIVE_STATES:
+                spent = per_phase.setdefault(phase, {})
+                for role, value in now.items():
+                    spent[role] = spent.get(role, 0.0) + value - before[role]
+            before, phase = now, status
+            job.refresh_from_db()
+            if job.status in Job.FINAL_STATES:
+                break
+            time.sleep(0.1)
+        if job.status != Job.Status.SUCCESSFUL:
+            raise SystemExit(f"job {job.pk} {job.status}: {job.reason}")
+        return job, per_phase
 
 
 def _phase_seconds(phases: dict, name: str) -> float:
