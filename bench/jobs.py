@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.jobs              # 100,000 rows: engine in-process vs a job
     .venv/bin/python -m bench.jobs --parallel   # 4 collections × 100,000: 1 vs 2 at once
+    .venv/bin/python -m bench.jobs --verify-share 3   # 3 jobs: the verify phase's share of each
 
 Everything is real and local: two Milvus Lite servers on free loopback ports, a throwaway SQLite
 database and var/ under a temporary directory, Redis database 14 (REDIS_URL to change it) as the
@@ -14,7 +15,10 @@ broker, and a real Celery worker process (threads pool, concurrency 2, as `make 
    created_at` (submit to start).
 
 With --parallel, one job of 4 collections runs with MIGRATION_PARALLEL_COLLECTIONS=1 and again
-with 2; the wall time of each job is printed. See bench/README.md for the figures.
+with 2; the wall time of each job is printed. With --verify-share N, N jobs of the same
+collection run one after the other and each one's phases (from its JobCollection row) are
+printed: the verify phase's seconds, its share of the job's time and the rows it compared, then
+the medians. See bench/README.md for the figures.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="rows per collection (100,000)")
     parser.add_argument("--dim", type=int, default=128, help="vector dimension (128)")
     parser.add_argument("--parallel", action="store_true", help="4 collections, 1 vs 2 at once")
+    parser.add_argument(
+        "--verify-share", type=int, default=0, metavar="N", help="N jobs: the verify phase's share"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         base = Path(tmp)
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         with _Bench(base, args.rows, args.dim) as bench:
             if args.parallel:
                 bench.parallel()
+            elif args.verify_share:
+                bench.verify_share(args.verify_share)
             else:
                 bench.engine_vs_job()
     return 0
@@ -188,6 +197,124 @@ class _Bench:
             print(
                 f"{parallel:>19}   {seconds:11.2f}   {wall:29.2f}   {4 * self.rows / seconds:8,.0f}"
             )
+
+    def verify_share(self, runs: int) -> None:
+        import statistics
+
+        self._fill([SOURCE])
+        worker = self._worker(MIGRATION_PARALLEL_COLLECTIONS=1)
+        shares, verifies, totals, cpu_shares = [], [], [], []
+        try:
+            for run in range(runs):
+                job, cpu = self._job_with_cpu([SOURCE], f"share{run}_", worker)
+                collection = job.collections.get()
+                verify = _phase_seconds(collection.phases, "VERIFYING")
+                total = (job.ended_at - job.started_at).total_seconds()
+                report = collection.report or {}
+                compared = report.get("rows_compared", report.get("sampled_rows"))
+                phases = ", ".join(
+                    f"{name.lower()} {_phase_seconds(collection.phases, name):.2f}"
+                    for name in collection.phases
+                )
+                print(
+                    f"run {run + 1}: job {total:6.2f} s, verify {verify:5.2f} s "
+                    f"({100 * verify / total:4.1f} %), rows compared {compared:,}  [{phases}]",
+                    flush=True,
+                )
+                job_cpu = sum(sum(per.values()) for per in cpu.values())
+                verify_cpu = sum(cpu.get("VERIFYING", {}).values())
+                print(
+                    "       CPU-s (source server / target server / worker): "
+                    + "; ".join(
+                        f"{phase.lower()} "
+                        + " / ".join(
+                            f"{per.get(p, 0.0):.1f}" for p in ("source", "target", "worker")
+                        )
+                        for phase, per in cpu.items()
+                    )
+                    + f"; verify {verify_cpu:.1f} of {job_cpu:.1f} CPU-s "
+                    f"({100 * verify_cpu / job_cpu:.1f} %)",
+                    flush=True,
+                )
+                shares.append(verify / total)
+                verifies.append(verify)
+                totals.append(total)
+                cpu_shares.append(verify_cpu / job_cpu)
+        finally:
+            worker.stop()
+        print(f"rows {self.rows:,} × {self.dim}-d, Milvus Lite → Milvus Lite, 2 cores, {runs} jobs")
+        print(
+            f"median: job {statistics.median(totals):.2f} s, verify "
+            f"{statistics.median(verifies):.2f} s, verify share "
+            f"{100 * statistics.median(shares):.1f} % of the time, "
+            f"{100 * statistics.median(cpu_shares):.1f} % of the CPU-seconds   "
+            "(target <= 15 % comparing every row)"
+        )
+
+    def _job_with_cpu(self, names: list[str], prefix: str, worker):
+        """Run a job, sampling the CPU time of both servers and the worker (with its children)
+        every 0.1 s; CPU-seconds are credited to the phase the collection was in."""
+        import psutil
+
+        from console.models import User
+        from jobs.models import Job, JobCollection
+        from migrations_app import service
+
+        processes = {
+            "source": psutil.Process(self.servers.procs[0].pid),
+            "target": psutil.Process(self.servers.procs[1].pid),
+            "worker": psutil.Process(worker.proc.pid),
+        }
+
+        def cpu() -> dict[str, float]:
+            out = {}
+            for role, process in processes.items():
+                total = 0.0
+                for one in [process, *process.children(recursive=True)]:
+                    try:
+                        times = one.cpu_times()
+                    except psutil.NoSuchProcess:
+                        continue
+                    total += times.user + times.system
+                out[role] = total
+            return out
+
+        owner = User.objects.get(email=self.owner_email)
+        job = service.start_migration(
+            owner,
+            service.MigrationRequest(
+                source_cluster_id=self.source.pk,
+                target_cluster_id=self.target.pk,
+                collections=[service.CollectionChoice(n, target_name=prefix + n) for n in names],
+            ),
+        )
+        per_phase: dict[str, dict[str, float]] = {}
+        before, phase = cpu(), None
+        while True:
+            status = JobCollection.objects.filter(job=job).values_list("status", flat=True)[0]
+            now = cpu()
+            if phase in JobCollection.ACTIVE_STATES:
+                spent = per_phase.setdefault(phase, {})
+                for role, value in now.items():
+                    spent[role] = spent.get(role, 0.0) + value - before[role]
+            before, phase = now, status
+            job.refresh_from_db()
+            if job.status in Job.FINAL_STATES:
+                break
+            time.sleep(0.1)
+        if job.status != Job.Status.SUCCESSFUL:
+            raise SystemExit(f"job {job.pk} {job.status}: {job.reason}")
+        return job, per_phase
+
+
+def _phase_seconds(phases: dict, name: str) -> float:
+    from datetime import datetime
+
+    phase = (phases or {}).get(name) or {}
+    if "start" not in phase or "end" not in phase:
+        return 0.0
+    start = datetime.fromisoformat(phase["start"])
+    return (datetime.fromisoformat(phase["end"]) - start).total_seconds()
 
 
 class _Server:

@@ -21,7 +21,16 @@ from console.connections import Connection
 from jobs.access import get_job_for, hide_sources, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
-from migrations_app.service import ACTION_CANCEL, ACTION_RETRY, cancel_job, retry_job
+from migrations_app.service import (
+    ACTION_CANCEL,
+    ACTION_REPAIR,
+    ACTION_RETRY,
+    ACTION_VERIFY,
+    cancel_job,
+    repair_job,
+    retry_job,
+    verify_again,
+)
 
 router = Router(tags=["jobs"])
 
@@ -49,6 +58,27 @@ class DestinationOut(Schema):
     dbName: str
 
 
+class PhaseOut(Schema):
+    name: Literal["Creating", "Copying", "Indexing", "Verifying"]
+    startTime: str = Field(description="ISO 8601 UTC")
+    endTime: str | None = Field(description="ISO 8601 UTC, null while the phase runs")
+
+
+class VerificationDetailsOut(Schema):
+    """Every row is compared, through digests of key ranges; a differing range is narrowed to
+    its keys."""
+
+    rowsCompared: int
+    sourceCount: int | None
+    targetCount: int | None
+    rangesCompared: int
+    rangesDiffering: int
+    firstDifferingKeys: list[int | str]
+    sourceChanged: bool | None = Field(
+        description="the source's rows at the end differ from what the copy read; null: not known"
+    )
+
+
 class CollectionOut(Schema):
     sourceDb: str
     sourceCollection: str
@@ -58,11 +88,18 @@ class CollectionOut(Schema):
     totalEntities: int
     migratedEntities: int
     verification: Verification
+    phases: list[PhaseOut]
+    verificationDetails: VerificationDetailsOut | None = Field(
+        description="null until the collection is verified"
+    )
 
 
 class JobOut(Schema):
     jobId: str
-    type: Literal["MIGRATION"]
+    type: Literal["MIGRATION", "VERIFICATION", "REPAIR"]
+    verifies: str | None = Field(
+        None, description="a VERIFICATION or REPAIR job: the id of its migration"
+    )
     status: JobStatus
     progress: int = Field(ge=0, le=100)
     startTime: str | None = Field(description="ISO 8601 UTC, null until started")
@@ -100,6 +137,15 @@ class JobState(Schema):
 class JobStateResponse(Schema):
     code: int
     data: JobState
+
+
+class NewJob(Schema):
+    jobId: str
+
+
+class NewJobResponse(Schema):
+    code: int
+    data: NewJob
 
 
 class JobFilters(Schema):
@@ -231,3 +277,27 @@ def retry(request: HttpRequest, jobId: str, body: RetryIn | None = None):
     source = body.source.connection() if body is not None and body.source is not None else None
     job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY), source)
     return ok({"jobId": job.pk, "status": job.status})
+
+
+@router.post(
+    "/{jobId}/verify",
+    response={200: NewJobResponse, **ERRORS},
+    operation_id="verifyJobAgain",
+    summary="Verify Again: a new VERIFICATION job comparing a finished migration's source and "
+    "target as they are now (409 while the job is Pending or In Progress)",
+)
+def verify(request: HttpRequest, jobId: str):
+    job = verify_again(request.auth, _job(request, jobId, action=ACTION_VERIFY))
+    return ok({"jobId": job.pk})
+
+
+@router.post(
+    "/{jobId}/repair",
+    response={200: NewJobResponse, **ERRORS},
+    operation_id="repairJob",
+    summary="Repair: a new REPAIR job re-copying only the key ranges a verification found "
+    "different, then verifying again (409 while running or when nothing differs)",
+)
+def repair(request: HttpRequest, jobId: str):
+    job = repair_job(request.auth, _job(request, jobId, action=ACTION_REPAIR))
+    return ok({"jobId": job.pk})

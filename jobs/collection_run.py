@@ -36,7 +36,7 @@ from migrations_app.engine.errors import (
     MigrateError,
 )
 from migrations_app.engine.fence import FencedClient
-from migrations_app.engine.migrate import migrate_collection
+from migrations_app.engine.migrate import migrate_collection, verify_collection
 from migrations_app.engine.model import CollectionInfo, CopyProgress, SchemaChoices, TargetSpec
 from migrations_app.engine.options import DEFAULTS, Observer, Options, RetrySchedule
 from migrations_app.engine.plan import plan, require_ok
@@ -120,7 +120,14 @@ class CollectionRun(Observer):
         except CopyCanceled as exc:
             self._save_checkpoint(getattr(exc, "checkpoint", None))
             self._finish(C.CANCELED)
-            self.event("canceled: the incomplete target collection was dropped", level="WARNING")
+            if self.job.type == Job.Type.VERIFICATION:
+                self.event("canceled: nothing was written", level="WARNING")
+            elif self.job.type == Job.Type.REPAIR:
+                self.event("canceled: the key ranges repaired so far stay so", level="WARNING")
+            else:
+                self.event(
+                    "canceled: the incomplete target collection was dropped", level="WARNING"
+                )
         except CopyError as exc:
             self._save_checkpoint(exc.checkpoint)
             self._fail(exc.message)
@@ -167,6 +174,18 @@ class CollectionRun(Observer):
             target = self._open(target_conn, "default", "target", self.job.target_name)
             try:
                 info = CollectionInfo.from_dict(c.source_info)
+                if self.job.type in (Job.Type.VERIFICATION, Job.Type.REPAIR):
+                    # Verify Again compares and writes nothing; Repair re-copies the differing
+                    # key ranges first. The spec is the migration's.
+                    return verify_collection(
+                        source,
+                        target,
+                        info,
+                        TargetSpec.from_dict(c.spec),
+                        repair=self.job.type == Job.Type.REPAIR,
+                        options=engine_options(load_after=False),
+                        observer=self,
+                    )
                 spec = self._spec(info, source, target)
                 return migrate_collection(
                     source,

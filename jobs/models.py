@@ -56,6 +56,8 @@ class Job(models.Model):
 
     class Type(models.TextChoices):
         MIGRATION = "MIGRATION", "Migration"
+        VERIFICATION = "VERIFICATION", "Verification"  # Verify Again of a migration
+        REPAIR = "REPAIR", "Repair"  # re-copies a migration's differing key ranges
 
     FINAL_STATES = (Status.SUCCESSFUL, Status.FAILED, Status.CANCELED)
     CANCELABLE_STATES = (Status.PENDING, Status.IN_PROGRESS)
@@ -104,6 +106,10 @@ class Job(models.Model):
     # When another organization's credentials (source_connection_enc) were removed from the
     # job: at its end (SUCCESSFUL, CANCELED) or after MIGRATION_CREDENTIAL_RETENTION (FAILED).
     source_credentials_removed_at = models.DateTimeField(null=True, blank=True)
+    # A VERIFICATION or REPAIR job: the migration whose source and target it compares/repairs.
+    verifies = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="verifications"
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -165,7 +171,23 @@ class Job(models.Model):
     @property
     def description(self) -> str:
         """The Jobs page's "Description & Type" line."""
+        if self.type == self.Type.VERIFICATION:
+            return f"Verify {self.source_label} ({self.source_db}) against {self.target_name}"
+        if self.type == self.Type.REPAIR:
+            return f"Repair {self.target_name} from {self.source_label} ({self.source_db})"
         return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
+
+    @property
+    def can_verify_again(self) -> bool:
+        """A finished job (not pending, running or being canceled) can be verified again."""
+        return self.is_final
+
+    @property
+    def can_repair(self) -> bool:
+        """Finished, and a verification of it found differences."""
+        return self.is_final and any(
+            c.verification == JobCollection.Verification.MISMATCH for c in self.collections.all()
+        )
 
 
 class JobCollection(models.Model):

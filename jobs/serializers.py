@@ -21,6 +21,53 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The phases of a collection run, in the order they run; named by their labels, as on View
+# Details.
+PHASES = [
+    JobCollection.Status.CREATING,
+    JobCollection.Status.COPYING,
+    JobCollection.Status.INDEXING,
+    JobCollection.Status.VERIFYING,
+]
+
+
+def _iso_text(value: str | None) -> str | None:
+    return iso(datetime.fromisoformat(value)) if value else None
+
+
+def phases_data(c: JobCollection) -> list[dict[str, Any]]:
+    """[{name, startTime, endTime}] of the phases that started, in order (endTime null while
+    running)."""
+    out = []
+    for phase in PHASES:
+        times = (c.phases or {}).get(phase) or {}
+        if times.get("start"):
+            out.append(
+                {
+                    "name": phase.label,
+                    "startTime": _iso_text(times.get("start")),
+                    "endTime": _iso_text(times.get("end")),
+                }
+            )
+    return out
+
+
+def verification_details(report: dict | None) -> dict[str, Any] | None:
+    """The verification's figures from the engine's report (None until verified). Every row is
+    compared: rowsCompared is all of them (older reports: the rows they sampled)."""
+    if not report:
+        return None
+    return {
+        "rowsCompared": report.get("rows_compared", report.get("sampled_rows", 0)),
+        "sourceCount": report.get("source_count"),
+        "targetCount": report.get("target_count"),
+        "rangesCompared": report.get("ranges_compared", 0),
+        "rangesDiffering": report.get("ranges_differing", 0),
+        "firstDifferingKeys": list(report.get("first_differing_keys") or []),
+        "sourceChanged": report.get("source_changed"),
+    }
+
+
 def collection_data(c: JobCollection) -> dict[str, Any]:
     return {
         "sourceDb": c.source_db,
@@ -31,6 +78,8 @@ def collection_data(c: JobCollection) -> dict[str, Any]:
         "totalEntities": c.total_entities,
         "migratedEntities": c.migrated_entities,
         "verification": c.verification,
+        "phases": phases_data(c),
+        "verificationDetails": verification_details(c.report),
     }
 
 
@@ -61,4 +110,5 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
             "dbName": job.target_db,
         },
         "collections": [collection_data(c) for c in collections],
+        **({"verifies": job.verifies_id} if job.type != Job.Type.MIGRATION else {}),
     }

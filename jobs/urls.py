@@ -11,4 +11,6 @@ urlpatterns = [
     path("<str:job_id>/log.txt", detail.job_log_txt, name="job_log_txt"),
     path("<str:job_id>/cancel/", actions.job_cancel, name="job_cancel"),
     path("<str:job_id>/retry/", actions.job_retry, name="job_retry"),
+    path("<str:job_id>/verify/", actions.job_verify, name="job_verify"),
+    path("<str:job_id>/repair/", actions.job_repair, name="job_repair"),
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from pymilvus.exceptions import MilvusException
 
 from console import services as console_services
 from console import throttle
@@ -57,6 +58,8 @@ MAX_COLLECTIONS = 100
 ACTION_START = "start a migration"
 ACTION_CANCEL = "cancel jobs"
 ACTION_RETRY = "retry jobs"
+ACTION_VERIFY = "verify jobs again"
+ACTION_REPAIR = "repair jobs"
 
 
 @dataclass
@@ -621,6 +624,159 @@ def recheck_job(user: User, job: Job, source_connection: Connection | None = Non
             raise TooMany(throttle.TOO_MANY_CONNECTION_TESTS)
 
 
+# --- Verify Again --------------------------------------------------------------------------
+
+
+def verify_again(user: User, job: Job) -> Job:
+    """A new VERIFICATION job (PENDING, enqueued after commit) comparing the source and target
+    collections of migration `job` (or of the migration a verification or repair job worked
+    on) as they are now, every row. Nothing is written to either side.
+
+    Forbidden unless the user manages the job's project; Conflict while the job is Pending, In
+    Progress or Canceling, or when no collection of it was copied; the checks of a Retry
+    (`recheck_job`: rights, tenancy, clusters still there); then both sides are connected to
+    and every collection looked for: Unavailable/Conflict with the reason, and no job is
+    created.
+    """
+    _require_manager(user, job.project, ACTION_VERIFY)
+    _require_finished(job, "verified again")
+    migration = _migration_of(job)
+    copied = [
+        c
+        for c in migration.collections.all()
+        if c.spec and c.checkpoint is not None and c.status != JobCollection.Status.CANCELED
+    ]
+    if not copied:
+        raise Conflict(
+            f"no collection of job {migration.pk} was copied: there is nothing to verify"
+        )
+    return _follow_up(user, migration, copied, Job.Type.VERIFICATION)
+
+
+def repair_job(user: User, job: Job) -> Job:
+    """A new REPAIR job: for each collection of `job` whose verification found differences, the
+    differing key ranges are copied again (keys the source lacks deleted, the rest upserted)
+    and the collection verified again; it ends SUCCESSFUL only when every one is identical.
+
+    `job` is a migration, or a Verify Again (or Repair) of one: the collections repaired are
+    those it found different. The refusals of Verify Again, and Conflict "nothing to repair"
+    when none differs.
+    """
+    _require_manager(user, job.project, ACTION_REPAIR)
+    _require_finished(job, "repaired")
+    migration = _migration_of(job)
+    differing = {
+        (c.source_db, c.source_name)
+        for c in job.collections.all()
+        if c.verification == JobCollection.Verification.MISMATCH
+    }
+    collections = [
+        c
+        for c in migration.collections.all()
+        if c.spec and (c.source_db, c.source_name) in differing
+    ]
+    if not collections:
+        raise Conflict(f"nothing to repair: no verification of job {job.pk} found differences")
+    return _follow_up(user, migration, collections, Job.Type.REPAIR)
+
+
+def _require_finished(job: Job, what: str) -> None:
+    if not job.is_final:
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: only a finished job can be {what}"
+        )
+
+
+def _migration_of(job: Job) -> Job:
+    if job.type == Job.Type.MIGRATION:
+        return job
+    if job.verifies is None:
+        raise Conflict(f"the migration job {job.pk} worked on no longer exists")
+    return job.verifies
+
+
+def _follow_up(user: User, migration: Job, collections: list[JobCollection], kind: str) -> Job:
+    """Create the VERIFICATION or REPAIR job of `collections` of `migration` (after the
+    checks of a Retry and a look at both sides), enqueued after commit."""
+    recheck_job(user, migration)
+    _check_collections_exist(migration, collections)
+    with transaction.atomic():
+        follow_up = Job.objects.create(
+            type=kind,
+            verifies=migration,
+            project=migration.project,
+            created_by=user,
+            source_cluster=migration.source_cluster,
+            source_connection_enc=migration.source_connection_enc,
+            source_name=migration.source_name,
+            source_db=migration.source_db,
+            target_cluster=migration.target_cluster,
+            target_name=migration.target_name,
+            target_db=migration.target_db,
+            task_id=str(uuid.uuid4()),
+        )
+        for position, c in enumerate(collections):
+            JobCollection.objects.create(
+                job=follow_up,
+                position=position,
+                source_db=c.source_db,
+                source_name=c.source_name,
+                target_db=c.target_db,
+                target_name=c.target_name,
+                choices=c.choices,
+                source_info=c.source_info,
+                spec=c.spec,
+                total_entities=c.total_entities,
+            )
+        what = "verification" if kind == Job.Type.VERIFICATION else "repair"
+        log_event(
+            follow_up,
+            f"{what} created by {user.email}: {len(collections)} collection(s) of migration "
+            f"{migration.pk}, compared as they are now",
+        )
+        log_event(migration, f"{what} started by {user.email}: job {follow_up.pk}")
+        transaction.on_commit(lambda: lifecycle.enqueue(follow_up.pk))
+    return follow_up
+
+
+def _check_collections_exist(migration: Job, collections: list[JobCollection]) -> None:
+    """Connect to both sides and look for every collection: a clear refusal when a side is
+    unreachable or a collection is gone."""
+    source_connection = migration.source_connection()
+    if source_connection is None:
+        raise Conflict(f"the source of job {migration.pk} is gone: start a new migration")
+    sides = [
+        (
+            source_connection,
+            "source",
+            migration.source_name,
+            [(c.source_db, c.source_name) for c in collections],
+        ),
+        (
+            migration.target_cluster.connection(),
+            "target",
+            migration.target_name,
+            [(c.target_db, c.target_name) for c in collections],
+        ),
+    ]
+    for connection, role, label, names in sides:
+        for db in sorted({db for db, _ in names}):
+            client = _open(connection, db, role, label)
+            try:
+                for _, name in [(d, n) for d, n in names if d == db]:
+                    if not client.has_collection(name):
+                        raise Conflict(
+                            f"the {role} collection {db}.{name} no longer exists: there is "
+                            "nothing to verify it against",
+                            step=role,
+                        )
+            except MilvusException as exc:
+                message = redact(exc.message, connection.secrets())
+                raise Unavailable(f"the {role} cannot be read: {message}", step=role) from None
+            finally:
+                client.close()
+
+
 __all__ = [
     "Check",
     "CollectionChoice",
@@ -633,4 +789,6 @@ __all__ = [
     "source_refusal",
     "retry_job",
     "start_migration",
+    "repair_job",
+    "verify_again",
 ]

@@ -78,8 +78,88 @@ def test_it_describes_a_job_in_the_designs_shape(owner, api_as, project):
             "totalEntities": 100,
             "migratedEntities": 40,
             "verification": "PENDING",
+            "phases": [],
+            "verificationDetails": None,
         }
     ]
+
+
+def test_it_gives_each_collections_phases_and_verification_details(owner, api_as, project):
+    job = _job(project, Job.Status.FAILED, created_by=owner)
+    JobCollection.objects.filter(job=job).update(
+        status=JobCollection.Status.FAILED,
+        verification=JobCollection.Verification.MISMATCH,
+        phases={
+            "VERIFYING": {"start": "2026-01-01T12:03:00+00:00"},
+            "COPYING": {"start": "2026-01-01T12:01:00+00:00", "end": "2026-01-01T12:02:30+00:00"},
+            "CREATING": {"start": "2026-01-01T12:00:58+00:00", "end": "2026-01-01T12:01:00+00:00"},
+            "INDEXING": {
+                "start": "2026-01-01T12:02:30+00:00",
+                "end": "2026-01-01T13:03:00+01:00",  # another offset: written back in UTC
+            },
+        },
+        report={
+            "source_count": 100,
+            "target_count": 100,
+            "rows_compared": 100,
+            "ranges_compared": 3,
+            "ranges_differing": 2,
+            "first_differing_keys": [7, 9_999],
+            "source_changed": True,
+            "mismatches": ["the source changed during the migration: …"],
+        },
+    )
+
+    data = api_as(owner).get(f"/v2/jobs/{job.pk}").json()["data"]
+    listed = api_as(owner).get("/v2/jobs").json()["data"]["records"][0]
+
+    collection = data["collections"][0]
+    assert collection["phases"] == [
+        {
+            "name": "Creating",
+            "startTime": "2026-01-01T12:00:58Z",
+            "endTime": "2026-01-01T12:01:00Z",
+        },
+        {"name": "Copying", "startTime": "2026-01-01T12:01:00Z", "endTime": "2026-01-01T12:02:30Z"},
+        {
+            "name": "Indexing",
+            "startTime": "2026-01-01T12:02:30Z",
+            "endTime": "2026-01-01T12:03:00Z",
+        },
+        {"name": "Verifying", "startTime": "2026-01-01T12:03:00Z", "endTime": None},
+    ]
+    assert collection["verificationDetails"] == {
+        "rowsCompared": 100,
+        "sourceCount": 100,
+        "targetCount": 100,
+        "rangesCompared": 3,
+        "rangesDiffering": 2,
+        "firstDifferingKeys": [7, 9_999],
+        "sourceChanged": True,
+    }
+    assert collection["verification"] == "MISMATCH"  # the existing field keeps its meaning
+    assert listed["collections"][0] == collection
+
+
+def test_it_gives_rows_compared_of_a_report_made_before_every_row_was_compared(
+    owner, api_as, project
+):
+    job = _job(project, Job.Status.SUCCESSFUL, created_by=owner)
+    JobCollection.objects.filter(job=job).update(
+        report={"source_count": 5, "target_count": 5, "sampled_rows": 5, "mismatches": []}
+    )
+
+    details = api_as(owner).get(f"/v2/jobs/{job.pk}").json()["data"]["collections"][0]
+
+    assert details["verificationDetails"] == {
+        "rowsCompared": 5,
+        "sourceCount": 5,
+        "targetCount": 5,
+        "rangesCompared": 0,
+        "rangesDiffering": 0,
+        "firstDifferingKeys": [],
+        "sourceChanged": None,
+    }
 
 
 def test_it_lets_a_read_only_member_watch(viewer, api_as, project):

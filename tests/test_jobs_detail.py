@@ -155,7 +155,11 @@ def test_it_puts_a_failed_jobs_reason_first_with_its_mismatches(
         report={
             "source_count": 10,
             "target_count": 9,
-            "sampled_rows": 9,
+            "rows_compared": 10,
+            "ranges_compared": 4,
+            "ranges_differing": 1,
+            "first_differing_keys": [7, 'k"8'],
+            "source_changed": True,
             "duplicate_keys": 0,
             "mismatches": ["key 7 missing on the target", "count differs: 10 → 9"],
             "messages": [],
@@ -171,6 +175,11 @@ def test_it_puts_a_failed_jobs_reason_first_with_its_mismatches(
     assert 'data-status="MISMATCH">Mismatch</span>' in html
     assert '<dt>Mismatches</dt><dd class="num">2</dd>' in html
     assert "<li>key 7 missing on the target</li>" in html
+    assert '<dt>Rows compared</dt><dd class="num">10</dd>' in html
+    assert '<dt>Key ranges compared</dt><dd class="num">4</dd>' in html
+    assert '<dt>Key ranges differing</dt><dd class="num">1</dd>' in html
+    assert "<dt>Source changed</dt><dd>Yes, during the migration</dd>" in html
+    assert '<dt>First differing keys</dt><dd class="keys">7, k&quot;8</dd>' in html
     assert 'action="' + reverse("job_retry", args=[job.pk]) + '"' in html
     assert ">Retry</button>" in html
     assert "hx-trigger" not in html  # final: nothing polls

@@ -1,4 +1,4 @@
-"""Cancel and Retry (POST). The service decides; a refusal (wrong state) becomes a flash
+"""Cancel, Retry, Verify Again and Repair (POST). The service decides; a refusal (wrong state) becomes a flash
 message, and the user goes back to the page they came from.
 
 Cancel also answers GET with a confirmation page: the Jobs page's Cancel button opens a
@@ -87,3 +87,39 @@ def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
             f"Job {job.pk} retried: its unfinished collections run again from their checkpoints.",
         )
     return _go(request, _back(request, job))
+
+
+@login_required
+@require_POST
+def job_verify(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Verify Again: the new VERIFICATION job's View Details, or back with the refusal."""
+    job = get_job_for(request.user, job_id, write=True, action=service.ACTION_VERIFY)
+    try:
+        verification = service.verify_again(request.user, job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _go(request, _back(request, job))
+    messages.success(
+        request,
+        f"Verification {verification.pk} started: it compares every row of the source and "
+        "target as they are now.",
+    )
+    return _go(request, reverse("job_detail", args=[verification.pk]))
+
+
+@login_required
+@require_POST
+def job_repair(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Repair: the new REPAIR job's View Details, or back with the refusal."""
+    job = get_job_for(request.user, job_id, write=True, action=service.ACTION_REPAIR)
+    try:
+        repair = service.repair_job(request.user, job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _go(request, _back(request, job))
+    messages.success(
+        request,
+        f"Repair {repair.pk} started: it copies again only the key ranges that differ, then "
+        "verifies every row.",
+    )
+    return _go(request, reverse("job_detail", args=[repair.pk]))

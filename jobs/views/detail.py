@@ -24,20 +24,14 @@ from jobs.access import get_job_for, hide_source_in
 from jobs.events import job_secrets
 from jobs.forms import LogFilterForm, RetrySourceForm
 from jobs.models import Job, JobCollection, JobEvent
-from jobs.serializers import iso
-from migrations_app.service import ACTION_CANCEL, ACTION_RETRY
+from jobs.serializers import PHASES, iso, verification_details
+from migrations_app.service import ACTION_CANCEL, ACTION_REPAIR, ACTION_RETRY, ACTION_VERIFY
 
 # The page shows this many log lines; the download has them all.
 LOG_LIMIT = 500
 # The job's last log line ("job successful…") is written just after its final status: the
 # log keeps polling this long past the end so that line is not missed.
 LOG_GRACE = timedelta(seconds=5)
-PHASES = [
-    JobCollection.Status.CREATING,
-    JobCollection.Status.COPYING,
-    JobCollection.Status.INDEXING,
-    JobCollection.Status.VERIFYING,
-]
 
 
 @dataclass
@@ -52,6 +46,7 @@ class CollectionRow:
     collection: JobCollection
     phases: list[Phase]
     report: dict | None
+    details: dict | None = None  # serializers.verification_details of the report
 
 
 @dataclass
@@ -130,7 +125,10 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
         "reason": hide_source_in(job, redact(job.reason, secrets)),
         "overview": overview(job, collections),
         "rows": [
-            CollectionRow(c, collection_phases(c, now), c.report or None) for c in collections
+            CollectionRow(
+                c, collection_phases(c, now), c.report or None, verification_details(c.report)
+            )
+            for c in collections
         ],
         "can_manage": can_manage(request.user, job.project),
         "cancel_why": refusal(job.project, ACTION_CANCEL),
@@ -138,6 +136,8 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
         "retry_source_form": (
             RetrySourceForm(job=job) if job.can_retry and job.source_credentials_removed else None
         ),
+        "verify_why": refusal(job.project, ACTION_VERIFY),
+        "repair_why": refusal(job.project, ACTION_REPAIR),
     }
 
 

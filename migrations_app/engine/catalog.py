@@ -15,6 +15,7 @@ from typing import Any
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from .carry import list_aliases
 from .connect import current_database, on_database
 from .errors import CollectionNotFound, ConnectError
 from .model import CollectionInfo, FieldInfo, FunctionInfo, IndexInfo
@@ -114,6 +115,7 @@ def describe_collection(client: MilvusClient, name: str) -> CollectionInfo:
         num_shards=int(desc.get("num_shards") or 1),
         consistency_level=desc.get("consistency_level_name") or "Bounded",
         properties=_plain(desc.get("properties") or {}),
+        aliases=list_aliases(client, name),
     )
 
 

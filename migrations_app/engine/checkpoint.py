@@ -1,8 +1,9 @@
 """The checkpoint of a copy: what has been written, as a JSON-safe dict a caller keeps.
 
 {"version": 1, "partitions": {stream: last key written or None}, "done_partitions": [...],
- "rows": n, "bytes": n, "partition_rows": {stream: n}} — a stream is a partition name, or "*"
-for a collection read whole. Every row up to a stream's key is in the target; rows past it may
+ "rows": n, "bytes": n, "partition_rows": {stream: n}, "digests": {...}} — a stream is a partition
+name, or "*" for a collection read whole; "digests" are the per-key-range digests of the rows
+written (digest.CopyDigests), None when a resumed checkpoint came without them. Every row up to a stream's key is in the target; rows past it may
 be too (a run that died after writing), which is why copy.py rewrites that range by upsert.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .digest import DEFAULT_RANGE_ROWS, CopyDigests
 from .errors import CopyError
 from .reader import WHOLE_COLLECTION, Page
 
@@ -33,11 +35,22 @@ class CopyState:
     rows: int
     bytes: int
     partition_rows: dict[str, int]
+    digests: CopyDigests | None = None
 
     @classmethod
-    def start(cls, streams: list[str], checkpoint: dict | None) -> CopyState:
+    def start(
+        cls, streams: list[str], checkpoint: dict | None, range_rows: int = DEFAULT_RANGE_ROWS
+    ) -> CopyState:
         if checkpoint is None:
-            return cls(streams=streams, last_pk={}, done=[], rows=0, bytes=0, partition_rows={})
+            return cls(
+                streams=streams,
+                last_pk={},
+                done=[],
+                rows=0,
+                bytes=0,
+                partition_rows={},
+                digests=CopyDigests(range_rows),
+            )
         try:
             last_pk = dict(checkpoint["partitions"])
             done = list(checkpoint["done_partitions"])
@@ -57,6 +70,7 @@ class CopyState:
             rows=rows,
             bytes=int(checkpoint.get("bytes", 0)),
             partition_rows={k: int(v) for k, v in checkpoint.get("partition_rows", {}).items()},
+            digests=_digests_of(checkpoint, rows, range_rows),
         )
 
     def advance(self, page: Page) -> None:
@@ -64,6 +78,8 @@ class CopyState:
         self.rows += page.rows
         self.bytes += page.bytes
         self.partition_rows[page.stream] = self.partition_rows.get(page.stream, 0) + page.rows
+        if self.digests is not None:
+            self.digests.add_page(page.stream, page.last_pk, page.rows, page.digest)
 
     def finish(self, stream: str) -> None:
         self.last_pk.setdefault(stream, None)
@@ -79,4 +95,14 @@ class CopyState:
             "rows": self.rows,
             "bytes": self.bytes,
             "partition_rows": dict(self.partition_rows),
+            "digests": self.digests.to_dict() if self.digests is not None else None,
         }
+
+
+def _digests_of(checkpoint: dict, rows: int, range_rows: int) -> CopyDigests | None:
+    """The digests a checkpoint carries; a fresh set for one of 0 rows; None when rows were
+    written by a copy that did not keep digests (the verification then reads both sides)."""
+    saved = checkpoint.get("digests")
+    if saved is not None:
+        return CopyDigests(saved=saved)
+    return CopyDigests(range_rows) if rows == 0 else None

@@ -107,6 +107,9 @@ class CopyResult:
     partition_rows: dict[str, int] = field(default_factory=dict)
     resumed_rows: int = 0  # of `rows`, those an earlier run had already written
     upserted_rows: int = 0  # rows this run wrote as upserts (the uncertain range of a resume)
+    # Per-key-range digests of every row written (digest.CopyDigests.to_dict()), None when a
+    # resumed checkpoint had none.
+    digests: dict | None = None
 
 
 def copy_collection(
@@ -158,7 +161,7 @@ def copy_collection(
         _check_primary_key(source_schema, scope.source_collection, pk_field, scope.pk_is_varchar)
         carry_dynamic = scope.dynamic and bool(source_schema.get("enable_dynamic_field"))
 
-        state = CopyState.start(streams, checkpoint)
+        state = CopyState.start(streams, checkpoint, options.range_rows)
         uncertain = {}
         if checkpoint is not None:
             if write_intent is None:
@@ -248,6 +251,7 @@ def _run(
         partition_rows=dict(state.partition_rows),
         resumed_rows=resumed_rows,
         upserted_rows=upserted_rows,
+        digests=state.digests.to_dict() if state.digests is not None else None,
     )
 
 

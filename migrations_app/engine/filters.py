@@ -45,6 +45,18 @@ def pk_after_filter(pk_field: str, last: int | str | None, pk_is_varchar: bool) 
     return f"{pk_field} > {pk_literal(last, pk_is_varchar)}"
 
 
+def pk_range_filter(
+    pk_field: str, after: int | str | None, upto: int | str | None, pk_is_varchar: bool
+) -> str:
+    """Filter matching the keys after `after` and up to `upto` included (None: unbounded)."""
+    lower = pk_after_filter(pk_field, after, pk_is_varchar)
+    if upto is None:
+        return lower
+    if not pk_is_varchar and int(upto) == INT64_MIN:
+        return f"{lower} and {pk_field} < {INT64_MIN + 1}"
+    return f"{lower} and {pk_field} <= {pk_literal(upto, pk_is_varchar)}"
+
+
 def pk_in_filter(pk_field: str, keys: Iterable[int | str], pk_is_varchar: bool) -> str:
     """Filter matching exactly the rows whose key is one of `keys` (which must not be empty)."""
     keys = list(keys)

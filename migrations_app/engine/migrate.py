@@ -10,6 +10,7 @@ from __future__ import annotations
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from .carry import carry_over
 from .checkpoint import initial_checkpoint
 from .connect import on_database, server_kind
 from .copy import CopyScope, copy_collection
@@ -19,9 +20,10 @@ from .model import CollectionInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
 from .ownership import exists_and_owned, require_owned
 from .plan import choices_of, plan
+from .repair import repair_collection
 from .rpc import CancelFlag, wait_for
 from .target import create_target, drop_target
-from .verify import count_rows, verify
+from .verify import SourceRead, count_rows, verify
 
 # The phases reported to `on_phase`, in order (JobCollection statuses of the same names).
 CREATING, COPYING, INDEXING, VERIFYING = "CREATING", "COPYING", "INDEXING", "VERIFYING"
@@ -141,6 +143,60 @@ def migrate_collection(
         raise
 
 
+def verify_collection(
+    source_client: MilvusClient,
+    target_client: MilvusClient,
+    source_info: CollectionInfo,
+    spec: TargetSpec,
+    *,
+    repair: bool = False,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
+) -> VerifyReport:
+    """Verify Again: compare target collection `spec` with its source as they are now, every
+    row, without writing anything; with `repair`, first re-copy the key ranges that differ
+    (repair.repair_collection) and return the verification made after. Either side is loaded
+    for the reading when it is not (and released again). Raises VerifyError/MigrateError with
+    the reason (a collection gone, a server unreachable), CopyError when a repair write fails,
+    CopyCanceled when `observer.should_cancel` says so."""
+    run = _Run(source_info, spec, options, observer)
+    observer.on_phase(COPYING if repair else VERIFYING)
+    for client, db, name, role in (
+        (source_client, source_info.db, source_info.name, "source"),
+        (target_client, spec.db, spec.name, "target"),
+    ):
+        with on_database(client, db) as bound:
+            try:
+                exists = bound.has_collection(name)
+            except MilvusException as exc:
+                raise MigrateError(f"the {role} cannot be read: {exc.message}") from None
+            if not exists:
+                raise MigrateError(f"the {role} collection {db}.{name} no longer exists")
+    with (
+        on_database(source_client, source_info.db) as src,
+        on_database(target_client, spec.db) as dst,
+    ):
+        source_loaded = run.ensure_loaded(src, source_info.name, "source")
+        try:
+            target_loaded = run.ensure_loaded(dst, spec.name, "target")
+            try:
+                if repair:
+                    result = repair_collection(
+                        src, dst, source_info, spec, options=options, observer=observer
+                    )
+                    if not result.ranges:
+                        observer.on_note("repair: every key range was identical, nothing written")
+                    observer.on_phase(VERIFYING)
+                    return result.report
+                return verify(src, dst, source_info, spec, options=options, observer=observer)
+            finally:
+                if target_loaded:
+                    dst.release_collection(spec.name)
+        finally:
+            if source_loaded:
+                src.release_collection(source_info.name)
+
+
 class _Run:
     """One call of migrate_collection: its settings, observer and cancel flag."""
 
@@ -179,26 +235,38 @@ class _Run:
                 options=options,
                 observer=observer,
             )
-            observer.on_phase(INDEXING)
-            self.check_cancel("before building indexes")
-            finalize(dst, spec, options=options, observer=observer)
-            observer.on_phase(VERIFYING)
-            self.check_cancel("before verifying")
-            target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
+            # The source's side of the verification is read now, while the target builds its
+            # indexes (the source server is idle then): verify reads only the target.
+            ahead = None
+            if result.digests is not None:
+                ahead = SourceRead(src, self.source_info, spec, result.digests, options)
             try:
-                return verify(
-                    src,
-                    dst,
-                    self.source_info,
-                    spec,
-                    source_count_at_start=count_at_start,
-                    copied_rows=result.rows,
-                    options=options,
-                    observer=observer,
-                )
+                observer.on_phase(INDEXING)
+                self.check_cancel("before building indexes")
+                finalize(dst, spec, options=options, observer=observer)
+                carry_over(src, dst, self.source_info, spec, observer)
+                observer.on_phase(VERIFYING)
+                self.check_cancel("before verifying")
+                target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
+                try:
+                    return verify(
+                        src,
+                        dst,
+                        self.source_info,
+                        spec,
+                        source_count_at_start=count_at_start,
+                        copied_rows=result.rows,
+                        copy_digests=result.digests,
+                        source_read=ahead,
+                        options=options,
+                        observer=observer,
+                    )
+                finally:
+                    if target_loaded_here and not options.load:
+                        dst.release_collection(spec.name)
             finally:
-                if target_loaded_here and not options.load:
-                    dst.release_collection(spec.name)
+                if ahead is not None:
+                    ahead.stop()
 
     def ensure_loaded(self, client: MilvusClient, name: str, role: str) -> bool:
         """Load collection `name` if it is not; True when this call loaded it."""

@@ -134,6 +134,7 @@ class CollectionInfo(_SchemaShaped):
     num_shards: int = 1
     consistency_level: str = "Bounded"
     properties: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)  # carried to the target by the copy
 
     @property
     def copied_fields(self) -> list[str]:
@@ -262,8 +263,11 @@ class CopyProgress:
 class VerifyReport(Serializable):
     """Outcome of verify: `verified` is True only when every check passed.
 
-    Counts are per collection and per partition (source → target). `mismatches` lists each
-    difference found, `messages` the notes for people (e.g. writes during the migration).
+    Counts are per collection and per partition (source → target). Every row is compared:
+    `rows_compared` of them in `ranges_compared` key ranges, `ranges_differing` of which differ;
+    `first_differing_keys` are the first keys found different; `source_changed` is True when
+    the source's rows at the end differ from what the copy read (None: not known, e.g. Verify
+    Again). `mismatches` lists each difference found, `messages` the notes for people.
     """
 
     source: str
@@ -273,7 +277,11 @@ class VerifyReport(Serializable):
     target_count: int
     source_count_at_start: int | None = None
     partitions: dict[str, dict[str, int]] = field(default_factory=dict)
-    sampled_rows: int = 0
+    rows_compared: int = 0
+    ranges_compared: int = 0
+    ranges_differing: int = 0
+    first_differing_keys: list[Any] = field(default_factory=list)
+    source_changed: bool | None = None
     duplicate_keys: int = 0
     mismatches: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -289,7 +297,7 @@ class VerifyReport(Serializable):
         """One line with the figures, fit for a job's `reason` or a CLI."""
         head = (
             f"{self.status}: {self.source} → {self.target}: source {self.source_count} rows, "
-            f"target {self.target_count} rows, {self.sampled_rows} rows compared"
+            f"target {self.target_count} rows, {self.rows_compared} rows compared"
         )
         if self.mismatches:
             shown = "; ".join(self.mismatches[:5])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .digest import DEFAULT_RANGE_ROWS
 from .model import CopyProgress
 
 # 16 MB pages: Milvus Lite scans the whole collection for every query, so fewer, larger pages
@@ -40,16 +41,19 @@ class Options:
 
     batch_bytes: bytes of rows per copied batch (a checkpoint after each). load: load the
     target collection at the end. sample_rows: rows compared field by field by verify.
-    retry: the schedule for transient errors. call_timeout: seconds a request may go without
-    an answer before it is retried (the deadline of every call; a job's reaper waits that long
-    past a lease's end, see fence.py). wait_timeout: the deadline of the calls that wait on the
-    server (flush, index build, load). cancel_poll: seconds between looks at the cancel flag
-    while a call, a back-off or a server-side wait (flush, index build, load) runs.
+    range_rows: rows per key range of the copy's and the verification's digests (a differing
+    range is read again to find its keys). retry: the schedule for transient errors.
+    call_timeout: seconds a request may go without an answer before it is retried (the deadline
+    of every call; a job's reaper waits that long past a lease's end, see fence.py).
+    wait_timeout: the deadline of the calls that wait on the server (flush, index build, load).
+    cancel_poll: seconds between looks at the cancel flag while a call, a back-off or a
+    server-side wait (flush, index build, load) runs.
     """
 
     batch_bytes: int = DEFAULT_BATCH_BYTES
     load: bool = False
     sample_rows: int = DEFAULT_SAMPLE_ROWS
+    range_rows: int = DEFAULT_RANGE_ROWS
     retry: RetrySchedule = field(default_factory=RetrySchedule)
     call_timeout: float = 300.0
     wait_timeout: float = 3600.0

@@ -273,6 +273,15 @@ def _plan_one(
         if planned:
             indexes.append(planned)
 
+    if not resuming and source.aliases:
+        taken = _aliases_in(target_client, db, target_databases)
+        for alias in source.aliases:
+            if alias in taken:
+                warnings.append(
+                    f"alias {alias} is taken in database {db} of the target: it will not be "
+                    "carried over, and the verification will report it missing"
+                )
+
     description = source.description if choices.description is None else choices.description
     spec = TargetSpec(
         source_db=source.db,
@@ -387,6 +396,19 @@ def plan_index(
         f"scalar index {index.index_type} on field {index.field_name} is not available on "
         f"{support.label}: it will not be built"
     )
+
+
+def _aliases_in(client: MilvusClient, db: str, databases: set[str] | None) -> set[str]:
+    """Every alias of the target database (none when it does not exist yet or cannot be
+    listed)."""
+    if databases is not None and db not in databases:
+        return set()
+    try:
+        with on_database(client, db) as bound:
+            answer = bound.list_aliases()
+    except MilvusException:
+        return set()
+    return set(answer.get("aliases", []) if isinstance(answer, dict) else answer)
 
 
 def _collection_exists(client: MilvusClient, db: str, name: str) -> bool:

@@ -27,8 +27,9 @@ from pymilvus import DataType
 from pymilvus.client.prepare import Prepare
 from pymilvus.grpc_gen import common_pb2
 
+from .digest import row_hashes
 from .errors import CopyCanceled, CopyError
-from .filters import pk_after_filter
+from .filters import pk_range_filter
 from .rpc import AnswerTooLarge, RpcChannel, StatusError
 
 # A page whose encoded answer is larger than this is read again with a smaller limit, so the
@@ -57,6 +58,7 @@ class Page:
     bytes: int
     first_pk: int | str
     last_pk: int | str
+    digest: int = 0  # the sum of its rows' hashes (digest.row_hashes), computed by the reader
 
 
 @dataclass
@@ -156,8 +158,10 @@ def read_pages(
     output_fields: list[str],
     partition: str | None,
     after: int | str | None,
+    upto: int | str | None = None,
 ) -> Iterator[tuple[object, list, int]]:
-    """(answer, keys, size) of each page after key `after`, in key order, checked."""
+    """(answer, keys, size) of each page after key `after` (up to key `upto` included when
+    given), in key order, checked."""
     where = f"{channel.role} collection {collection!r}" + (
         f" partition {partition!r}" if partition else ""
     )
@@ -170,7 +174,7 @@ def read_pages(
                 channel,
                 f"reading {where}",
                 collection,
-                pk_after_filter(pk_field, last, pk_is_varchar),
+                pk_range_filter(pk_field, last, upto, pk_is_varchar),
                 output_fields,
                 partition_names,
                 limit,
@@ -360,6 +364,8 @@ class Reader:
                 bytes=size,
                 first_pk=keys[0],
                 last_pk=keys[-1],
+                # Hashed here, on the reader's thread, while the writer waits for the target.
+                digest=sum(row_hashes(fields_data, len(keys), stream, self.output_fields)),
             )
             # Drop this page's references before the next query: it belongs to the writer now.
             del answer, fields_data, keys

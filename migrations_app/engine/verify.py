@@ -1,45 +1,80 @@
-"""Check a copied collection against its source and say, with figures, whether it is exact.
+"""Check a copied collection against its source, every row: identical or not, and where not.
 
-Checks: entity counts of the collection and of every copied partition (strong consistency),
-duplicate primary keys on the target, a sample of rows compared field by field, keys found on
-one side only, and whether the source changed since the migration started. `verified` is True
-only when all of them pass.
+What is compared:
+- every row's raw content (primary key, partition, every copied field bit for bit, JSON, arrays,
+  sparse vectors, dynamic fields), as per-key-range digests (engine/digest.py). One strongly
+  consistent read of the target and one of the source run at the same time, each into the same
+  key ranges; a range whose digests differ is read again on both sides and narrowed to its keys
+  (missing on the target, on the target only, or differing, with the fields that differ);
+- the digests the copy computed of what it wrote (kept in its checkpoint): a range where the
+  source now differs from what was copied means the source changed during the migration, which
+  is its own reason;
+- duplicate primary keys on the target (`count(*)` against the distinct keys read);
+- the schema (the target's fields against the plan's), the collection properties (TTL, mmap and
+  the like) and the aliases, which the copy carries over.
 
-Keys are read with the engine's own escaped key-range filters in keyset pages, like the copy
-(reader.scan_keys) — never pymilvus' `query_iterator`, which breaks on VARCHAR keys holding `"`
-or `\\`. One scan of each side's keys gives its distinct key count (a Milvus query answers each
-key once while `count(*)` counts every stored row, so the difference is the duplicates) and a
-reservoir sample drawn uniformly over its whole key range. The two samples are compared row by
-row on both sides, so a key present on one side only is reported whichever side holds it.
+`verified` is True only when all of them agree. Keys are read with the engine's own escaped
+key-range filters in keyset pages (reader.read_pages), never pymilvus' `query_iterator`, which
+breaks on VARCHAR keys holding `"` or `\\`.
 
 Server quirks this relies on (see DESIGN §9):
-- Milvus Lite's `count(*)` ignores `partition_names`: a partition is counted there by scanning
-  its primary keys.
+- Milvus Lite's `count(*)` ignores `partition_names`: partitions are counted from the rows read.
 - Milvus Lite answers slowly until freshly inserted rows are flushed: finalize flushes first.
 """
 
 from __future__ import annotations
 
-import math
-import random
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from .connect import on_database, server_kind
-from .errors import CopyCanceled, CopyError, VerifyError
-from .filters import pk_in_filter, pk_literal
-from .model import CollectionInfo, TargetSpec, VerifyReport
+from .carry import carried_properties, list_aliases
+from .catalog import describe_collection
+from .connect import on_database
+from .digest import (
+    CopyDigests,
+    RangeSums,
+    encode_column,
+    row_hashes,
+    uppers_every,
+)
+from .errors import CopyCanceled, CopyError, EngineError, VerifyError
+from .filters import pk_literal
+from .model import CollectionInfo, FieldInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
-from .reader import scan_keys
+from .reader import WHOLE_COLLECTION, PageSizer, read_pages, scan_keys
 from .rpc import CancelFlag, RpcChannel, wait_for
 
-FETCH_CHUNK = 100  # keys per "pk in [...]" query
-FLOAT_TOLERANCE = 1e-6
+FIRST_KEYS = 10  # differing keys listed in the report
+NARROWED_RANGES = 20  # differing ranges read again to find their keys
 MAX_SHOWN = 80  # characters of a value quoted in a mismatch
+# The schema attributes compared between the plan's target fields and the target's, and those
+# compared only where the server reports them (Milvus Lite does not report an array's
+# max_length, for one).
+_FIELD_ATTRIBUTES = (
+    "dtype",
+    "is_primary",
+    "dim",
+    "element_type",
+    "max_capacity",
+    "nullable",
+    "is_partition_key",
+)
+_REPORTED_ATTRIBUTES = ("max_length", "default_value")
+
+
+@dataclass
+class _Side:
+    """What one read of one side found, per stream."""
+
+    sums: dict[str, RangeSums] = field(default_factory=dict)
+    rows: int = 0
 
 
 def verify(
@@ -50,52 +85,107 @@ def verify(
     *,
     source_count_at_start: int | None = None,
     copied_rows: int | None = None,
-    seed: int | None = None,
+    copy_digests: dict | None = None,
+    source_read: SourceRead | None = None,
+    seed: int | None = None,  # noqa: ARG001 - kept for callers of the sampling verification
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
-    """Compare target collection `spec` with `source`; both must be loaded.
+    """Compare target collection `spec` with `source`, every row; both must be loaded.
 
-    `source_count_at_start` (the source's exact count before the copy) lets the report say when
-    the source was written to during the migration. `options.sample_rows` keys are sampled on
-    each side (`seed` makes the sample repeatable). `observer.should_cancel` is asked between
-    pages and while
-    waiting: CopyCanceled within about a second. Raises VerifyError when a check cannot run.
+    `copy_digests` (CopyResult.digests, or the checkpoint's "digests") are the digests of what
+    the copy wrote: with them the key ranges are the copy's and a source that changed since is
+    told apart; without them (Verify Again, an old checkpoint) the ranges come from a scan of the
+    source's keys. `source_count_at_start` (the source's count before the copy) adds a note when
+    the source was written to. `source_read` is the source's read started ahead (SourceRead,
+    with the same `copy_digests`); without one both sides are read now, at the same time.
+    `observer.should_cancel` is asked while reading: CopyCanceled within about a second.
+    Raises VerifyError when a check cannot run.
     """
     started = time.monotonic()
     cancel = CancelFlag(observer.should_cancel)
-    sample_rows = options.sample_rows
-    source_kind, _ = server_kind(source_client)
-    target_kind, _ = server_kind(target_client)
     label_source = f"{source.db}.{source.name}"
     label_target = f"{spec.db}.{spec.name}"
     mismatches: list[str] = []
     messages: list[str] = []
-    partitions: dict[str, dict[str, int]] = {}
-    pk, varchar = spec.primary_field, spec.pk_is_varchar
+    streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
+    output = list(spec.read_fields) + (
+        ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
+    )
+    copied = CopyDigests(saved=copy_digests) if copy_digests else None
 
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        src_end = RpcChannel(src, "source", cancel, options)
-        dst_end = RpcChannel(dst, "target", cancel, options)
+        mismatches += compare_collections(src, dst, source, spec)
+        if source_read is not None:
+            uppers = source_read.uppers
+        elif copied is not None:
+            uppers = {stream: copied.sums(stream).uppers for stream in streams}
+        else:
+            uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
+        reading = _Reading(src, dst, source.name, spec, output, options, cancel)
+        source_side, target_side = reading.both(
+            streams, uppers, source_read.future if source_read is not None else None
+        )
+        source_count, distinct = source_side.rows, target_side.rows
+        target_count = _count(dst, spec.name, cancel)
 
-        def count(end: RpcChannel, name: str, partition: str | None, lite: bool) -> int:
-            if cancel():
-                raise CopyCanceled(f"verification of {label_target} canceled")
-            return count_rows(
-                end.client,
-                name,
-                pk=pk,
-                pk_is_varchar=varchar,
-                partition=partition,
-                lite=lite,
-                channel=end,
-                should_cancel=cancel,
-            )
-
-        source_count = count(src_end, source.name, None, source_kind == "milvus_lite")
-        target_count = count(dst_end, spec.name, None, target_kind == "milvus_lite")
         if source_count != target_count:
             mismatches.append(f"entity count differs: source {source_count}, target {target_count}")
+        duplicates = max(0, target_count - distinct)
+        if duplicates:
+            mismatches.append(
+                f"{duplicates} duplicate primary keys on the target ({target_count} rows, "
+                f"{distinct} distinct keys)"
+            )
+        partitions = {}
+        if spec.copy_partitions:
+            for stream in streams:
+                in_source = sum(source_side.sums[stream].rows)
+                in_target = sum(target_side.sums[stream].rows)
+                partitions[stream] = {"source": in_source, "target": in_target}
+                if in_source != in_target:
+                    mismatches.append(
+                        f"partition {stream}: source {in_source} rows, target {in_target}"
+                    )
+
+        ranges = differing = 0
+        changed_ranges = 0
+        to_narrow: list[tuple[str, int, bool]] = []
+        for stream in streams:
+            left, right = source_side.sums[stream], target_side.sums[stream]
+            was = copied.sums(stream) if copied is not None else None
+            for index in range(len(left.rows)):
+                ranges += 1
+                now = (left.rows[index], left.sums[index])
+                changed = was is not None and (was.rows[index], was.sums[index]) != now
+                changed_ranges += changed
+                if now != (right.rows[index], right.sums[index]):
+                    differing += 1
+                    to_narrow.append((stream, index, changed))
+
+        first_keys: list[Any] = []
+        source_changed = bool(changed_ranges) if copied is not None else None
+        if to_narrow:
+            changed_differing = sum(changed for _, _, changed in to_narrow)
+            if changed_differing:
+                mismatches.append(
+                    "the source changed during the migration: "
+                    f"{changed_differing} of the {differing} differing key ranges hold other "
+                    "rows on the source now than the copy read"
+                )
+            mismatches.append(f"{differing} of {ranges} key ranges differ")
+            found = reading.narrow(to_narrow[:NARROWED_RANGES], source_side, FIRST_KEYS)
+            first_keys = found.keys
+            mismatches += found.lines
+            if len(to_narrow) > NARROWED_RANGES:
+                mismatches.append(
+                    f"{len(to_narrow) - NARROWED_RANGES} more differing key ranges not narrowed"
+                )
+        elif source_changed:
+            messages.append(
+                "the source changed during the migration, but the target holds the same rows "
+                "as the source now"
+            )
         if source_count_at_start is not None and source_count_at_start != source_count:
             messages.append(
                 f"writes happened during the migration: the source had {source_count_at_start} "
@@ -103,30 +193,6 @@ def verify(
             )
         if copied_rows is not None and copied_rows != source_count:
             messages.append(f"the copy wrote {copied_rows} rows; the source has {source_count}")
-
-        for partition in spec.copy_partitions or []:
-            in_source = count(src_end, source.name, partition, source_kind == "milvus_lite")
-            in_target = count(dst_end, spec.name, partition, target_kind == "milvus_lite")
-            partitions[partition] = {"source": in_source, "target": in_target}
-            if in_source != in_target:
-                mismatches.append(
-                    f"partition {partition}: source {in_source} rows, target {in_target}"
-                )
-
-        rng = random.Random(seed)
-        _, source_sample = sample_keys(src_end, source.name, pk, varchar, sample_rows, rng)
-        distinct, target_sample = sample_keys(dst_end, spec.name, pk, varchar, sample_rows, rng)
-        duplicates = max(0, target_count - distinct)
-        if duplicates:
-            mismatches.append(
-                f"{duplicates} duplicate primary keys on the target ({target_count} rows, "
-                f"{distinct} distinct keys)"
-            )
-        keys = list(dict.fromkeys([*source_sample, *target_sample]))
-
-        fields = list(spec.read_fields)
-        differences = compare_rows(src, dst, source, spec, keys, fields, cancel=cancel)
-        mismatches.extend(differences)
 
     return VerifyReport(
         source=label_source,
@@ -136,13 +202,307 @@ def verify(
         target_count=target_count,
         source_count_at_start=source_count_at_start,
         partitions=partitions,
-        sampled_rows=len(keys),
+        rows_compared=max(source_count, distinct),
+        ranges_compared=ranges,
+        ranges_differing=differing,
+        first_differing_keys=first_keys,
+        source_changed=source_changed,
         duplicate_keys=duplicates,
         mismatches=mismatches,
         messages=messages,
         copied_rows=copied_rows,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+def compare_collections(
+    src: MilvusClient, dst: MilvusClient, source: CollectionInfo, spec: TargetSpec
+) -> list[str]:
+    """Differences of schema (target against the plan), properties and aliases (target
+    against the source)."""
+    try:
+        target = describe_collection(dst, spec.name)
+        source = describe_collection(src, source.name)  # its properties as they are now
+    except (EngineError, MilvusException) as exc:
+        raise VerifyError(f"cannot describe the collections: {exc.message}") from None
+    differences = []
+    planned = {f.name: f for f in spec.fields}
+    actual = {f.name: f for f in target.fields}
+    for name in sorted(set(planned) | set(actual)):
+        if name not in actual:
+            differences.append(f"schema: field {name} is missing on the target")
+        elif name not in planned:
+            differences.append(f"schema: field {name} is on the target but not planned")
+        else:
+            for attribute in _FIELD_ATTRIBUTES:
+                want = _attribute(planned[name], attribute)
+                have = _attribute(actual[name], attribute)
+                if want != have:
+                    differences.append(
+                        f"schema: field {name} {attribute} is {have!r} on the target, "
+                        f"{want!r} planned"
+                    )
+            for attribute in _REPORTED_ATTRIBUTES:
+                want = _attribute(planned[name], attribute)
+                have = _attribute(actual[name], attribute)
+                if want is not None and have is not None and want != have:
+                    differences.append(
+                        f"schema: field {name} {attribute} is {have!r} on the target, "
+                        f"{want!r} planned"
+                    )
+    if bool(target.enable_dynamic_field) != bool(spec.enable_dynamic_field):
+        differences.append(
+            f"schema: dynamic field is {'on' if target.enable_dynamic_field else 'off'} on the "
+            f"target, {'on' if spec.enable_dynamic_field else 'off'} planned"
+        )
+    for key, value in sorted(carried_properties(source.properties).items()):
+        have = target.properties.get(key)
+        if str(have) != str(value):
+            differences.append(
+                f"property {key} is {value!r} on the source, "
+                + ("missing" if have is None else repr(have))
+                + " on the target"
+            )
+    source_aliases = set(list_aliases(src, source.name))
+    target_aliases = set(list_aliases(dst, spec.name))
+    for alias in sorted(source_aliases - target_aliases):
+        differences.append(f"alias {alias} of the source is missing on the target")
+    return differences
+
+
+def _attribute(info: FieldInfo, attribute: str) -> Any:
+    value = getattr(info, attribute)
+    return value if value not in ("", False) else None
+
+
+def _source_ranges(
+    src: MilvusClient, name: str, spec: TargetSpec, streams: list[str], cancel, range_rows: int
+) -> dict[str, list]:
+    """Range bounds from a scan of the source's keys (when no copy digests are known)."""
+    channel = RpcChannel(src, "source", cancel)
+    uppers = {}
+    for stream in streams:
+        try:
+            uppers[stream] = uppers_every(
+                scan_keys(
+                    channel,
+                    name,
+                    spec.primary_field,
+                    spec.pk_is_varchar,
+                    partition=None if stream == WHOLE_COLLECTION else stream,
+                ),
+                range_rows,
+            )
+        except CopyError as exc:
+            raise VerifyError(f"cannot read the keys of the source: {exc.message}") from None
+    return uppers
+
+
+def _count(dst: MilvusClient, name: str, cancel) -> int:
+    try:
+        answer = wait_for(
+            lambda: dst.query(
+                name, filter="", output_fields=["count(*)"], consistency_level="Strong"
+            ),
+            cancel,
+            f"counting the rows of {name}",
+        )
+    except (MilvusException, CopyError) as exc:
+        raise VerifyError(
+            f"cannot count the rows of {name}: {getattr(exc, 'message', exc)}"
+        ) from None
+    return int(answer[0]["count(*)"])
+
+
+@dataclass
+class _Narrowed:
+    keys: list[Any] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+class _Reading:
+    """Reads both sides, each on its own thread, into per-stream range sums."""
+
+    def __init__(
+        self,
+        src: MilvusClient,
+        dst: MilvusClient,
+        source_name: str,
+        spec: TargetSpec,
+        output: list[str],
+        options: Options,
+        cancel: CancelFlag,
+    ) -> None:
+        self.stopping = threading.Event()
+        self.src = RpcChannel(src, "source", options=options).with_cancel(self.stopping.is_set)
+        self.dst = RpcChannel(dst, "target", options=options).with_cancel(self.stopping.is_set)
+        self.names = {"source": source_name, "target": spec.name}
+        self.spec = spec
+        self.output = output
+        self.options = options
+        self.cancel = cancel
+
+    def both(
+        self, streams: list[str], uppers: dict[str, list], source: Future | None = None
+    ) -> tuple[_Side, _Side]:
+        """Both sides' range sums, read at the same time; `source`: the source's, read ahead."""
+        with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
+            if source is None:
+                source = pool.submit(self.side, self.src, streams, uppers)
+            futures = [source, pool.submit(self.side, self.dst, streams, uppers)]
+            try:
+                self._wait(futures)
+            finally:
+                self.stopping.set()
+        return futures[0].result(), futures[1].result()
+
+    def _wait(self, futures) -> None:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(
+                pending, timeout=self.options.cancel_poll, return_when=FIRST_EXCEPTION
+            )
+            for future in done:
+                if future.exception() is not None:
+                    raise future.exception()
+            if pending and self.cancel():
+                raise CopyCanceled(f"verification of {self.spec.db}.{self.spec.name} canceled")
+
+    def pages(self, channel: RpcChannel, stream: str, after=None, upto=None, fields=None):
+        """Pages (answer, keys, size) of `stream` in key range (after, upto], strongly
+        consistent: the verification's fields, or `fields`."""
+        sizer = PageSizer(row_bytes=256, batch_bytes=self.options.batch_bytes)
+        sizer.budget = self.options.batch_bytes  # one read at full speed: no ramp-up
+        name = self.names[channel.role]
+        try:
+            yield from read_pages(
+                channel,
+                sizer,
+                collection=name,
+                pk_field=self.spec.primary_field,
+                pk_is_varchar=self.spec.pk_is_varchar,
+                output_fields=fields or self.output,
+                partition=None if stream == WHOLE_COLLECTION else stream,
+                after=after,
+                upto=upto,
+            )
+        except CopyError as exc:
+            raise VerifyError(
+                f"cannot read the {channel.role} collection {name}: {exc.message}"
+            ) from None
+
+    def side(self, channel: RpcChannel, streams: list[str], uppers: dict[str, list]) -> _Side:
+        side = _Side()
+        for stream in streams:
+            sums = side.sums[stream] = RangeSums(list(uppers.get(stream, [])))
+            for answer, keys, _ in self.pages(channel, stream):
+                sums.add(keys, row_hashes(answer.fields_data, len(keys), stream, self.output))
+                side.rows += len(keys)
+        return side
+
+    def narrow(self, ranges: list[tuple[str, int, bool]], side: _Side, limit: int) -> _Narrowed:
+        """The keys that differ in these ranges, each said in a line (at most `limit`)."""
+        self.stopping.clear()
+        found = _Narrowed()
+        pk, varchar = self.spec.primary_field, self.spec.pk_is_varchar
+        for stream, index, _ in ranges:
+            if self.cancel():
+                raise CopyCanceled(f"verification of {self.spec.db}.{self.spec.name} canceled")
+            lower, upper = side.sums[stream].bounds(index)
+            left = self._rows(self.src, stream, lower, upper)
+            right = self._rows(self.dst, stream, lower, upper)
+            for key in sorted(set(left) | set(right)):
+                if left.get(key) == right.get(key):
+                    continue
+                if len(found.keys) >= limit:
+                    return found
+                found.keys.append(key)
+                shown = pk_literal(key, varchar)
+                if key not in right:
+                    found.lines.append(f"row {pk}={shown} is missing on the target")
+                elif key not in left:
+                    found.lines.append(f"row {pk}={shown} is on the target but not on the source")
+                else:
+                    for name in sorted(set(left[key]) | set(right[key])):
+                        if left[key].get(name) != right[key].get(name):
+                            what = (
+                                "dynamic fields differ"
+                                if name == "$meta"
+                                else (f"field {name} differs")
+                            )
+                            found.lines.append(f"row {pk}={shown}: {what}")
+        return found
+
+    def _rows(self, channel: RpcChannel, stream: str, lower, upper) -> dict[Any, dict]:
+        """{key: {field: encoded value}} of the rows in (lower, upper]."""
+        rows: dict[Any, dict] = {}
+        for answer, keys, _ in self.pages(channel, stream, lower, upper):
+            columns = {
+                data.field_name: encode_column(data, len(keys))
+                for data in answer.fields_data
+                if data.field_name != self.spec.primary_field and data.field_name in self.output
+            }
+            for position, key in enumerate(keys):
+                rows[key] = {name: values[position] for name, values in columns.items()}
+        return rows
+
+
+def differing_ranges(
+    src: MilvusClient,
+    dst: MilvusClient,
+    source: CollectionInfo,
+    spec: TargetSpec,
+    options: Options,
+    cancel: CancelFlag,
+) -> tuple[_Reading, list[tuple[str, Any, Any]]]:
+    """The key ranges (stream, exclusive lower, inclusive upper) whose rows differ between the
+    two sides, from one read of each (ranges from a scan of the source's keys), and the reader
+    to read them again with. The clients are bound to the collections' databases."""
+    streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
+    output = list(spec.read_fields) + (
+        ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
+    )
+    uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
+    reading = _Reading(src, dst, source.name, spec, output, options, cancel)
+    left, right = reading.both(streams, uppers)
+    reading.stopping.clear()
+    found = []
+    for stream in streams:
+        a, b = left.sums[stream], right.sums[stream]
+        for index in range(len(a.rows)):
+            if (a.rows[index], a.sums[index]) != (b.rows[index], b.sums[index]):
+                found.append((stream, *a.bounds(index)))
+    return reading, found
+
+
+class SourceRead:
+    """The source side of a verification read ahead, on its own thread: started once the copy
+    is done, it runs while the target's indexes are built (on the other server) and `verify`
+    then reads only the target. Its ranges are the copy's (`copy_digests`, required). `stop()`
+    ends it (its query is canceled) when the migration stops before verifying."""
+
+    def __init__(
+        self,
+        src: MilvusClient,
+        source: CollectionInfo,
+        spec: TargetSpec,
+        copy_digests: dict,
+        options: Options = DEFAULTS,
+    ) -> None:
+        streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
+        copied = CopyDigests(saved=copy_digests)
+        self.uppers = {stream: copied.sums(stream).uppers for stream in streams}
+        output = list(spec.read_fields) + (
+            ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
+        )
+        # The source client is bound to the source's database already (the copy's).
+        self.reading = _Reading(src, src, source.name, spec, output, options, CancelFlag(None))
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="verify-source")
+        self.future = self.pool.submit(self.reading.side, self.reading.src, streams, self.uppers)
+        self.pool.shutdown(wait=False)
+
+    def stop(self) -> None:
+        self.reading.stopping.set()
 
 
 def count_rows(
@@ -185,153 +545,3 @@ def count_rows(
     except CopyError as exc:
         raise VerifyError(f"cannot count the rows of {where}: {exc.message}") from None
     return int(answer[0]["count(*)"])
-
-
-def sample_keys(
-    channel: RpcChannel,
-    collection: str,
-    pk: str,
-    pk_is_varchar: bool,
-    sample_rows: int,
-    rng: random.Random,
-) -> tuple[int, list[Any]]:
-    """(distinct primary keys, a uniform sample of up to `sample_rows` of them, in key order)
-    from one scan of the collection's keys: every key has the same chance to be picked."""
-    distinct = 0
-    sample: list[Any] = []
-    try:
-        for keys in scan_keys(channel, collection, pk, pk_is_varchar):
-            for key in keys:
-                distinct += 1
-                # Reservoir sampling over the whole key range.
-                if len(sample) < sample_rows:
-                    sample.append(key)
-                else:
-                    slot = rng.randrange(distinct)
-                    if slot < sample_rows:
-                        sample[slot] = key
-    except CopyError as exc:
-        raise VerifyError(
-            f"cannot read the keys of the {channel.role} collection {collection}: {exc.message}"
-        ) from None
-    return distinct, sorted(sample)
-
-
-def compare_rows(
-    src: MilvusClient,
-    dst: MilvusClient,
-    source: CollectionInfo,
-    spec: TargetSpec,
-    keys: list[Any],
-    fields: list[str],
-    *,
-    cancel: Callable[[], bool] | None = None,
-) -> list[str]:
-    """Field-by-field differences between the source and target rows with these keys, and the
-    keys found on one side only."""
-    pk = spec.primary_field
-    output = [f for f in fields]
-    if spec.copy_dynamic:
-        output.append("$meta")
-    schema_names = {f.name for f in source.fields} | {f.name for f in spec.fields}
-    differences: list[str] = []
-    for chunk in _chunks(keys, FETCH_CHUNK):
-        if cancel is not None and cancel():
-            raise CopyCanceled(f"verification of {spec.db}.{spec.name} canceled")
-        expr = pk_in_filter(pk, chunk, spec.pk_is_varchar)
-        what = f"reading sample rows of {spec.db}.{spec.name}"
-        try:
-            left = {
-                r[pk]: r
-                for r in wait_for(
-                    lambda e=expr: src.query(
-                        source.name, filter=e, output_fields=output, consistency_level="Strong"
-                    ),
-                    cancel,
-                    what,
-                )
-            }
-            right = {
-                r[pk]: r
-                for r in wait_for(
-                    lambda e=expr: dst.query(
-                        spec.name, filter=e, output_fields=output, consistency_level="Strong"
-                    ),
-                    cancel,
-                    what,
-                )
-            }
-        except MilvusException as exc:
-            raise VerifyError(f"cannot read sample rows: {exc.message}") from None
-        for key in chunk:
-            shown = pk_literal(key, spec.pk_is_varchar)
-            if key not in left and key not in right:
-                continue  # deleted since it was sampled; the counts tell the rest
-            if key not in right:
-                differences.append(f"row {pk}={shown} is missing on the target")
-                continue
-            if key not in left:
-                differences.append(f"row {pk}={shown} is on the target but not on the source")
-                continue
-            a, b = left[key], right[key]
-            for name in fields:
-                if not same(a.get(name), b.get(name)):
-                    differences.append(
-                        f"row {pk}={shown}: field {name} differs (source {_show(a.get(name))}, "
-                        f"target {_show(b.get(name))})"
-                    )
-            if spec.copy_dynamic:
-                dyn_a = {k: v for k, v in a.items() if k not in schema_names}
-                dyn_b = {k: v for k, v in b.items() if k not in schema_names}
-                if not same(dyn_a, dyn_b):
-                    differences.append(
-                        f"row {pk}={shown}: dynamic fields differ (source {_show(dyn_a)}, "
-                        f"target {_show(dyn_b)})"
-                    )
-    return differences
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal values, floats within FLOAT_TOLERANCE (relative), containers compared deeply.
-
-    Handles what pymilvus returns: lists/numpy arrays (vectors, arrays), dicts (JSON, sparse
-    vectors), bytes (binary and half-precision vectors), None (nulls).
-    """
-    a, b = _plain(a), _plain(b)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or a == b and type(a) is type(b)
-    if isinstance(a, float) or isinstance(b, float):
-        if not isinstance(a, int | float) or not isinstance(b, int | float):
-            return False
-        if math.isnan(a) and math.isnan(b):
-            return True
-        return math.isclose(a, b, rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(map(_key, a)) != set(map(_key, b)):
-            return False
-        right = {_key(k): v for k, v in b.items()}
-        return all(same(v, right[_key(k)]) for k, v in a.items())
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "tolist") and not isinstance(value, bytes | str):
-        return value.tolist()
-    return value
-
-
-def _key(key: Any) -> Any:
-    # Sparse vectors may come back with int or str indices depending on the path.
-    return str(key)
-
-
-def _show(value: Any) -> str:
-    text = repr(_plain(value))
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

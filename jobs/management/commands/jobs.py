@@ -2,9 +2,11 @@
 manage.py jobs show JOB_ID [--json]
 manage.py jobs cancel JOB_ID --as EMAIL
 manage.py jobs retry JOB_ID --as EMAIL
+manage.py jobs verify JOB_ID --as EMAIL     # Verify Again: prints the new job's id last
+manage.py jobs repair JOB_ID --as EMAIL     # re-copy what differs, verify again; the job id last
 
-`show --json` prints the object `GET /v2/jobs/{jobId}` returns as its data. Cancel and retry go
-through the same service as the Jobs page and the API, with the user's roles.
+`show --json` prints the object `GET /v2/jobs/{jobId}` returns as its data. Cancel, retry and
+verify go through the same service as the Jobs page and the API, with the user's roles.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from migrations_app import service
 
 
 class Command(BaseCommand):
-    help = "List, show, cancel or retry migration jobs."
+    help = "List, show, cancel, retry, verify again or repair migration jobs."
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -33,8 +35,13 @@ class Command(BaseCommand):
         show = actions.add_parser("show", help="one job with its collections")
         show.add_argument("job_id")
         show.add_argument("--json", action="store_true", help="the REST API's object")
-        for name in ("cancel", "retry"):
-            action = actions.add_parser(name, help=f"{name} a job as a user")
+        for name, text in (
+            ("cancel", "cancel a job as a user"),
+            ("retry", "retry a job as a user"),
+            ("verify", "Verify Again: compare a migration's source and target as they are now"),
+            ("repair", "Repair: re-copy only the key ranges that differ, then verify again"),
+        ):
+            action = actions.add_parser(name, help=text)
             action.add_argument("job_id")
             action.add_argument("--as", dest="email", required=True, metavar="EMAIL")
 
@@ -86,6 +93,18 @@ class Command(BaseCommand):
         user, job = _job_as(job_id, email, service.ACTION_RETRY)
         job = _apply(service.retry_job, user, job)
         self.stdout.write(f"job {job.pk} is {job.status}")
+
+    def _verify(self, job_id: str, email: str, **options) -> None:
+        user, job = _job_as(job_id, email, service.ACTION_VERIFY)
+        verification = _apply(service.verify_again, user, job)
+        self.stdout.write(f"verification of job {job.pk} created; its id:")
+        self.stdout.write(verification.pk)
+
+    def _repair(self, job_id: str, email: str, **options) -> None:
+        user, job = _job_as(job_id, email, service.ACTION_REPAIR)
+        repair = _apply(service.repair_job, user, job)
+        self.stdout.write(f"repair of job {job.pk} created; its id:")
+        self.stdout.write(repair.pk)
 
 
 def _dumps(data: dict) -> str:
