@@ -113,6 +113,8 @@ def test_it_publishes_the_openapi_document(client):
         "/v2/jobs/{jobId}",
         "/v2/jobs/{jobId}/cancel",
         "/v2/jobs/{jobId}/retry",
+        "/v2/jobs/{jobId}/verify",
+        "/v2/jobs/{jobId}/repair",
     }
     assert doc["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
     assert reverse("api-openapi") == "/v2/openapi.json"

@@ -12,11 +12,13 @@ import threading
 import pytest
 from django.db import connection
 from django.urls import reverse
+from pymilvus import MilvusException
 
 from console.clusters.lite_process import HOST, free_port
 from console.models import Cluster
 from tests.conftest import SPELLINGS_OF_THIS_HOST
 from tests.milvus import MilvusClient
+from tests.workers import wait_until
 
 URL = reverse("cluster_register")
 
@@ -28,6 +30,13 @@ def milvus_user(standalone):
     root = MilvusClient(uri=standalone.uri, token=standalone.token)
     root.create_user(name, password)
     root.grant_role(name, "admin")
+    # Milvus 2.3 proxies learn a grant from their privilege cache a moment later: until then the
+    # new user's ListDatabases is denied. Wait for it, so a test starts with a usable user.
+    wait_until(
+        lambda: _can_list_databases(standalone.uri, name, password),
+        timeout=30,
+        why=lambda: f"the grant of admin to {name} never reached the standalone's proxy",
+    )
     yield name, password
     root.drop_user(name)
     root.close()
@@ -63,10 +72,23 @@ def _user_password(name: str, uri: str, user: str, password: str) -> dict:
     }
 
 
+def _can_list_databases(uri: str, user: str, password: str) -> bool:
+    client = MilvusClient(uri=uri, token=f"{user}:{password}")
+    try:
+        client.list_databases()
+        return True
+    except MilvusException:
+        return False
+    finally:
+        client.close()
+
+
 def _form_errors(response) -> str:
     """What the page said instead of registering (the reason a test failed)."""
-    form = response.context and response.context.get("form")
-    return f"{response.status_code}: {form.errors if form else response.content[:500]!r}"
+    context = response.context or {}
+    form, result = context.get("form"), context.get("result")
+    said = result.error if result is not None else ""
+    return f"{response.status_code}: {form.errors if form else response.content[:500]!r} {said}"
 
 
 def _raw_rows() -> str:
