@@ -67,7 +67,7 @@ run_pytest() {
 # pytest-xdist: most of a test's time is spent waiting on servers, workers and the browser, so
 # several test processes share the 2 cores well (README: Two commands). Each process gets a Redis
 # database of its own below REDIS_URL's (tests/settings.py), so REDIS_URL leaves room below it.
-workers="${TEST_PROCESSES:-4}"
+workers="${TEST_PROCESSES:-3}"
 echo "== pytest on SQLite: every test ($workers processes)"
 run_pytest sqlite -n "$workers" --dist loadgroup
 
