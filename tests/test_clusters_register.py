@@ -9,6 +9,7 @@ import logging
 import secrets
 import threading
 
+import grpc
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -77,7 +78,7 @@ def _can_list_databases(uri: str, user: str, password: str) -> bool:
     try:
         client.list_databases()
         return True
-    except MilvusException:
+    except (MilvusException, grpc.RpcError):  # the denial comes as a raw gRPC error
         return False
     finally:
         client.close()
