@@ -6,6 +6,7 @@ import time
 
 from console.models import Cluster
 from jobs.models import Job
+from migrations_app import service
 from tests.engine.sample_data import create_simple
 from tests.milvus import MilvusClient
 
@@ -56,3 +57,15 @@ def wait_for(job: Job, *statuses: str, timeout: float = 120, worker=None) -> Job
     events = "\n".join(str(e) for e in job.events.all())
     logs = worker.logs()[-3000:] if worker is not None else ""
     raise AssertionError(f"job stayed {seen}, wanted {statuses}\n{events}\n{logs}")
+
+
+def start_copy(owner, source: Cluster, target: Cluster, target_name: str = "big") -> Job:
+    """A migration of collection `big` of `source` into `target` (as `target_name`)."""
+    return service.start_migration(
+        owner,
+        service.MigrationRequest(
+            source_cluster_id=source.pk,
+            target_cluster_id=target.pk,
+            collections=[service.CollectionChoice("big", target_name=target_name)],
+        ),
+    )

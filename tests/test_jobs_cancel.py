@@ -10,7 +10,7 @@ import pytest
 from console.errors import Conflict
 from jobs.models import Job, JobCollection
 from migrations_app import service
-from tests.jobs_support import count, fill, local_cluster, wait_for
+from tests.jobs_support import count, fill, local_cluster, start_copy, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,17 +32,6 @@ def pair(project, lite_factory):
     return source, target, target_server
 
 
-def _start(owner, source, target) -> Job:
-    return service.start_migration(
-        owner,
-        service.MigrationRequest(
-            source_cluster_id=source.pk,
-            target_cluster_id=target.pk,
-            collections=[service.CollectionChoice("big")],
-        ),
-    )
-
-
 def _wait_copying(job: Job, worker, timeout: float = 60) -> JobCollection:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -56,7 +45,7 @@ def _wait_copying(job: Job, worker, timeout: float = 60) -> JobCollection:
 def test_it_cancels_a_pending_job_at_once_and_never_runs_it(owner, pair, job_worker):
     source, target, target_server = pair
     with job_worker.paused():  # the job's task waits in the queue: the job stays PENDING
-        job = _start(owner, source, target)
+        job = start_copy(owner, source, target)
         job = service.cancel_job(owner, job)
         assert job.status == Job.Status.CANCELED and job.ended_at
         assert job.collections.get().status == JobCollection.Status.CANCELED
@@ -71,7 +60,7 @@ def test_it_cancels_a_pending_job_at_once_and_never_runs_it(owner, pair, job_wor
 
 def test_it_cancels_during_the_copy_and_drops_the_incomplete_target(owner, pair, job_worker):
     source, target, target_server = pair
-    job = _start(owner, source, target)
+    job = start_copy(owner, source, target)
     copying = _wait_copying(job, job_worker)
     assert copying.migrated_entities < ROWS
     job = service.cancel_job(owner, job)
@@ -91,7 +80,7 @@ def test_it_cancels_during_the_copy_and_drops_the_incomplete_target(owner, pair,
 
 def test_it_refuses_a_second_cancel_and_a_cancel_of_a_final_job(owner, pair, job_worker):
     source, target, _ = pair
-    job = _start(owner, source, target)
+    job = start_copy(owner, source, target)
     _wait_copying(job, job_worker)
     service.cancel_job(owner, job)
     with pytest.raises(Conflict) as second:

@@ -13,8 +13,7 @@ from console.clusters.lite_process import port_open, start_lite
 from console.models import Cluster
 from jobs import lifecycle
 from jobs.models import Job, JobCollection
-from migrations_app import service
-from tests.jobs_support import count, fill, local_cluster, wait_for
+from tests.jobs_support import count, fill, local_cluster, start_copy, wait_for
 from tests.milvus import MilvusClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,17 +65,6 @@ def lite_target(project, lite_factory):
     return local_cluster(project, server, "dst", plan="DEDICATED"), server
 
 
-def _start(owner, source_cluster, target_cluster, target_name: str = "big") -> Job:
-    return service.start_migration(
-        owner,
-        service.MigrationRequest(
-            source_cluster_id=source_cluster.pk,
-            target_cluster_id=target_cluster.pk,
-            collections=[service.CollectionChoice("big", target_name=target_name)],
-        ),
-    )
-
-
 def _wait_rows(job: Job, rows: int, worker, timeout: float = 60) -> JobCollection:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,7 +108,7 @@ def test_it_resumes_into_milvus_lite_after_the_worker_is_killed(
 ):
     source_cluster, _ = source
     target, target_server = lite_target
-    job = _start(owner, source_cluster, target)
+    job = start_copy(owner, source_cluster, target)
     _kill_and_resume(job, own_worker, settings)
     assert count(target_server, "big") == ROWS
 
@@ -141,7 +129,7 @@ def test_it_resumes_into_the_milvus_standalone_after_the_worker_is_killed(
     target.set_credentials(username="root", password="Milvus")
     target.save()
     name = f"big_{secrets.token_hex(4)}"
-    job = _start(owner, source_cluster, target, target_name=name)
+    job = start_copy(owner, source_cluster, target, target_name=name)
     try:
         _kill_and_resume(job, own_worker, settings)
         client = MilvusClient(uri=standalone.uri, token=standalone.token)
@@ -159,7 +147,7 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
 ):
     source_cluster, server = stoppable_source
     target, target_server = lite_target
-    job = _start(owner, source_cluster, target)
+    job = start_copy(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)
     server.stop()  # returns once the process has exited: the source is down mid-copy
     assert not port_open(server.port)
@@ -178,7 +166,7 @@ def test_it_fails_naming_the_source_when_it_does_not_come_back(
 ):
     source_cluster, server = stoppable_source
     target, target_server = lite_target
-    job = _start(owner, source_cluster, target)
+    job = start_copy(owner, source_cluster, target)
     _wait_rows(job, 3000, job_worker)
     server.stop()
     job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)

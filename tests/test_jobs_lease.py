@@ -26,7 +26,7 @@ from migrations_app import service
 from migrations_app.engine.connect import connect
 from migrations_app.engine.ownership import OWNER_PROPERTY
 from tests.jobrows import make_job
-from tests.jobs_support import count, fill, local_cluster, wait_for
+from tests.jobs_support import count, fill, local_cluster, start_copy, wait_for
 from tests.workers import Worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,17 +86,6 @@ def frozen(own_worker):
     freezer = Frozen(own_worker)
     yield freezer
     freezer.wake()
-
-
-def _start(owner, source, target, name: str) -> Job:
-    return service.start_migration(
-        owner,
-        service.MigrationRequest(
-            source_cluster_id=source.pk,
-            target_cluster_id=target.pk,
-            collections=[service.CollectionChoice("big", target_name=name)],
-        ),
-    )
 
 
 def _wait_copying(job: Job, rows: int, worker, timeout: float = 90) -> JobCollection:
@@ -169,7 +158,7 @@ def test_a_frozen_worker_woken_after_a_takeover_changes_nothing_on_the_standalon
     # A channel of its own with quiet pings (as tests/milvus.py explains, on main).
     client = connect(standalone.uri, token=standalone.token)
     try:
-        job = _start(owner, source, target, name)
+        job = start_copy(owner, source, target, name)
         _wait_copying(job, 3000, frozen.worker)
         frozen.stop()  # mid-copy, its lease renewed a second ago at most
         successor.start()
@@ -200,7 +189,7 @@ def test_cancel_while_the_worker_is_frozen_drops_the_target_and_the_woken_run_dr
 ):
     target_server = lite_factory()
     target = local_cluster(project, target_server, "dst")
-    job = _start(owner, source, target, "big")
+    job = start_copy(owner, source, target, "big")
     _wait_copying(job, 3000, frozen.worker)
     frozen.stop()
     job = service.cancel_job(owner, job)
