@@ -17,6 +17,7 @@ from django.contrib.auth import logout, user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 # Seconds since the epoch of the session's last request that counted as activity.
@@ -27,6 +28,9 @@ RENEW_EVERY = 60
 # Sent by the elements that poll (job rows, job and cluster details): a page left open is
 # idle, so its polls do not renew the session (templates set it with hx-headers).
 POLL_HEADER = "X-Console-Poll"
+# The login page's query parameter that makes it say SESSION_ENDED (views/auth.py).
+ENDED_PARAM = "ended"
+SESSION_ENDED = "Your session ended. Log in again."
 
 
 @receiver(user_logged_in, dispatch_uid="console.session_activity_at_login")
@@ -57,18 +61,37 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-def _login_url(next_path: str) -> str:
-    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': next_path})}"
+def _login_url(next_path: str, ended: bool = False) -> str:
+    query = {"next": next_path}
+    if ended:
+        query[ENDED_PARAM] = "1"
+    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode(query)}"
+
+
+def page_of(request: HttpRequest) -> str:
+    """The page an htmx request came from (HX-Current-URL), as a path of this site; the
+    default page after login when it names none or another site (never an open redirect)."""
+    page = request.htmx.current_url_abs_path if request.htmx else None
+    if (
+        page
+        and page.startswith("/")
+        and url_has_allowed_host_and_scheme(page, {request.get_host()}, request.is_secure())
+    ):
+        return page
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 class IdleSessionMiddleware:
     """Logs a session out after settings.SESSION_IDLE_TIMEOUT seconds without a request
     (polls excepted, see POLL_HEADER); every other request renews it.
 
-    An htmx request that finds no logged-in user (idle, expired, logged out in another tab)
-    would swap the login page into the page; it gets an HX-Redirect to the login page
-    instead, with the page it came from as `next`. Needs request.htmx (HtmxMiddleware) and
-    the message storage, so it sits after both in MIDDLEWARE.
+    An htmx request that finds no logged-in user (idle, expired or deleted session, logged
+    out in another tab) never reaches a view: whatever a view answered (the login page
+    through a redirect, a 403, a form) would be swapped into the page. It gets an empty 200
+    with HX-Redirect to the login page instead, with the page it came from as `next` and the
+    login page saying SESSION_ENDED; htmx then loads that page in full. The login page itself
+    has no htmx request. Needs request.htmx (HtmxMiddleware) and the message storage, so it
+    sits after both in MIDDLEWARE.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -77,30 +100,24 @@ class IdleSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             self._check_idle(request)
-        response = self.get_response(request)
-        return self._redirect_htmx_to_login(request, response)
+        if request.htmx and not request.user.is_authenticated:
+            return HttpResponseClientRedirect(_login_url(page_of(request), ended=True))
+        return self.get_response(request)
 
     def _check_idle(self, request: HttpRequest) -> None:
         now = int(time.time())
         last = request.session.get(SESSION_LAST_ACTIVITY)
         if isinstance(last, int) and now - last > settings.SESSION_IDLE_TIMEOUT:
             logout(request)  # a new, empty session: the request goes on as anonymous
-            hours = settings.SESSION_IDLE_TIMEOUT / 3600
-            idle = f"{hours:g} hours" if hours >= 1 else f"{settings.SESSION_IDLE_TIMEOUT} seconds"
-            messages.info(request, f"You were logged out after {idle} without activity.")
+            if not request.htmx:  # an htmx request's login page says SESSION_ENDED instead
+                hours = settings.SESSION_IDLE_TIMEOUT / 3600
+                idle = (
+                    f"{hours:g} hours"
+                    if hours >= 1
+                    else f"{settings.SESSION_IDLE_TIMEOUT} seconds"
+                )
+                messages.info(request, f"You were logged out after {idle} without activity.")
             return
         polling = request.headers.get(POLL_HEADER) == "1"
         if not polling and (not isinstance(last, int) or now - last >= RENEW_EVERY):
             request.session[SESSION_LAST_ACTIVITY] = now
-
-    def _redirect_htmx_to_login(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        login = resolve_url(settings.LOGIN_URL)
-        if (
-            not getattr(request, "htmx", False)
-            or response.status_code != 302
-            or not response.get("Location", "").startswith(login)
-        ):
-            return response
-        # `next` is the page, not the fragment the htmx request asked for.
-        page = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
-        return HttpResponseClientRedirect(_login_url(page))

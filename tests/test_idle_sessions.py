@@ -93,7 +93,9 @@ def test_it_sends_an_expired_htmx_request_to_the_login_page(owner_client, projec
 
     # htmx follows HX-Redirect with a full page load; nothing is swapped into the row.
     assert response.status_code == 200
-    assert response["HX-Redirect"] == f"/login/?next=%2Fjobs%2F%3Fproject%3D{project.pk}"
+    assert response["HX-Redirect"] == (
+        f"/login/?next=%2Fjobs%2F%3Fproject%3D{project.pk}&ended=1"
+    )
     assert response.content == b""
     assert not logged_in(owner_client)
 
@@ -105,7 +107,7 @@ def test_it_sends_any_htmx_request_without_a_login_to_the_login_page(client, pro
         HTTP_HX_REQUEST="true",
         HTTP_HX_CURRENT_URL=f"http://testserver/jobs/{job.pk}/",
     )
-    assert response["HX-Redirect"] == f"/login/?next=%2Fjobs%2F{job.pk}%2F"
+    assert response["HX-Redirect"] == f"/login/?next=%2Fjobs%2F{job.pk}%2F&ended=1"
     # Without htmx it stays Django's own redirect.
     plain = client.get(reverse("job_row", args=[job.pk]))
     assert plain.status_code == 302 and "HX-Redirect" not in plain

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from console import throttle
 from console.access import SESSION_PROJECT, get_project_for
 from console.forms import LoginForm
+from console.middleware import ENDED_PARAM, SESSION_ENDED
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -50,7 +51,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "registration/login.html",
-        {"form": form, "next": request.GET.get("next", "")},
+        {
+            "form": form,
+            "next": request.GET.get("next", ""),
+            # Set by console.middleware when an htmx request of an open page found no session.
+            "ended": SESSION_ENDED if request.GET.get(ENDED_PARAM) == "1" else "",
+        },
         status=status,
     )
 
