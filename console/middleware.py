@@ -112,9 +112,7 @@ class IdleSessionMiddleware:
             if not request.htmx:  # an htmx request's login page says SESSION_ENDED instead
                 hours = settings.SESSION_IDLE_TIMEOUT / 3600
                 idle = (
-                    f"{hours:g} hours"
-                    if hours >= 1
-                    else f"{settings.SESSION_IDLE_TIMEOUT} seconds"
+                    f"{hours:g} hours" if hours >= 1 else f"{settings.SESSION_IDLE_TIMEOUT} seconds"
                 )
                 messages.info(request, f"You were logged out after {idle} without activity.")
             return

@@ -217,6 +217,24 @@ class Cluster(models.Model):
         return self.connection().secrets()
 
 
+class ClusterEvent(models.Model):
+    """Something a person did to a cluster's data from the console (a collection dropped):
+    the cluster page's Events. Written by console.collection_drops (redacted before)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.message}"
+
+
 class ApiKey(models.Model):
     """A bearer key for the REST API; it acts with its user's roles. Only a hash is stored.
 

@@ -4,6 +4,11 @@
 cluster; a receiver answers with a refusal (a message a person can act on) or None, and the
 first refusal stops the deletion (console.services.delete_cluster). jobs connects the rule
 "not while an unfinished job uses it" (jobs/models.py).
+
+`collection_dropping` is sent (sender=Cluster, cluster=..., db=..., name=..., mark=...) before
+a person drops a collection from the cluster page; `mark` is the collection's owner mark (the
+id of the job that created it, or None). The same answer as above: a refusal or None; jobs
+refuses while the job of the mark has not finished (it may still write into it).
 """
 
 from __future__ import annotations
@@ -11,3 +16,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 cluster_deleting = Signal()
+collection_dropping = Signal()

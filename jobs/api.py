@@ -1,4 +1,4 @@
-"""REST v2 job endpoints (DESIGN §7): read, list, cancel and retry jobs.
+"""REST v2 job endpoints (DESIGN §7): read, list, cancel, retry, verify, repair and discard.
 
 Tenancy first, as in the views: `get_job_for` / `visible_jobs` start from what the key's user
 may see, so another organization's job is a 404; cancel and retry need a manager (403 for a
@@ -21,6 +21,7 @@ from console.connections import Connection
 from jobs.access import get_job_for, hide_sources, visible_jobs
 from jobs.models import Job, JobCollection
 from jobs.serializers import job_data
+from migrations_app.discard import ACTION_DISCARD, discard
 from migrations_app.service import (
     ACTION_CANCEL,
     ACTION_REPAIR,
@@ -137,6 +138,23 @@ class JobState(Schema):
 class JobStateResponse(Schema):
     code: int
     data: JobState
+
+
+class DiscardedOut(Schema):
+    dbName: str
+    collectionName: str
+    rows: int = Field(description="rows the collection held when it was dropped")
+
+
+class Discarded(Schema):
+    jobId: str
+    status: JobStatus
+    discarded: list[DiscardedOut]
+
+
+class DiscardedResponse(Schema):
+    code: int
+    data: Discarded
 
 
 class NewJob(Schema):
@@ -301,3 +319,17 @@ def verify(request: HttpRequest, jobId: str):
 def repair(request: HttpRequest, jobId: str):
     job = repair_job(request.auth, _job(request, jobId, action=ACTION_REPAIR))
     return ok({"jobId": job.pk})
+
+
+@router.post(
+    "/{jobId}/discard",
+    response={200: DiscardedResponse, **ERRORS},
+    operation_id="discardJob",
+    summary="Discard: drop the incomplete target collections a Failed or Canceled migration "
+    "created (409 in any other state or when there is nothing to discard, 503 when the target "
+    "cannot be reached: nothing is changed)",
+)
+def discard_incomplete(request: HttpRequest, jobId: str):
+    job = _job(request, jobId, action=ACTION_DISCARD)
+    dropped = discard(request.auth, job)
+    return ok({"jobId": job.pk, "status": job.status, "discarded": [d.to_dict() for d in dropped]})

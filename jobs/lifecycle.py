@@ -308,6 +308,25 @@ def retry(job: Job, by: User, source_connection_enc: str = "") -> bool:
     return True
 
 
+def mark_discarded(job: Job, collections: list[JobCollection], by: User, summary: str) -> None:
+    """The target collections of `collections` were dropped by Discard: they hold nothing of
+    the copy any more, so their checkpoints go (a Retry creates and copies them again from
+    the start) and the log says who dropped what."""
+    JobCollection.objects.filter(pk__in=[c.pk for c in collections]).update(
+        target_state=JobCollection.TargetState.DISCARDED,
+        checkpoint=None,
+        write_intent=None,
+        migrated_entities=0,
+        rows_per_s=0,
+    )
+    log_event(
+        job,
+        f"incomplete collection(s) discarded by {by.email}: {summary} dropped from the target "
+        f"{job.target_name}",
+        level="WARNING",
+    )
+
+
 def failure_reason(rows: list[JobCollection]) -> str:
     """One line a person can act on: which collections failed and why."""
     failed = [c for c in rows if c.status != C.DONE or c.verification != c.Verification.VERIFIED]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from console import ids
 from console.connections import Connection
 from console.models import Cluster, Project, User
-from console.signals import cluster_deleting
+from console.signals import cluster_deleting, collection_dropping
 
 # How pages and the API name a job's source cluster to a viewer who may not see it (it is in a
 # project they are no member of): no name, no id, no link (jobs.access.hide_sources).
@@ -63,6 +63,8 @@ class Job(models.Model):
     CANCELABLE_STATES = (Status.PENDING, Status.IN_PROGRESS)
     # The states that hold one of the running slots (jobs.slots).
     RUNNING_STATES = (Status.IN_PROGRESS, Status.CANCELING)
+    # The states whose incomplete target collections may be discarded.
+    DISCARDABLE_STATES = (Status.FAILED, Status.CANCELED)
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.job_id, editable=False)
     type = models.CharField(max_length=20, choices=Type.choices, default=Type.MIGRATION)
@@ -178,6 +180,12 @@ class Job(models.Model):
         return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
 
     @property
+    def can_discard(self) -> bool:
+        """Discard Incomplete Collections is offered for a FAILED or CANCELED migration (the
+        service then looks for what it left on the target)."""
+        return self.type == self.Type.MIGRATION and self.status in self.DISCARDABLE_STATES
+
+    @property
     def can_verify_again(self) -> bool:
         """A finished job (not pending, running or being canceled) can be verified again."""
         return self.is_final
@@ -210,6 +218,8 @@ class JobCollection(models.Model):
         NONE = "", "Not created"
         CREATING = "CREATING", "Being created"
         CREATED = "CREATED", "Created"
+        # Dropped by Discard (migrations_app/discard.py); a Retry creates it again.
+        DISCARDED = "DISCARDED", "Discarded"
 
     FINAL_STATES = (Status.DONE, Status.FAILED, Status.CANCELED)
     ACTIVE_STATES = (Status.CREATING, Status.COPYING, Status.INDEXING, Status.VERIFYING)
@@ -326,4 +336,21 @@ def refuse_deleting_a_cluster_in_use(sender, cluster: Cluster, **kwargs) -> str 
         f"cluster {cluster.name} is used by job {busy.pk}, which is "
         f"{busy.get_status_display()}: cancel the job or wait until it ends, then delete the "
         "cluster"
+    )
+
+
+@receiver(collection_dropping, sender=Cluster, dispatch_uid="jobs.collection_in_use")
+def refuse_dropping_a_collection_being_written(
+    sender, cluster: Cluster, db: str, name: str, mark: str | None, **kwargs
+) -> str | None:
+    """A collection whose mark names a job that has not finished stays: that job may be
+    writing into it (or, Pending after a Retry, about to resume into it)."""
+    if not mark:
+        return None
+    job = Job.objects.unfinished().filter(pk=mark).first()
+    if job is None:
+        return None
+    return (
+        f"collection {name} in database {db} is being written by job {job.pk}, which is "
+        f"{job.get_status_display()}: cancel the job or wait until it ends, then drop it"
     )

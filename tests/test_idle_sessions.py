@@ -93,9 +93,7 @@ def test_it_sends_an_expired_htmx_request_to_the_login_page(owner_client, projec
 
     # htmx follows HX-Redirect with a full page load; nothing is swapped into the row.
     assert response.status_code == 200
-    assert response["HX-Redirect"] == (
-        f"/login/?next=%2Fjobs%2F%3Fproject%3D{project.pk}&ended=1"
-    )
+    assert response["HX-Redirect"] == (f"/login/?next=%2Fjobs%2F%3Fproject%3D{project.pk}&ended=1")
     assert response.content == b""
     assert not logged_in(owner_client)
 

@@ -94,7 +94,9 @@ def idle(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "end", [None, log_out_elsewhere, delete_session, idle], ids=["none", "logout", "deleted", "idle"]
+    "end",
+    [None, log_out_elsewhere, delete_session, idle],
+    ids=["none", "logout", "deleted", "idle"],
 )
 def test_it_sends_every_htmx_endpoint_to_the_login_page(owner, project, job, cluster, end):
     page = ENDED_PAGE.format(project=project.pk)

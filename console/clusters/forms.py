@@ -168,3 +168,19 @@ class DeleteClusterForm(forms.Form):
         if value != self.cluster.name:
             raise forms.ValidationError(f"Type {self.cluster.name} to confirm.")
         return value
+
+
+class DropCollectionForm(forms.Form):
+    """Dropping a collection is typed out: its name must be entered exactly."""
+
+    confirm_name = forms.CharField(label="Collection Name", max_length=255)
+
+    def __init__(self, *args, collection: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.collection = collection
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.collection:
+            raise forms.ValidationError(f"Type {self.collection} to confirm: nothing was dropped.")
+        return value

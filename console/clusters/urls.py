@@ -14,5 +14,10 @@ urlpatterns = [
         views.cluster_collection,
         name="cluster_collection",
     ),
+    path(
+        "<str:cluster_id>/databases/<str:db>/collections/<str:name>/drop/",
+        views.cluster_collection_drop,
+        name="cluster_collection_drop",
+    ),
     path("<str:cluster_id>/delete/", views.cluster_delete, name="cluster_delete"),
 ]

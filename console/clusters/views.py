@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from console import services, throttle
+from console import collection_drops, services, throttle
 from console.access import (
     can_manage,
     get_cluster_for,
@@ -30,6 +30,7 @@ from console.clusters.forms import (
     ConnectionForm,
     CreateClusterForm,
     DeleteClusterForm,
+    DropCollectionForm,
     RegisterClusterForm,
 )
 from console.errors import sentence
@@ -43,6 +44,8 @@ from console.live_reads import (
 from console.models import Cluster
 from console.redaction import redact
 
+# The cluster page lists this many of the latest events.
+EVENTS_SHOWN = 20
 # Test connection waits longer than a page read: a far-away server may be slow to answer.
 TEST_CONNECTION_TIMEOUT = 5.0
 # Each test or registration makes the server open a connection: counted per user, so the form
@@ -75,6 +78,7 @@ def _detail_context(request: HttpRequest, cluster: Cluster) -> dict:
         "catalog": catalog,
         "polling": cluster.status == Cluster.Status.CREATING,
         "can_manage": can_manage(request.user, cluster.project),
+        "events": list(cluster.events.select_related("user")[:EVENTS_SHOWN]),
     }
 
 
@@ -95,7 +99,46 @@ def cluster_collection(request: HttpRequest, cluster_id: str, db: str, name: str
     if cluster.status not in Cluster.LIVE_STATUSES:
         return redirect("cluster_detail", cluster_id=cluster.pk)
     read = read_collection(cluster, db, name)
-    return render(request, "clusters/_collection.html", {"name": name, "read": read})
+    return render(
+        request,
+        "clusters/_collection.html",
+        {
+            "cluster": cluster,
+            "db": db,
+            "name": name,
+            "read": read,
+            "can_manage": can_manage(request.user, cluster.project),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_collection_drop(
+    request: HttpRequest, cluster_id: str, db: str, name: str
+) -> HttpResponse:
+    """Drop Collection: a page asking for the collection's name, then the drop (the service
+    refuses in words; the page shows why and nothing is dropped)."""
+    cluster = get_cluster_for(
+        request.user, cluster_id, write=True, action=collection_drops.ACTION_DROP
+    )
+    form = DropCollectionForm(request.POST or None, collection=name)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                rows = collection_drops.drop_collection(request.user, cluster, db, name)
+            except services.ServiceError as exc:
+                form.add_error(None, sentence(exc.message))
+                status = exc.http_status
+            else:
+                messages.success(
+                    request, f"Collection {name} of database {db} dropped ({rows:,} rows)."
+                )
+                return redirect("cluster_detail", cluster_id=cluster.pk)
+    context = {"form": form, "cluster": cluster, "db": db, "name": name}
+    return render(request, "clusters/drop_collection.html", context, status=status)
 
 
 @login_required

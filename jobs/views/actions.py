@@ -1,7 +1,8 @@
-"""Cancel, Retry, Verify Again and Repair (POST). The service decides; a refusal (wrong state) becomes a flash
+"""Cancel, Retry, Verify Again, Repair and Discard Incomplete Collections (POST). The service decides; a refusal (wrong state) becomes a flash
 message, and the user goes back to the page they came from.
 
-Cancel also answers GET with a confirmation page: the Jobs page's Cancel button opens a
+Discard answers GET with its confirmation page (the collections it would drop, with their
+rows). Cancel also answers GET with a confirmation page: the Jobs page's Cancel button opens a
 <dialog> when scripts run, and falls back to that page when they do not.
 """
 
@@ -20,7 +21,7 @@ from console.errors import ServiceError
 from jobs.access import get_job_for
 from jobs.forms import RetrySourceForm
 from jobs.models import Job
-from migrations_app import service
+from migrations_app import discard, service
 
 
 def _back(request: HttpRequest, job: Job) -> str:
@@ -123,3 +124,27 @@ def job_repair(request: HttpRequest, job_id: str) -> HttpResponse:
         "verifies every row.",
     )
     return _go(request, reverse("job_detail", args=[repair.pk]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_discard(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Discard Incomplete Collections: GET lists what would be dropped (or why nothing can
+    be), POST drops it and goes back to View Details with what was done."""
+    job = get_job_for(request.user, job_id, write=True, action=discard.ACTION_DISCARD)
+    if request.method == "POST":
+        try:
+            dropped = discard.discard(request.user, job)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            names = ", ".join(f"{d.name} ({d.rows:,} rows)" for d in dropped)
+            messages.success(request, f"Discarded from {job.target_name}: {names}.")
+        return redirect("job_detail", job_id=job.pk)
+    leftovers, refused, status = [], "", 200
+    try:
+        leftovers = discard.find_leftovers(request.user, job)
+    except ServiceError as exc:
+        refused, status = exc.message, exc.http_status
+    context = {"job": job, "leftovers": leftovers, "refused": refused}
+    return render(request, "jobs/discard.html", context, status=status)

@@ -25,6 +25,7 @@ from jobs.events import job_secrets
 from jobs.forms import LogFilterForm, RetrySourceForm
 from jobs.models import Job, JobCollection, JobEvent
 from jobs.serializers import PHASES, iso, verification_details
+from migrations_app.discard import ACTION_DISCARD
 from migrations_app.service import ACTION_CANCEL, ACTION_REPAIR, ACTION_RETRY, ACTION_VERIFY
 
 # The page shows this many log lines; the download has them all.
@@ -138,6 +139,7 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
         ),
         "verify_why": refusal(job.project, ACTION_VERIFY),
         "repair_why": refusal(job.project, ACTION_REPAIR),
+        "discard_why": refusal(job.project, ACTION_DISCARD),
     }
 
 

@@ -115,6 +115,16 @@ def drop_target(target_client: MilvusClient, spec: TargetSpec, owner: str | None
         return True
 
 
+def drop_named(target_client: MilvusClient, db: str, name: str) -> bool:
+    """Drop collection `name` of database `db` (a person asked for it by name, with the
+    console's own checks made); whether it existed."""
+    with on_database(target_client, db) as client:
+        if not client.has_collection(name):
+            return False
+        client.drop_collection(name)
+        return True
+
+
 def build_schema(spec: TargetSpec):
     """The pymilvus CollectionSchema of the target: auto_id off, functions re-declared."""
     schema = MilvusClient.create_schema(

@@ -4,6 +4,7 @@ manage.py jobs cancel JOB_ID --as EMAIL
 manage.py jobs retry JOB_ID --as EMAIL
 manage.py jobs verify JOB_ID --as EMAIL     # Verify Again: prints the new job's id last
 manage.py jobs repair JOB_ID --as EMAIL     # re-copy what differs, verify again; the job id last
+manage.py jobs discard JOB_ID --as EMAIL    # drop the incomplete collections a FAILED/CANCELED job created
 
 `show --json` prints the object `GET /v2/jobs/{jobId}` returns as its data. Cancel, retry and
 verify go through the same service as the Jobs page and the API, with the user's roles.
@@ -21,11 +22,11 @@ from console.models import User
 from jobs.access import get_job_for
 from jobs.models import Job
 from jobs.serializers import job_data
-from migrations_app import service
+from migrations_app import discard, service
 
 
 class Command(BaseCommand):
-    help = "List, show, cancel, retry, verify again or repair migration jobs."
+    help = "List, show, cancel, retry, verify again, repair or discard migration jobs."
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             ("retry", "retry a job as a user"),
             ("verify", "Verify Again: compare a migration's source and target as they are now"),
             ("repair", "Repair: re-copy only the key ranges that differ, then verify again"),
+            ("discard", "drop the incomplete collections a Failed or Canceled job created"),
         ):
             action = actions.add_parser(name, help=text)
             action.add_argument("job_id")
@@ -105,6 +107,13 @@ class Command(BaseCommand):
         repair = _apply(service.repair_job, user, job)
         self.stdout.write(f"repair of job {job.pk} created; its id:")
         self.stdout.write(repair.pk)
+
+    def _discard(self, job_id: str, email: str, **options) -> None:
+        user, job = _job_as(job_id, email, discard.ACTION_DISCARD)
+        dropped = _apply(discard.discard, user, job)
+        for d in dropped:
+            self.stdout.write(f"dropped {d.db}.{d.name} ({d.rows:,} rows)")
+        self.stdout.write(f"job {job.pk}: {len(dropped)} incomplete collection(s) discarded")
 
 
 def _dumps(data: dict) -> str:
