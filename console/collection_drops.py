@@ -18,7 +18,7 @@ from console.clients import open_client
 from console.errors import Conflict, Forbidden, NotFound, Unavailable
 from console.models import Cluster, ClusterEvent, User
 from console.redaction import redact
-from console.signals import collection_dropping
+from console.signals import collection_dropped, collection_dropping
 from migrations_app.engine.connect import on_database
 from migrations_app.engine.errors import CollectionNotFound, EngineError
 from migrations_app.engine.ownership import mark_in, row_count
@@ -71,4 +71,5 @@ def drop_collection(user: User, cluster: Cluster, db: str, name: str) -> int:
         user=user,
         message=f"{user.email} dropped collection {name} of database {db} ({rows:,} rows)",
     )
+    collection_dropped.send(sender=Cluster, cluster=cluster, db=db, name=name, mark=mark, user=user)
     return rows

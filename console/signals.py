@@ -9,6 +9,10 @@ first refusal stops the deletion (console.services.delete_cluster). jobs connect
 a person drops a collection from the cluster page; `mark` is the collection's owner mark (the
 id of the job that created it, or None). The same answer as above: a refusal or None; jobs
 refuses while the job of the mark has not finished (it may still write into it).
+
+`collection_dropped` is sent (sender=Cluster, cluster=..., db=..., name=..., mark=..., user=...)
+after such a drop; jobs notes it in the log of the job of the mark, and a collection of that
+job that had not finished forgets its checkpoint (a Retry copies it again from the start).
 """
 
 from __future__ import annotations
@@ -17,3 +21,4 @@ from django.dispatch import Signal
 
 cluster_deleting = Signal()
 collection_dropping = Signal()
+collection_dropped = Signal()

@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
+from django.dispatch import receiver
 from django.utils import timezone
 
 from console.celery import app
-from console.models import User
+from console.models import Cluster, User
+from console.signals import collection_dropped
 from jobs import slots
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
@@ -312,6 +314,16 @@ def mark_discarded(job: Job, collections: list[JobCollection], by: User, summary
     """The target collections of `collections` were dropped by Discard: they hold nothing of
     the copy any more, so their checkpoints go (a Retry creates and copies them again from
     the start) and the log says who dropped what."""
+    _forget_targets(collections)
+    log_event(
+        job,
+        f"incomplete collection(s) discarded by {by.email}: {summary} dropped from the target "
+        f"{job.target_name}",
+        level="WARNING",
+    )
+
+
+def _forget_targets(collections) -> None:
     JobCollection.objects.filter(pk__in=[c.pk for c in collections]).update(
         target_state=JobCollection.TargetState.DISCARDED,
         checkpoint=None,
@@ -319,10 +331,23 @@ def mark_discarded(job: Job, collections: list[JobCollection], by: User, summary
         migrated_entities=0,
         rows_per_s=0,
     )
+
+
+@receiver(collection_dropped, sender=Cluster, dispatch_uid="jobs.target_dropped_by_hand")
+def note_a_target_dropped_by_hand(
+    sender, cluster: Cluster, db: str, name: str, mark: str | None, user: User, **kwargs
+) -> None:
+    """A collection a (finished) job created was dropped on the cluster page: its log says
+    so, and an unfinished collection of it is treated as discarded."""
+    job = Job.objects.filter(pk=mark).first() if mark else None
+    if job is None:
+        return
+    mine = JobCollection.objects.filter(job=job, target_db=db, target_name=name)
+    _forget_targets(mine.exclude(status=C.DONE))
     log_event(
         job,
-        f"incomplete collection(s) discarded by {by.email}: {summary} dropped from the target "
-        f"{job.target_name}",
+        f"target collection {db}.{name} was dropped by {user.email} on the page of cluster "
+        f"{cluster.name}",
         level="WARNING",
     )
 

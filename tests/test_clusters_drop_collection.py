@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from console.models import Cluster, ClusterEvent
-from jobs.models import Job
+from jobs.models import Job, JobCollection
 from migrations_app.engine.ownership import OWNER_PROPERTY
 from tests.jobs_support import count, fill, local_cluster
 from tests.milvus import MilvusClient
@@ -133,7 +133,9 @@ def test_a_collection_an_unfinished_job_writes_is_refused(
     assert not ClusterEvent.objects.exists()
 
 
-def test_a_collection_of_a_finished_job_may_be_dropped(project_admin_client, project, cluster):
+def test_a_collection_of_a_finished_job_may_be_dropped_and_its_log_says_so(
+    project_admin_client, admin, project, cluster
+):
     job = Job.objects.create(
         project=project,
         status=Job.Status.FAILED,
@@ -141,9 +143,29 @@ def test_a_collection_of_a_finished_job_may_be_dropped(project_admin_client, pro
         target_cluster=cluster,
         target_name="t",
     )
+    incomplete = JobCollection.objects.create(
+        job=job,
+        source_db="default",
+        source_name="docs",
+        target_db="default",
+        target_name="docs",
+        status=JobCollection.Status.FAILED,
+        target_state=JobCollection.TargetState.CREATED,
+        checkpoint={"rows": ROWS},
+        migrated_entities=ROWS,
+    )
     owned_by(cluster, job)
+
     project_admin_client.post(drop_url(cluster), {"confirm_name": "docs"})
+
     assert count(cluster.server, "docs") == -1
+    incomplete.refresh_from_db()
+    assert incomplete.target_state == JobCollection.TargetState.DISCARDED
+    assert (incomplete.checkpoint, incomplete.migrated_entities) == (None, 0)
+    assert list(job.events.values_list("message", flat=True)) == [
+        f"target collection default.docs was dropped by {admin.email} on the page of cluster "
+        "acme-dst"
+    ]
 
 
 def test_a_missing_collection_says_so(project_admin_client, cluster):
