@@ -13,13 +13,26 @@ from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.checkpoint import initial_checkpoint
 from migrations_app.engine.connect import connect
 from migrations_app.engine.copy import CopyScope, copy_collection
-from migrations_app.engine.errors import CopyCanceled, LeaseLost, NotOwned, PlanError
+from migrations_app.engine.errors import (
+    CollectionNotFound,
+    CopyCanceled,
+    LeaseLost,
+    NotOwned,
+    PlanError,
+)
 from migrations_app.engine.fence import FencedClient
 from migrations_app.engine.migrate import migrate_collection
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.options import Options
-from migrations_app.engine.ownership import OWNER_PROPERTY
+from migrations_app.engine.ownership import (
+    OWNER_PROPERTY,
+    OwnedCollection,
+    drop_owned,
+    find_owned,
+    mark_in,
+)
 from migrations_app.engine.plan import plan, require_ok
+from migrations_app.engine.target import drop_named
 from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple
 from tests.engine.test_resume import FIELDS, all_keys, stored_rows
@@ -283,3 +296,53 @@ def test_a_resume_into_an_unloaded_standalone_target_rewrites_at_most_one_batch(
     finally:
         if milvus.has_collection(name):
             milvus.drop_collection(name)
+
+
+# --- Discard's look-up and drop (migrations_app/discard.py) -----------------------------------
+
+
+def test_it_finds_only_collections_with_the_owners_mark_and_counts_their_rows(pair):
+    _, target = pair
+    create_simple(target, "mine", rows=17)
+    create_simple(target, "unmarked", rows=3)
+    create_simple(target, "others", rows=3)
+    target.alter_collection_properties("mine", {OWNER_PROPERTY: "job-one"})
+    target.alter_collection_properties("others", {OWNER_PROPERTY: "job-two"})
+    asked = [("default", n) for n in ("others", "mine", "unmarked", "absent")]
+    asked.append(("no_such_db", "mine"))
+
+    found = find_owned(target, asked, "job-one")
+
+    assert found == [OwnedCollection("default", "mine", 17)]
+
+
+def test_it_drops_only_what_still_carries_the_mark(pair):
+    _, target = pair
+    create_simple(target, "mine", rows=5)
+    create_simple(target, "others", rows=5)
+    target.alter_collection_properties("mine", {OWNER_PROPERTY: "job-one"})
+    target.alter_collection_properties("others", {OWNER_PROPERTY: "job-two"})
+
+    assert drop_owned(target, "default", "others", "job-one") is False
+    assert drop_owned(target, "default", "absent", "job-one") is False
+    assert drop_owned(target, "default", "mine", "job-one") is True
+    assert sorted(target.list_collections()) == ["others"]
+
+
+def test_it_reads_a_mark_by_name_and_drops_by_name(pair):
+    _, target = pair
+    create_simple(target, "mine", rows=5)
+    target.alter_collection_properties("mine", {OWNER_PROPERTY: "job-one"})
+    create_simple(target, "plain", rows=5)
+
+    assert mark_in(target, "default", "mine") == "job-one"
+    assert mark_in(target, "default", "plain") is None
+    with pytest.raises(CollectionNotFound) as missing:
+        mark_in(target, "default", "absent")
+    assert missing.value.message == "collection absent does not exist in database default"
+    with pytest.raises(CollectionNotFound) as missing:
+        mark_in(target, "nodb", "mine")
+    assert missing.value.message == "database nodb does not exist"
+    assert drop_named(target, "default", "plain") is True
+    assert drop_named(target, "default", "plain") is False
+    assert target.list_collections() == ["mine"]
