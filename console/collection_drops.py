@@ -21,11 +21,14 @@ from console.redaction import redact
 from console.signals import collection_dropped, collection_dropping
 from migrations_app.engine.connect import on_database
 from migrations_app.engine.errors import CollectionNotFound, EngineError
+from migrations_app.engine.fence import FencedClient
 from migrations_app.engine.ownership import mark_in, row_count
 from migrations_app.engine.target import drop_named
 
 ACTION_DROP = "drop collections"
 NOTHING_DROPPED = "nothing was dropped"
+# Seconds each Milvus call of a drop may take (look-up, count, drop).
+CALL_TIMEOUT = 20.0
 
 
 def drop_collection(user: User, cluster: Cluster, db: str, name: str) -> int:
@@ -41,7 +44,13 @@ def drop_collection(user: User, cluster: Cluster, db: str, name: str) -> int:
     connection = cluster.connection()
     secrets = connection.secrets()
     try:
-        client = open_client(connection)
+        # Every call with a deadline: a server that stops answering holds no page for long.
+        client = FencedClient(
+            open_client(connection),
+            lambda: None,  # no lease: a person's drop is not superseded by anyone
+            call_timeout=CALL_TIMEOUT,
+            wait_timeout=CALL_TIMEOUT,
+        )
     except EngineError as exc:
         message = redact(exc.message, secrets)
         raise Unavailable(

@@ -181,9 +181,13 @@ class Job(models.Model):
 
     @property
     def can_discard(self) -> bool:
-        """Discard Incomplete Collections is offered for a FAILED or CANCELED migration (the
-        service then looks for what it left on the target)."""
-        return self.type == self.Type.MIGRATION and self.status in self.DISCARDABLE_STATES
+        """Discard Incomplete Collections is offered for a FAILED or CANCELED migration with a
+        collection it created and did not finish (the service then looks on the target)."""
+        return (
+            self.type == self.Type.MIGRATION
+            and self.status in self.DISCARDABLE_STATES
+            and any(c.may_have_leftover for c in self.collections.all())
+        )
 
     @property
     def can_verify_again(self) -> bool:
@@ -286,6 +290,14 @@ class JobCollection(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATES
+
+    @property
+    def may_have_leftover(self) -> bool:
+        """This job created (or was creating) the target and the collection did not finish."""
+        return self.status != self.Status.DONE and self.target_state in (
+            self.TargetState.CREATING,
+            self.TargetState.CREATED,
+        )
 
     @property
     def percent(self) -> int:

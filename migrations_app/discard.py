@@ -13,24 +13,29 @@ job's log says what was dropped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
+from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from console.access import can_manage, refusal
 from console.clients import open_client
-from console.errors import Conflict, Forbidden, Unavailable
+from console.errors import Conflict, Forbidden, ServiceError, Unavailable
 from console.models import User
 from console.redaction import redact
 from jobs import lifecycle
 from jobs.models import Job, JobCollection
 from migrations_app.engine.errors import EngineError
+from migrations_app.engine.fence import FencedClient
 from migrations_app.engine.ownership import drop_owned, find_owned
 
 ACTION_DISCARD = "discard incomplete collections"
 NOTHING_CHANGED = "nothing was changed"
 _UNCHANGED = f" ({NOTHING_CHANGED})"
+# Seconds each Milvus call of a Discard may take (look-ups, counts, drops).
+CALL_TIMEOUT = 20.0
 
 
 @dataclass
@@ -58,11 +63,7 @@ def find_leftovers(user: User, job: Job) -> list[Leftover]:
     if not can_manage(user, job.project):
         raise Forbidden(refusal(job.project, ACTION_DISCARD))
     _check_state(job)
-    candidates = list(
-        job.collections.exclude(status=JobCollection.Status.DONE).filter(
-            target_state__in=[JobCollection.TargetState.CREATING, JobCollection.TargetState.CREATED]
-        )
-    )
+    candidates = [c for c in job.collections.all() if c.may_have_leftover]
     if not candidates:
         raise Conflict(_nothing(job))
     if job.target_cluster is None:
@@ -85,29 +86,31 @@ def find_leftovers(user: User, job: Job) -> list[Leftover]:
 
 def discard(user: User, job: Job) -> list[Leftover]:
     """Drop the job's incomplete collections (those `find_leftovers` lists, looked up again);
-    mark them discarded and log it. Returns what was dropped."""
+    mark them discarded and log it. Returns what was dropped.
+
+    No database transaction is held across the Milvus calls (SQLite would make every other
+    writer wait on a slow target): the job's state is read again before each drop instead, so
+    a Retry that gets in first stops the Discard at the next collection."""
     leftovers = find_leftovers(user, job)
     dropped: list[Leftover] = []
-    failure: Unavailable | None = None
-    with transaction.atomic():
-        # A Retry or another Discard at the same time: the job row decides who goes first.
-        locked = Job.objects.select_for_update().get(pk=job.pk)
-        _check_state(locked)
-        try:
-            with _target(job) as client:
-                for leftover in leftovers:
-                    if drop_owned(client, leftover.db, leftover.name, job.pk):
-                        dropped.append(leftover)
-        except Unavailable as exc:
-            failure = exc
-        # What was dropped stays dropped even when a later drop failed: recorded either way.
-        if dropped:
-            lifecycle.mark_discarded(job, [d.collection for d in dropped], user, _summary(dropped))
+    failure: ServiceError | None = None
+    try:
+        with _target(job) as client:
+            for leftover in leftovers:
+                job.refresh_from_db(fields=["status"])
+                _check_state(job)
+                if drop_owned(client, leftover.db, leftover.name, job.pk):
+                    dropped.append(leftover)
+    except ServiceError as exc:
+        failure = exc
+    # What was dropped stays dropped even when a later step failed: recorded either way.
+    if dropped:
+        lifecycle.mark_discarded(job, [d.collection for d in dropped], user, _summary(dropped))
     if failure is not None:
         if dropped:
-            raise Unavailable(
-                f"{_summary(dropped)} dropped; then {failure.message.removesuffix(_UNCHANGED)}: "
-                "Discard again to drop the rest"
+            reason = failure.message.removesuffix(_UNCHANGED)
+            raise type(failure)(
+                f"{_summary(dropped)} dropped; then {reason}: the rest was not discarded"
             )
         raise failure
     if not dropped:
@@ -144,29 +147,31 @@ def _nothing(job: Job) -> str:
     )
 
 
-class _target:
+@contextmanager
+def _target(job: Job) -> Iterator[MilvusClient]:
     """The job's target cluster, opened (and closed); Unavailable with the reason when it
-    cannot be reached or does not answer — raised before anything is dropped, or saying what
-    had been dropped."""
+    cannot be reached or a call fails."""
+    connection = job.target_cluster.connection()
 
-    def __init__(self, job: Job) -> None:
-        self.connection = job.target_cluster.connection()
-        self.label = job.target_cluster.name
-        self.client = None
+    def unavailable(reason: str, what: str) -> Unavailable:
+        reason = redact(reason, connection.secrets())
+        return Unavailable(
+            f"the target cluster {job.target_cluster.name} {what}: {reason}{_UNCHANGED}"
+        )
 
-    def __enter__(self):
-        try:
-            self.client = open_client(self.connection)
-        except EngineError as exc:
-            raise Unavailable(self._message(exc.message, "cannot be reached")) from None
-        return self.client
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        self.client.close()
-        if isinstance(exc, MilvusException):
-            raise Unavailable(self._message(exc.message, "did not answer")) from None
-        return False
-
-    def _message(self, reason: str, what: str) -> str:
-        reason = redact(reason, self.connection.secrets())
-        return f"the target cluster {self.label} {what}: {reason}{_UNCHANGED}"
+    try:
+        # Every call with a deadline: a target that stops answering holds no page for long.
+        client = FencedClient(
+            open_client(connection),
+            lambda: None,  # no lease: a Discard is not superseded by another run
+            call_timeout=CALL_TIMEOUT,
+            wait_timeout=CALL_TIMEOUT,
+        )
+    except EngineError as exc:
+        raise unavailable(exc.message, "cannot be reached") from None
+    try:
+        yield client
+    except MilvusException as exc:
+        raise unavailable(exc.message, "did not answer") from None
+    finally:
+        client.close()

@@ -106,6 +106,17 @@ def test_view_details_offers_no_discard_while_running(owner_client, failed):
     assert "Discard Incomplete Collections" not in page
 
 
+def test_view_details_offers_no_discard_when_the_job_created_nothing_unfinished(
+    owner_client, failed
+):
+    unfinished = JobCollection.objects.filter(job=failed).exclude(status=C.DONE)
+    unfinished.filter(target_state=JobCollection.TargetState.CREATED).update(
+        target_state=JobCollection.TargetState.DISCARDED
+    )
+    page = owner_client.get(reverse("job_detail", args=[failed.pk])).content.decode()
+    assert "Discard Incomplete Collections" not in page
+
+
 def test_the_confirmation_lists_only_the_jobs_incomplete_collections(
     owner_client, failed, target_server
 ):
