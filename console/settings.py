@@ -460,7 +460,9 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "migration-console@localhost")
 CONSOLE_URL = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not CONSOLE_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured(f"CONSOLE_URL must be an http:// or https:// URL, not {CONSOLE_URL!r}")
+    raise ImproperlyConfigured(
+        f"CONSOLE_URL must be an http:// or https:// URL, not {CONSOLE_URL!r}"
+    )
 
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},

@@ -120,4 +120,6 @@ def deliver_webhook(event: dict, attempt: int) -> None:
     attempts = settings.WEBHOOK_ATTEMPTS
     outcome = deliver(notify.event_from(event), attempt, attempts)
     if outcome.retry and attempt < attempts:
-        deliver_webhook.apply_async(args=[event, attempt + 1], countdown=notify.retry_delay(attempt))
+        deliver_webhook.apply_async(
+            args=[event, attempt + 1], countdown=notify.retry_delay(attempt)
+        )

@@ -81,7 +81,10 @@ def test_it_removes_the_webhook(api_as, owner, project):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("gopher://hooks.example.com/", "Webhook URL scheme 'gopher' is not allowed: use http or https"),
+        (
+            "gopher://hooks.example.com/",
+            "Webhook URL scheme 'gopher' is not allowed: use http or https",
+        ),
         ("not a url", "Webhook URL must not contain spaces or control characters"),
         ("http://169.254.169.254/", "is a cloud metadata service and is not allowed"),
     ],
@@ -120,7 +123,10 @@ def test_it_refuses_read_only_members_and_hides_from_outsiders(
         response = api.get(path(project))
         assert response.status_code == 403
         assert "Only Organization Owners and Project Admins" in response.json()["message"]
-        assert call(api, "put", path(project), {"url": "https://hooks.example.com/"}).status_code == 403
+        assert (
+            call(api, "put", path(project), {"url": "https://hooks.example.com/"}).status_code
+            == 403
+        )
         assert call(api, "delete", path(project)).status_code == 403
     assert api_as(outsider).get(path(project)).status_code == 404
     assert api_as(outsider).get("/v2/projects/no such/webhook").status_code == 404

@@ -44,7 +44,10 @@ def test_it_removes_the_webhook_with_an_empty_url(project):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("file:///etc/passwd", "Webhook URL scheme 'file' is not allowed: use http or https (--url)"),
+        (
+            "file:///etc/passwd",
+            "Webhook URL scheme 'file' is not allowed: use http or https (--url)",
+        ),
         ("https://hooks.example.com:0/", "has an invalid port (--url)"),
         ("http://metadata.google.internal/", "is a cloud metadata service and is not allowed"),
     ],

@@ -80,9 +80,7 @@ def test_it_sends_the_webhook_the_job_as_the_api_gives_it(owner, project, api_as
     assert json.loads(event.body) == answer
 
 
-def test_it_names_a_source_of_another_project_only_so_in_the_webhook(
-    owner, project, other_project
-):
+def test_it_names_a_source_of_another_project_only_so_in_the_webhook(owner, project, other_project):
     job = failed_job(project, owner, **job_clusters(project, source_project=other_project))
     body = json.loads(webhook_body(job))
     assert body["source"] == {"clusterName": "a cluster of another project", "dbName": "default"}

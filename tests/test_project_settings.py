@@ -61,7 +61,9 @@ def test_it_sets_the_webhook_and_shows_its_secret_once(project_admin_client, pro
     assert "https://hooks.example.com/jobs?t=1" in again.content.decode()
     assert secret not in again.content.decode()
     # Saving again makes a new secret.
-    second = secret_on(project_admin_client.post(url, {"url": project.webhook_url}).content.decode())
+    second = secret_on(
+        project_admin_client.post(url, {"url": project.webhook_url}).content.decode()
+    )
     assert second and second != secret
 
 
@@ -70,9 +72,15 @@ def test_it_sets_the_webhook_and_shows_its_secret_once(project_admin_client, pro
     [
         ("", "This field is required."),
         ("hooks.example.com/jobs", "Webhook URL 'hooks.example.com/jobs' has no scheme"),
-        ("ftp://hooks.example.com/jobs", "Webhook URL scheme 'ftp' is not allowed: use http or https"),
+        (
+            "ftp://hooks.example.com/jobs",
+            "Webhook URL scheme 'ftp' is not allowed: use http or https",
+        ),
         ("tcp://hooks.example.com:19530", "Webhook URL scheme 'tcp' is not allowed"),
-        ("https://user:pw@hooks.example.com/", "Webhook URL must not contain a user name or password"),
+        (
+            "https://user:pw@hooks.example.com/",
+            "Webhook URL must not contain a user name or password",
+        ),
         ("https://hooks.example.com:99999/", "has an invalid port"),
         ("http://169.254.169.254/latest", "is a cloud metadata service and is not allowed"),
         ("http://[fe80::1]/", "is a link-local address and is not allowed"),

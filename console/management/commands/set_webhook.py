@@ -17,7 +17,7 @@ from console.webhooks import clear_webhook, set_webhook
 
 
 class Command(BaseCommand):
-    help = "Set (or with --url \"\" remove) a project's webhook; prints the signing secret last."
+    help = 'Set (or with --url "" remove) a project\'s webhook; prints the signing secret last.'
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--project", required=True, help="project id (proj-...)")
