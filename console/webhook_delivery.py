@@ -108,10 +108,17 @@ def deliver(event: Event, attempt: int, attempts: int) -> Delivery:
     except EndpointRejected as exc:
         record(error="not sent: " + about_url(exc.message))
         return FAILED
+    secret = signing_secret(project)
+    if not secret:
+        record(
+            error="not sent: the signing secret cannot be read (FIELD_ENCRYPTION_KEY changed "
+            "since it was made): set the webhook again"
+        )
+        return NOTHING_TO_DO
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "X-Signature": signature(signing_secret(project), event.body),
+        "X-Signature": signature(secret, event.body),
         "X-Webhook-Id": event.event_id,
     }
     try:
