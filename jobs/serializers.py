@@ -110,5 +110,7 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
             "dbName": job.target_db,
         },
         "collections": [collection_data(c) for c in collections],
+        "maxRowsPerSecond": job.max_rows_per_second,
+        "maxMegabytesPerSecond": job.max_mb_per_second,
         **({"verifies": job.verifies_id} if job.type != Job.Type.MIGRATION else {}),
     }

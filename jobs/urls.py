@@ -14,4 +14,5 @@ urlpatterns = [
     path("<str:job_id>/verify/", actions.job_verify, name="job_verify"),
     path("<str:job_id>/repair/", actions.job_repair, name="job_repair"),
     path("<str:job_id>/discard/", actions.job_discard, name="job_discard"),
+    path("<str:job_id>/speed-cap/", actions.job_speed_cap, name="job_speed_cap"),
 ]

@@ -12,7 +12,15 @@ from typing import Annotated, Self
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from console.access import visible_clusters, visible_projects
 from console.api.base import ERRORS, StrictSchema, check_key_scope, key_scope, ok
@@ -110,6 +118,9 @@ class _MigrationIn(StrictSchema):
     source: SourceIn
     dbCollections: DbCollections
     loadAfterMigration: StrictBool = False
+    # The speed cap (checked by the service, like every other rule): omitted or null, no cap.
+    maxRowsPerSecond: StrictInt | StrictFloat | None = None
+    maxMegabytesPerSecond: StrictInt | StrictFloat | None = None
 
     @field_validator("dbCollections")
     @classmethod
@@ -127,6 +138,8 @@ class _MigrationIn(StrictSchema):
             target_db=db.destDbName or "",
             collections=[c.choice() for c in db.collections] if db.collections else None,
             load_after=self.loadAfterMigration,
+            max_rows_per_second=self.maxRowsPerSecond,
+            max_mb_per_second=self.maxMegabytesPerSecond,
             **target,
         )
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('console', '0002_apikey_project_scope'),
+        ('console', '0003_project_webhook'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0004_job_verification_repair_types_and_link'),
+        ('jobs', '0005_job_speed_cap'),
     ]
 
     operations = [
