@@ -19,7 +19,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .catalog import STRUCT_ARRAY, sample_dynamic_keys
-from .connect import on_database, server_kind
+from .connect import on_database
 from .errors import PlanError
 from .model import (
     CollectionInfo,
@@ -91,8 +91,7 @@ def plan_many(
     On top of each collection's own checks, two requests aimed at the same target database and
     name are both reported.
     """
-    kind, version = server_kind(target_client)
-    support = Support(kind, version)
+    support = Support.of(target_client)
     target_databases = _databases(target_client)
     results = [
         _plan_one(

@@ -187,7 +187,8 @@ class RpcChannel:
 
         `ambiguous_retry`, if given, is `(method, make_request)`: what to send instead after a
         failure that may have come after the server applied the request (timeout, lost
-        connection) — for an insert, the same rows as an upsert, which cannot duplicate them.
+        connection) — for an insert, the same rows as an upsert, which cannot duplicate them
+        (`make_request` may first delete the rows' keys where there is no Upsert: rewrite.py).
         Raises StatusError/AnswerTooLarge for an error status, CopyError for a failed call,
         CopyCanceled when `cancel` says so.
         """
