@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import grpc
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
@@ -405,7 +406,7 @@ def _aliases_in(client: MilvusClient, db: str, databases: set[str] | None) -> se
     try:
         with on_database(client, db) as bound:
             answer = bound.list_aliases()
-    except MilvusException:
+    except (MilvusException, grpc.RpcError):  # Milvus 2.2 has no ListAliases
         return set()
     return set(answer.get("aliases", []) if isinstance(answer, dict) else answer)
 

@@ -31,7 +31,7 @@ from tests import milvus_versions
 from tests.engine.calls import Calls
 from tests.milvus import MilvusClient
 
-ROWS = 2_400
+ROWS = 1_200
 DIM = 8
 NAME = f"matrix_{os.getpid()}"
 
@@ -106,11 +106,12 @@ def every_row(client: MilvusClient, name: str) -> dict:
     rows = client.query(
         name,
         filter=f"id <= {INT64_MAX}",
-        output_fields=["*"],
+        # Named: Milvus 2.2 leaves vectors out of "*".
+        output_fields=["id", "vec", "title", "doc", "colour"],
         limit=16_000,
         consistency_level="Strong",
     )
-    return {r["id"]: {k: v for k, v in r.items() if k != "$meta"} for r in rows}
+    return {r["id"]: dict(r) for r in rows}
 
 
 def copy_into_lite(milvus: MilvusClient, lite: MilvusClient) -> None:
@@ -119,10 +120,13 @@ def copy_into_lite(milvus: MilvusClient, lite: MilvusClient) -> None:
     info = describe_collection(milvus, NAME)
     spec = require_ok(plan(info, SchemaChoices(), lite, source_client=milvus))
 
-    report = migrate_collection(milvus, lite, info, spec, options=Options(batch_bytes=40_000))
+    report = migrate_collection(
+        milvus, lite, info, spec, options=Options(batch_bytes=60_000, load=True)
+    )
 
     assert report.verified, report.summary()
     assert (report.source_count, report.target_count) == (ROWS, ROWS)
+    milvus.load_collection(NAME)  # the migration released the source again
     copied, original = every_row(lite, NAME), every_row(milvus, NAME)
     assert len(copied) == ROWS
     assert copied == original
