@@ -95,20 +95,23 @@ def hidden_max_key(
     (None: it cannot tell, the server has no `count(*)`)."""
     if pk_is_varchar or capabilities(client).is_lite:
         return False
-    if not has_count(client, collection, pk, pk_is_varchar, should_cancel):
-        return None
     key = f"{pk} == {INT64_MAX}"
     where = f"{collection} key {INT64_MAX}"
-    counted = int(_count(client, collection, key, None, should_cancel, where)[0][COUNT])
-    if not counted:
-        return False
-    rows = wait_for(
-        lambda: client.query(
-            collection, filter=key, output_fields=[pk], consistency_level="Strong"
-        ),
-        should_cancel,
-        f"reading {where}",
-    )
+    try:
+        if not has_count(client, collection, pk, pk_is_varchar, should_cancel):
+            return None
+        counted = int(_count(client, collection, key, None, should_cancel, where)[0][COUNT])
+        if not counted:
+            return False
+        rows = wait_for(
+            lambda: client.query(
+                collection, filter=key, output_fields=[pk], consistency_level="Strong"
+            ),
+            should_cancel,
+            f"reading {where}",
+        )
+    except (MilvusException, CopyError) as exc:
+        raise VerifyError(f"cannot read {where}: {getattr(exc, 'message', exc)}") from None
     return not rows
 
 

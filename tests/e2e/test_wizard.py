@@ -61,9 +61,7 @@ def choose(page, label: str, value: str, refreshes: str) -> None:
         page.get_by_label(label).select_option(value)
     # The response event comes with the headers; htmx swaps the field in once the body is read,
     # and a choice made before that swap is lost with the replaced element.
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def log_in(page, base_url: str, user) -> None:

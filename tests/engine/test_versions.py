@@ -274,6 +274,10 @@ def test_a_resume_into_milvus_2_2_16_leaves_every_key_once(server, milvus, lite)
     written_before = saved[-1]["rows"]
     resumed_from = saved[2]
     assert 0 < resumed_from["rows"] < written_before
+    milvus.flush(NAME)
+    # Those rows are stored: inserted again without their keys deleted first, they would be
+    # there twice.
+    assert int(milvus.get_collection_stats(NAME)["row_count"]) == written_before
 
     report = migrate_collection(
         lite,
