@@ -88,7 +88,7 @@ def connect(
             **tls,
         )
     except MilvusException as exc:
-        raise _translate_connect_failure(endpoint, exc, uri, tls, token or "") from None
+        raise _translate_connect_failure(endpoint, exc, (uri, tls, token or "", timeout)) from None
 
     try:
         _check_database(client, endpoint, db_name)
@@ -116,9 +116,10 @@ def _check_reachable(endpoint: Endpoint, host: str, timeout: float) -> None:
 
 
 def _translate_connect_failure(
-    endpoint: Endpoint, exc: MilvusException, uri: str, tls: dict, token: str
+    endpoint: Endpoint, exc: MilvusException, channel: tuple[str, dict, str, float]
 ) -> ConnectError:
-    """Read the gRPC status pymilvus hides behind "illegal connection params or unavailable"."""
+    """Read the gRPC status pymilvus hides behind "illegal connection params or unavailable";
+    `channel` is how to ask the server again: (uri, TLS options, token, timeout)."""
     cause = exc.__cause__
     code = cause.code() if isinstance(cause, grpc.RpcError) else None
     details = (cause.details() or "") if isinstance(cause, grpc.RpcError) else ""
@@ -137,7 +138,7 @@ def _translate_connect_failure(
         return CannotReach(f"cannot reach {endpoint.address}: connection refused")
     # pymilvus' first call is Connect, which Milvus before 2.2.9 does not have (pymilvus then
     # reports the server unavailable): ask for it on a channel of our own.
-    reported = _lacks_connect(uri, tls, token)
+    reported = _lacks_connect(*channel)
     if reported is not None:
         return _too_old(endpoint, reported)
     # Reachable over TCP yet no gRPC answer: an HTTP/1 server, a database, a random listener.
@@ -163,7 +164,7 @@ def _too_old(endpoint: Endpoint, reported: str) -> ServerTooOld:
     )
 
 
-def _lacks_connect(uri: str, tls: dict, token: str) -> str | None:
+def _lacks_connect(uri: str, tls: dict, token: str, timeout: float) -> str | None:
     """The version a Milvus server without the Connect call reports ("" when it does not say);
     None when the server has Connect or does not answer gRPC at all."""
     target = uri.split("://", 1)[-1].rstrip("/")
@@ -178,14 +179,16 @@ def _lacks_connect(uri: str, tls: dict, token: str) -> str | None:
     stub = milvus_pb2_grpc.MilvusServiceStub(channel)
     try:
         try:
-            stub.Connect(milvus_pb2.ConnectRequest(), timeout=5, metadata=metadata)
+            stub.Connect(milvus_pb2.ConnectRequest(), timeout=timeout, metadata=metadata)
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.UNIMPLEMENTED:
                 return None
         else:
             return None
         try:
-            answer = stub.GetVersion(milvus_pb2.GetVersionRequest(), timeout=5, metadata=metadata)
+            answer = stub.GetVersion(
+                milvus_pb2.GetVersionRequest(), timeout=timeout, metadata=metadata
+            )
         except grpc.RpcError:
             return ""
         return answer.version
