@@ -44,6 +44,13 @@ if ! command -v redis-server >/dev/null; then
     note "redis-server is not on PATH: tests/test_jobs_redis_restart.py and the redis_ctl tests of tests/test_cli_scripts.py are skipped (Debian: apt-get install redis-server)"
 fi
 
+# The version matrix (tests/engine/test_versions.py) runs older Milvus releases from PyPI's
+# `milvus` wheels, installed once into var/milvus-versions (tests/milvus_versions.py).
+echo "== Milvus releases of the version matrix"
+while IFS= read -r missing; do
+    note "$missing: its tests in tests/engine/test_versions.py are skipped"
+done < <($PY -m tests.milvus_versions || true)
+
 echo "== ruff check"
 .venv/bin/ruff check .
 echo "== import contracts"; .venv/bin/lint-imports

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from tests.lite_pool import LitePool
-from tests.servers import start_lite_server, start_standalone
+from tests.milvus_versions import INSTALLED
+from tests.servers import StandaloneHost, start_lite_server
 
 # --- Markers, from the fixtures a test uses ---------------------------------------------------
 # Applied here so that no test can forget one. item.fixturenames is the whole closure, so a test
@@ -43,18 +44,29 @@ BROWSER_FIXTURES = {"browser_page"}
 PROVISIONING_FIXTURES = {"clusters_dir"}
 
 
+STANDALONE_FIXTURES = {"standalone", "standalone_host"}
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns xdist_group marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The version matrix (tests asking `standalone_host` for a release of their own) runs after
+    # every test of the session's 2.3.5 standalone: it stops that one to start the others.
+    items.sort(
+        key=lambda item: (
+            "standalone_host" in getattr(item, "fixturenames", ())
+            and "standalone" not in item.fixturenames
+        )
+    )
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
-        if "standalone" in used:
+        if used & STANDALONE_FIXTURES:
             item.add_marker(pytest.mark.standalone)
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.e2e)
         # For pytest-xdist's `--dist loadgroup`: every standalone test on one test process (one
         # standalone per machine: another process would wait for its lock until the first one's
         # session ends), the browser tests on one (one Chromium). Checked below.
-        if "standalone" in used:
+        if used & STANDALONE_FIXTURES:
             item.add_marker(pytest.mark.xdist_group("standalone"))
         elif used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.xdist_group("browser"))
@@ -206,11 +218,18 @@ def local_cluster(project, lite_server):
 
 
 @pytest.fixture(scope="session")
-def standalone():
-    """One Milvus 2.3 standalone with authorization on (root:Milvus) for the whole session."""
-    server = start_standalone()
-    yield server
-    server.stop()
+def standalone_host():
+    """The test process's one standalone at a time (tests/servers.py), any version."""
+    host = StandaloneHost()
+    yield host
+    host.close()
+
+
+@pytest.fixture(scope="session")
+def standalone(standalone_host):
+    """One Milvus 2.3.5 standalone with authorization on (root:Milvus) for the whole session
+    (the version matrix, which stops it for other versions, runs after every other test)."""
+    return standalone_host.run(INSTALLED)
 
 
 # --- Personas -------------------------------------------------------------------------------

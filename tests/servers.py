@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.clusters.lite_process import HOST, free_port, port_open, start_lite, stop_process
+from tests import milvus_versions
+from tests.milvus_versions import INSTALLED
 
 STANDALONE_USER = "root"
 STANDALONE_PASSWORD = "Milvus"
@@ -55,6 +57,7 @@ class Standalone:
     server: object = field(repr=False)
     base_dir: Path
     lock: object = field(repr=False, default=None)
+    version: str = INSTALLED
 
     @property
     def uri(self) -> str:
@@ -71,11 +74,9 @@ class Standalone:
             self.lock.close()
 
 
-def start_standalone() -> Standalone:
-    """Milvus 2.3 standalone (PyPI `milvus`) with authorization on, on free loopback ports."""
-    import milvus
-    from milvus import MilvusServer, MilvusServerConfig
-
+def take_standalone_lock():
+    """The machine's standalone lock (an open file, held until closed); RuntimeError when
+    another standalone or etcd holds the embedded etcd's port anyway."""
     lock = STANDALONE_LOCK.open("a")
     fcntl.flock(lock, fcntl.LOCK_EX)
     # The embedded etcd always binds 127.0.0.1:2380 whatever the config says, so a second
@@ -86,12 +87,24 @@ def start_standalone() -> Standalone:
             f"another Milvus standalone (or etcd) already holds 127.0.0.1:{ETCD_PEER_PORT}; "
             "only one can run on a machine at a time"
         )
+    return lock
 
+
+def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
+    """A Milvus standalone of `version` (PyPI `milvus`, tests/milvus_versions.py) with
+    authorization on, on free loopback ports. It takes the machine's standalone lock unless the
+    caller holds it already (`lock`: then the caller keeps and closes it). Raises Unavailable
+    when that version is not installed."""
+    module = milvus_versions.load(version) if version != INSTALLED else _installed()
+    package_data = Path(module.__file__).parent / "data"
+    own_lock = lock is None
+    if own_lock:
+        lock = take_standalone_lock()
     base_dir = Path(tempfile.mkdtemp(prefix="milvus-standalone-"))
     # The packaged template leaves each component's `ip:` empty, which makes Milvus advertise
     # (and talk to itself over) the machine's first non-loopback address. Pin it to loopback.
     # Milvus 2.3 still *listens* on all interfaces; no setting of that version changes it.
-    package_data = Path(milvus.__file__).parent / "data"
+    # (Templates before 2.3.5 have no `ip:` lines: those releases advertise that address.)
     template = re.sub(
         r"^(\s+)ip: #.*$",
         r"\1ip: 127.0.0.1",
@@ -100,17 +113,74 @@ def start_standalone() -> Standalone:
     )
     template_path = base_dir / "config.yaml.template"
     template_path.write_text(template)
-    config = MilvusServerConfig(template=str(template_path))
-    config.glog_conf_file = str(package_data / "glog.conf")
-    server = MilvusServer(config)
+    config = module.MilvusServerConfig(template=str(template_path))
+    if (package_data / "glog.conf").exists():
+        config.glog_conf_file = str(package_data / "glog.conf")
+    server = module.MilvusServer(config, wait_for_started=False)
     server.set_base_dir(str(base_dir))
+    _share_binaries(base_dir, version)
     server.config.set("authorization_enabled", True)
     server.listen_port = free_port()
     try:
         server.start()
+        server.wait_started(timeout=180_000)  # 2.2's own default (30 s) is short on a busy box
     except BaseException:
         server.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
-        lock.close()
+        if own_lock:
+            lock.close()
         raise
-    return Standalone(port=server.listen_port, server=server, base_dir=base_dir, lock=lock)
+    return Standalone(
+        port=server.listen_port,
+        server=server,
+        base_dir=base_dir,
+        lock=lock if own_lock else None,
+        version=version,
+    )
+
+
+def _installed():
+    import milvus
+
+    return milvus
+
+
+def _share_binaries(base_dir: Path, version: str) -> None:
+    """Each start unpacks the wheel's lzma binaries (hundreds of MB, seconds of CPU) into
+    <base_dir>/bin unless their checksums show them unpacked already: point that directory at
+    one kept per version, so only a version's first start unpacks. Written only under the
+    machine's standalone lock."""
+    shared = milvus_versions.ROOT / version / "unpacked"
+    shared.mkdir(parents=True, exist_ok=True)
+    (base_dir / "bin").symlink_to(shared, target_is_directory=True)
+
+
+class StandaloneHost:
+    """The one standalone a test process runs at a time, of whichever version a test asks for.
+
+    It takes the machine's lock at its first start and keeps it until `close()`, so switching
+    versions never lets another process in between (their embedded etcds share ports)."""
+
+    def __init__(self) -> None:
+        self.lock = None
+        self.current: Standalone | None = None
+
+    def run(self, version: str = INSTALLED) -> Standalone:
+        """The running standalone of `version`, started (the one running stopped) if needed."""
+        if self.current is not None and self.current.version == version:
+            return self.current
+        if self.lock is None:
+            self.lock = take_standalone_lock()
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+        self.current = start_standalone(version, lock=self.lock)
+        return self.current
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None

@@ -18,6 +18,7 @@ from pymilvus.exceptions import MilvusException
 from .carry import list_aliases
 from .connect import current_database, on_database
 from .errors import CollectionNotFound, ConnectError
+from .filters import pk_after_filter
 from .model import CollectionInfo, FieldInfo, FunctionInfo, IndexInfo
 
 STRUCT_ARRAY = "ARRAY_OF_STRUCT"
@@ -236,7 +237,12 @@ def sample_dynamic_keys(
     try:
         with on_database(client, source.db) as reader:
             rows = reader.query(
-                source.name, filter="", limit=DYNAMIC_SAMPLE_ROWS, output_fields=["*"]
+                source.name,
+                # A filter on every key: Milvus 2.2 refuses an empty one ("query expression is
+                # empty").
+                filter=pk_after_filter(source.primary_field, None, _varchar_key(source)),
+                limit=DYNAMIC_SAMPLE_ROWS,
+                output_fields=["*"],
             )
     except MilvusException:
         return None, 0
@@ -248,3 +254,8 @@ def sample_dynamic_keys(
         if isinstance(meta, dict):
             keys.update(meta)
     return keys, len(rows)
+
+
+def _varchar_key(source: CollectionInfo) -> bool:
+    key = source.field(source.primary_field)
+    return key is not None and key.dtype == "VARCHAR"

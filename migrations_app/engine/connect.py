@@ -10,7 +10,7 @@ Where to connect is decided by `endpoints` (a checked, pinned `Target`, or a tru
 
 from __future__ import annotations
 
-import re
+import base64
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import grpc
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
+from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
+from .capabilities import CONNECT_SINCE, capabilities, parse_version
 from .endpoints import Endpoint, Target, parse_endpoint
 from .errors import (
     AuthenticationFailed,
@@ -27,6 +29,7 @@ from .errors import (
     ConnectError,
     DatabaseNotFound,
     NotMilvus,
+    ServerTooOld,
 )
 
 # pymilvus pings every 10 s even on an idle channel; gRPC servers (Milvus Lite's among them)
@@ -85,7 +88,7 @@ def connect(
             **tls,
         )
     except MilvusException as exc:
-        raise _translate_connect_failure(endpoint, exc) from None
+        raise _translate_connect_failure(endpoint, exc, (uri, tls, token or "", timeout)) from None
 
     try:
         _check_database(client, endpoint, db_name)
@@ -112,8 +115,11 @@ def _check_reachable(endpoint: Endpoint, host: str, timeout: float) -> None:
         raise CannotReach(f"cannot reach {endpoint.address}: {reason.lower()}") from None
 
 
-def _translate_connect_failure(endpoint: Endpoint, exc: MilvusException) -> ConnectError:
-    """Read the gRPC status pymilvus hides behind "illegal connection params or unavailable"."""
+def _translate_connect_failure(
+    endpoint: Endpoint, exc: MilvusException, channel: tuple[str, dict, str, float]
+) -> ConnectError:
+    """Read the gRPC status pymilvus hides behind "illegal connection params or unavailable";
+    `channel` is how to ask the server again: (uri, TLS options, token, timeout)."""
     cause = exc.__cause__
     code = cause.code() if isinstance(cause, grpc.RpcError) else None
     details = (cause.details() or "") if isinstance(cause, grpc.RpcError) else ""
@@ -130,11 +136,64 @@ def _translate_connect_failure(endpoint: Endpoint, exc: MilvusException) -> Conn
         )
     if code == grpc.StatusCode.UNAVAILABLE and "refused" in details.lower():
         return CannotReach(f"cannot reach {endpoint.address}: connection refused")
+    # pymilvus' first call is Connect, which Milvus before 2.2.9 does not have (pymilvus then
+    # reports the server unavailable): ask for it on a channel of our own.
+    reported = _lacks_connect(*channel)
+    if reported is not None:
+        return _too_old(endpoint, reported)
     # Reachable over TCP yet no gRPC answer: an HTTP/1 server, a database, a random listener.
     return NotMilvus(
         f"{endpoint.address} is not a Milvus server: it accepts connections but does not "
         "answer the Milvus protocol"
     )
+
+
+def _too_old(endpoint: Endpoint, reported: str) -> ServerTooOld:
+    """ServerTooOld naming the release the server reports."""
+    needed = ".".join(str(part) for part in CONNECT_SINCE)
+    _, release = parse_version(reported)
+    if release != (0, 0, 0):
+        name = ".".join(str(part) for part in release)
+        return ServerTooOld(
+            f"Milvus {name} is too old for this console: {needed} or later is needed "
+            f"({endpoint.address} reports {reported})"
+        )
+    return ServerTooOld(
+        f"the Milvus server at {endpoint.address} is too old for this console (it has no "
+        f"Connect call): {needed} or later is needed"
+    )
+
+
+def _lacks_connect(uri: str, tls: dict, token: str, timeout: float) -> str | None:
+    """The version a Milvus server without the Connect call reports ("" when it does not say);
+    None when the server has Connect or does not answer gRPC at all."""
+    target = uri.split("://", 1)[-1].rstrip("/")
+    if uri.startswith("https://"):
+        options = []
+        if tls.get("server_name"):
+            options.append(("grpc.ssl_target_name_override", tls["server_name"]))
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
+    else:
+        channel = grpc.insecure_channel(target)
+    metadata = [("authorization", base64.b64encode(token.encode()).decode())] if token else []
+    stub = milvus_pb2_grpc.MilvusServiceStub(channel)
+    try:
+        try:
+            stub.Connect(milvus_pb2.ConnectRequest(), timeout=timeout, metadata=metadata)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                return None
+        else:
+            return None
+        try:
+            answer = stub.GetVersion(
+                milvus_pb2.GetVersionRequest(), timeout=timeout, metadata=metadata
+            )
+        except grpc.RpcError:
+            return ""
+        return answer.version
+    finally:
+        channel.close()
 
 
 def _mentions_auth(message: str) -> bool:
@@ -172,15 +231,15 @@ def _check_database(client: MilvusClient, endpoint: Endpoint, db_name: str) -> N
 
 # --- what a server is --------------------------------------------------------------------
 
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-
 
 @dataclass
 class ServerInfo:
     """What the console's "Test connection" shows and what `plan` needs to know of a server.
 
-    kind is "milvus_lite" or "milvus"; version_tuple is (major, minor, patch) of the Milvus (or
-    Milvus Lite) release; collection_count counts the collections of the connected database.
+    kind is "milvus_lite" or "milvus"; version is what the server reports; version_tuple is
+    (major, minor, patch) of the release it has the capabilities of (capabilities.py: probed,
+    not read from the version string); collection_count counts the collections of the
+    connected database.
     """
 
     version: str
@@ -189,20 +248,6 @@ class ServerInfo:
     databases: list[str] = field(default_factory=list)
     db_name: str = "default"
     collection_count: int = 0
-
-
-def parse_version(version: str) -> tuple[str, tuple[int, int, int]]:
-    """("milvus_lite-3.2.2" → ("milvus_lite", (3, 2, 2)); "v2.3.5-lite" → ("milvus", (2, 3, 5))).
-
-    The `milvus` PyPI standalone calls itself "v2.3.5-lite" yet is a full Milvus 2.3.5 server,
-    so only the "milvus_lite" prefix marks Milvus Lite.
-    """
-    kind = "milvus_lite" if version.lower().startswith("milvus_lite") else "milvus"
-    match = _VERSION.search(version)
-    if not match:
-        return kind, (0, 0, 0)
-    major, minor, patch = match.groups()
-    return kind, (int(major), int(minor), int(patch or 0))
 
 
 def current_database(client: MilvusClient) -> str:
@@ -240,15 +285,9 @@ def on_database(client: MilvusClient, db_name: str) -> Iterator[MilvusClient]:
         other.close()
 
 
-def server_kind(client: MilvusClient) -> tuple[str, tuple[int, int, int]]:
-    """("milvus_lite" | "milvus", (major, minor, patch)) of the server, in one call."""
-    return parse_version(client.get_server_version())
-
-
 def server_info(client: MilvusClient) -> ServerInfo:
     """Version, kind, databases and collection count of the server `client` is connected to."""
-    version = client.get_server_version()
-    kind, version_tuple = parse_version(version)
+    probed = capabilities(client)
     try:
         databases = sorted(client.list_databases())
     except MilvusException:
@@ -256,9 +295,9 @@ def server_info(client: MilvusClient) -> ServerInfo:
         databases = []
     db_name = current_database(client)
     return ServerInfo(
-        version=version,
-        kind=kind,
-        version_tuple=version_tuple,
+        version=probed.reported,
+        kind=probed.kind,
+        version_tuple=probed.release,
         databases=databases or [db_name],
         db_name=db_name,
         collection_count=len(client.list_collections()),

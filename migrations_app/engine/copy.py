@@ -44,8 +44,8 @@ import time
 from dataclasses import dataclass, field
 
 from pymilvus import DataType, MilvusClient
-from pymilvus.grpc_gen import milvus_pb2
 
+from .capabilities import capabilities
 from .checkpoint import CopyState, initial_checkpoint
 from .errors import CopyCanceled, CopyError
 from .model import CopyProgress, TargetSpec
@@ -55,9 +55,11 @@ from .reader import (
     Page,
     Reader,
     StreamDone,
+    page_keys,
     scan_keys,
     schema_row_bytes,
 )
+from .rewrite import delete_keys, rewrite_request
 from .rpc import CancelFlag, RpcChannel, StatusError, pause
 
 
@@ -183,7 +185,7 @@ def copy_collection(
             batch_rows=options.batch_rows,
             work=[(s, state.last_pk.get(s)) for s in state.streams if s not in state.done],
         )
-        writer = _Writer(dst, scope.target_collection)
+        writer = _Writer(dst, scope)
         return _run(reader, writer, state, cancel, uncertain, observer)
     except CopyCanceled as error:
         error.checkpoint = _last_checkpoint(state, checkpoint)
@@ -340,39 +342,57 @@ def _check_partitions(client: MilvusClient, collection: str, names: list[str], r
 
 
 class _Writer:
-    """Writes pages into the target: inserts, or upserts where a killed run may have written
-    already; a retry after an ambiguous failure is an upsert."""
+    """Writes pages into the target: inserts, or rewrites (rewrite.py: upsert, or delete the
+    keys then insert where the target has no Upsert) where a killed run may have written
+    already; a retry after an ambiguous failure is a rewrite."""
 
-    def __init__(self, dst: RpcChannel, collection: str) -> None:
+    def __init__(self, dst: RpcChannel, scope: CopyScope) -> None:
         self.dst = dst
-        self.collection = collection
+        self.collection = scope.target_collection
+        self.scope = scope
+        self.upsert = capabilities(dst.client).upsert
 
-    def write(self, page: Page, partition: str | None, upsert: bool = False) -> None:
+    def write(self, page: Page, partition: str | None, rewrite: bool = False) -> None:
         name = partition or ""
-        kind = milvus_pb2.UpsertRequest if upsert else milvus_pb2.InsertRequest
-        request = kind(collection_name=self.collection, partition_name=name, num_rows=page.rows)
-        request.fields_data.extend(page.fields_data)
+        where = f"target collection {self.collection!r}" + (f" partition {name!r}" if name else "")
+        what = f"writing into {where}"
+        keys = (
+            None
+            if self.upsert
+            else page_keys(page.fields_data, self.scope.pk_field, self.scope.pk_is_varchar)
+        )
+        request = rewrite_request(
+            self.collection, name, page.fields_data, page.rows, rewrite and self.upsert
+        )
         # The request holds its own copy: let the query answer go now, not after the write.
         page.fields_data = []
 
-        def as_upsert():
-            retry = milvus_pb2.UpsertRequest(
-                collection_name=self.collection, partition_name=name, num_rows=page.rows
+        def delete_first() -> None:
+            delete_keys(
+                self.dst,
+                what,
+                self.collection,
+                name,
+                keys,
+                self.scope.pk_field,
+                self.scope.pk_is_varchar,
             )
-            retry.fields_data.extend(request.fields_data)
-            return retry
 
-        where = f"target collection {self.collection!r}" + (f" partition {name!r}" if name else "")
+        def again():
+            # After a failure the server may have applied: rewrite the same rows.
+            if self.upsert:
+                return rewrite_request(self.collection, name, request.fields_data, page.rows, True)
+            delete_first()
+            return request
+
         try:
-            if upsert:
-                answer = self.dst.call(f"writing into {where}", "Upsert", request)
+            if rewrite and self.upsert:
+                method, retry = "Upsert", None
             else:
-                answer = self.dst.call(
-                    f"writing into {where}",
-                    "Insert",
-                    request,
-                    ambiguous_retry=("Upsert", as_upsert),
-                )
+                if rewrite:
+                    delete_first()
+                method, retry = "Insert", ("Upsert" if self.upsert else "Insert", again)
+            answer = self.dst.call(what, method, request, ambiguous_retry=retry)
         except StatusError as error:
             raise CopyError(f"writing into {where} failed: {error.reason}") from error
         written = getattr(answer, "insert_cnt", 0) or getattr(answer, "upsert_cnt", 0)

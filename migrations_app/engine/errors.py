@@ -38,6 +38,11 @@ class DatabaseNotFound(ConnectError):
     """The server is reachable and the credentials work, but the database does not exist."""
 
 
+class ServerTooOld(ConnectError):
+    """A Milvus server older than the oldest the console works with (2.2.9: pymilvus' first
+    call, Connect, is missing before it)."""
+
+
 class NotMilvus(ConnectError):
     """Something listens on host:port but it does not speak the Milvus gRPC protocol."""
 

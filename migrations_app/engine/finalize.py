@@ -11,7 +11,7 @@ from __future__ import annotations
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from .connect import on_database, server_kind
+from .connect import on_database
 from .errors import FinalizeError
 from .model import FieldInfo, IndexInfo, TargetSpec
 from .options import DEFAULTS, SILENT, Observer, Options
@@ -56,8 +56,7 @@ def finalize(
         notes.append(text)
         observer.on_note(text)
 
-    kind, version = server_kind(target_client)
-    support = Support(kind, version)
+    support = Support.of(target_client)
     with on_database(target_client, spec.db) as client:
         try:
             wait("flush", lambda: client.flush(spec.name))

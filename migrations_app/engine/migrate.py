@@ -12,8 +12,9 @@ from pymilvus.exceptions import MilvusException
 
 from .carry import carry_over
 from .checkpoint import initial_checkpoint
-from .connect import on_database, server_kind
+from .connect import on_database
 from .copy import CopyScope, copy_collection
+from .counting import count_rows
 from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
@@ -23,7 +24,7 @@ from .plan import choices_of, plan
 from .repair import repair_collection
 from .rpc import CancelFlag, wait_for
 from .target import create_target, drop_target
-from .verify import SourceRead, count_rows, verify
+from .verify import SourceRead, verify
 
 # The phases reported to `on_phase`, in order (JobCollection statuses of the same names).
 CREATING, COPYING, INDEXING, VERIFYING = "CREATING", "COPYING", "INDEXING", "VERIFYING"
@@ -98,7 +99,6 @@ def migrate_collection(
         check = plan(source_info, choices_of(spec), target_client, resuming=resuming)
         if check.problems:
             raise PlanError(check.problems)
-        source_kind, _ = server_kind(source_client)
         with on_database(source_client, source_info.db) as src:
             loaded_here = run.ensure_loaded(src, source_info.name, "source")
             try:
@@ -110,7 +110,7 @@ def migrate_collection(
                         source_info.name,
                         pk=spec.primary_field,
                         pk_is_varchar=spec.pk_is_varchar,
-                        lite=source_kind == "milvus_lite",
+                        should_cancel=run.cancel,
                     )
                 observer.on_source_count(count_at_start)
                 run.check_cancel("before the target was created")

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import grpc
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .catalog import STRUCT_ARRAY, sample_dynamic_keys
-from .connect import on_database, server_kind
+from .connect import on_database
 from .errors import PlanError
 from .model import (
     CollectionInfo,
@@ -91,8 +92,7 @@ def plan_many(
     On top of each collection's own checks, two requests aimed at the same target database and
     name are both reported.
     """
-    kind, version = server_kind(target_client)
-    support = Support(kind, version)
+    support = Support.of(target_client)
     target_databases = _databases(target_client)
     results = [
         _plan_one(
@@ -406,7 +406,7 @@ def _aliases_in(client: MilvusClient, db: str, databases: set[str] | None) -> se
     try:
         with on_database(client, db) as bound:
             answer = bound.list_aliases()
-    except MilvusException:
+    except (MilvusException, grpc.RpcError):  # Milvus 2.2 has no ListAliases
         return set()
     return set(answer.get("aliases", []) if isinstance(answer, dict) else answer)
 

@@ -3,7 +3,8 @@
 The ranges are found as a verification finds them (engine/verify.py: per-key-range digests of
 both sides, every row); in each differing range the target's keys the source lacks are deleted
 (by listed keys, never by a range filter: exact on every server) and every source row of the
-range is upserted, so the range ends identical whatever was wrong in it (a missing, foreign,
+range is upserted, so the range ends identical whatever was wrong in it (where the target has no Upsert, Milvus 2.2,
+the range's source keys are deleted and inserted again: rewrite.py) (a missing, foreign,
 duplicated or changed row). Then the collection is verified again: identical, or a report of
 what still differs (the source being written to meanwhile, say).
 """
@@ -13,18 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pymilvus import MilvusClient
-from pymilvus.grpc_gen import milvus_pb2
 
+from .capabilities import capabilities
 from .connect import on_database
 from .errors import CopyCanceled, CopyError
-from .filters import pk_in_filter
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
 from .reader import WHOLE_COLLECTION
+from .rewrite import delete_keys, rewrite_request
 from .rpc import CancelFlag, RpcChannel, StatusError
 from .verify import differing_ranges, verify
-
-DELETE_CHUNK = 1_000  # keys per delete request
 
 
 @dataclass
@@ -52,6 +51,7 @@ def repair_collection(
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
         reading, stream_bounds = differing_ranges(src, dst, source, spec, options, cancel)
         target = RpcChannel(dst, "target", cancel, options)
+        upsert = capabilities(dst).upsert
         for stream, lower, upper in stream_bounds:
             if cancel.now():
                 raise CopyCanceled(f"repair of {spec.db}.{spec.name} canceled")
@@ -63,11 +63,10 @@ def repair_collection(
                 ]
                 for data in fields:
                     data.ClearField("field_id")
-                request = milvus_pb2.UpsertRequest(
-                    collection_name=spec.name, partition_name=partition, num_rows=len(keys)
-                )
-                request.fields_data.extend(fields)
-                _write(target, "Upsert", request, spec.name)
+                if not upsert:
+                    _delete(target, spec, partition, list(keys))
+                request = rewrite_request(spec.name, partition, fields, len(keys), upsert)
+                _write(target, "Upsert" if upsert else "Insert", request, spec.name)
                 source_keys.update(keys)
                 upserted += len(keys)
             foreign = []
@@ -75,15 +74,9 @@ def repair_collection(
                 reading.dst, stream, lower, upper, fields=[spec.primary_field]
             ):
                 foreign += [key for key in keys if key not in source_keys]
-            for start in range(0, len(foreign), DELETE_CHUNK):
-                chunk = foreign[start : start + DELETE_CHUNK]
-                request = milvus_pb2.DeleteRequest(
-                    collection_name=spec.name,
-                    partition_name=partition,
-                    expr=pk_in_filter(spec.primary_field, chunk, spec.pk_is_varchar),
-                )
-                _write(target, "Delete", request, spec.name)
-                deleted += len(chunk)
+            if foreign:
+                _delete(target, spec, partition, foreign)
+                deleted += len(foreign)
         if stream_bounds:
             observer.on_note(
                 f"repair: {len(stream_bounds)} differing key ranges re-copied ({upserted} rows "
@@ -95,6 +88,21 @@ def repair_collection(
                 observer.on_note(f"flush after the repair failed: {exc}")
     report = verify(source_client, target_client, source, spec, options=options, observer=observer)
     return RepairResult(len(stream_bounds), upserted, deleted, report)
+
+
+def _delete(channel: RpcChannel, spec: TargetSpec, partition: str, keys: list) -> None:
+    try:
+        delete_keys(
+            channel,
+            f"repairing target collection {spec.name!r}",
+            spec.name,
+            partition,
+            keys,
+            spec.primary_field,
+            spec.pk_is_varchar,
+        )
+    except StatusError as error:
+        raise CopyError(f"repairing {spec.name!r} failed: {error.reason}") from error
 
 
 def _write(channel: RpcChannel, method: str, request, collection: str) -> None:

@@ -187,7 +187,9 @@ class RpcChannel:
 
         `ambiguous_retry`, if given, is `(method, make_request)`: what to send instead after a
         failure that may have come after the server applied the request (timeout, lost
-        connection) — for an insert, the same rows as an upsert, which cannot duplicate them.
+        connection) — for an insert, the same rows as an upsert, which cannot duplicate them
+        (`make_request`, called after each such failure, may first delete the rows' keys where
+        there is no Upsert: rewrite.py).
         Raises StatusError/AnswerTooLarge for an error status, CopyError for a failed call,
         CopyCanceled when `cancel` says so.
         """
@@ -207,9 +209,10 @@ class RpcChannel:
                     ) from error
                 last_reason = rpc_reason(error)
                 if ambiguous_retry is not None:
+                    # After every such failure: where there is no Upsert the request made is
+                    # an insert again, whose keys must be deleted first each time.
                     method, make_request = ambiguous_retry
                     request = make_request()
-                    ambiguous_retry = None
             else:
                 status = answer.status
                 if status.code == 0 and status.error_code == common_pb2.Success:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pymilvus import MilvusClient
+
+from .capabilities import capabilities
+
 Version = tuple[int, int, int]
 NEVER: Version = (99, 0, 0)
 
@@ -60,7 +64,9 @@ LITE_FIELD_TYPES = frozenset(
 )
 
 # Schema features: Milvus release that introduced them; Milvus Lite 3.2.2 has all of them.
-# default_value round-trips on 2.3.5 (probed); nullable is silently dropped there.
+# default_value round-trips on 2.3.5 (probed); nullable is silently dropped there. Databases
+# are asked of the server itself (capabilities.py); every server the engine connects to is
+# 2.2.9 or later (it has Connect), which has partition keys, dynamic fields and JSON.
 MILVUS_FEATURES: dict[str, Version] = {
     "nullable": (2, 5, 0),
     "default_value": (2, 3, 5),
@@ -69,7 +75,6 @@ MILVUS_FEATURES: dict[str, Version] = {
     "analyzer": (2, 5, 0),
     "partition_key": (2, 2, 9),
     "dynamic_field": (2, 2, 9),
-    "databases": (2, 2, 9),
 }
 
 # Vector index types per field type. Milvus 2.3.5 figures probed; 2.4+ per release notes.
@@ -163,10 +168,20 @@ def version_text(version: Version) -> str:
 
 @dataclass(frozen=True)
 class Support:
-    """Answers "can this server take X?" for one target server; messages name the server."""
+    """Answers "can this server take X?" for one target server; messages name the server.
 
-    kind: str  # "milvus_lite" or "milvus", as connect.parse_version says
+    `version` is the release the table is read at: the probed one (capabilities.py), not the
+    version string; `databases` whether the server has databases (probed)."""
+
+    kind: str  # "milvus_lite" or "milvus", as capabilities.parse_version says
     version: Version
+    databases: bool = True
+
+    @classmethod
+    def of(cls, client: MilvusClient) -> Support:
+        """What the server behind `client` supports, from its probed capabilities."""
+        probed = capabilities(client)
+        return cls(probed.kind, probed.release, probed.databases)
 
     @property
     def is_lite(self) -> bool:
@@ -190,6 +205,8 @@ class Support:
     def feature(self, name: str) -> bool:
         if self.is_lite:
             return True
+        if name == "databases":
+            return self.databases
         return self.version >= MILVUS_FEATURES[name]
 
     def vector_index(self, dtype: str, index_type: str) -> bool:

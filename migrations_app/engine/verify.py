@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,13 @@ from pymilvus.exceptions import MilvusException
 from .carry import carried_properties, list_aliases
 from .catalog import describe_collection
 from .connect import on_database
+from .counting import (
+    count_rows,
+    has_count,
+    hidden_key_line,
+    hidden_max_key,
+    statistics_rows,
+)
 from .digest import (
     CopyDigests,
     RangeSums,
@@ -45,11 +51,11 @@ from .digest import (
     uppers_every,
 )
 from .errors import CopyCanceled, CopyError, EngineError, VerifyError
-from .filters import pk_literal
+from .filters import INT64_MAX, pk_literal
 from .model import CollectionInfo, FieldInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
 from .reader import WHOLE_COLLECTION, PageSizer, read_pages, scan_keys
-from .rpc import CancelFlag, RpcChannel, wait_for
+from .rpc import CancelFlag, RpcChannel
 
 FIRST_KEYS = 10  # differing keys listed in the report
 NARROWED_RANGES = 20  # differing ranges read again to find their keys
@@ -127,11 +133,14 @@ def verify(
             streams, uppers, source_read.future if source_read is not None else None
         )
         source_count, distinct = source_side.rows, target_side.rows
-        target_count = _count(dst, spec.name, cancel)
-
+        target_count = _stored_rows(dst, spec, distinct, cancel)
+        hidden = _HiddenKeys(src, dst, source.name, spec, cancel)
+        # A row keyed 2**63-1 is counted by Milvus but returned by no query: on the source it
+        # cannot be copied, on the target it is no duplicate.
+        mismatches += hidden.lines(source_count, target_count, distinct)
         if source_count != target_count:
             mismatches.append(f"entity count differs: source {source_count}, target {target_count}")
-        duplicates = max(0, target_count - distinct)
+        duplicates = max(0, target_count - hidden.target - distinct)
         if duplicates:
             mismatches.append(
                 f"{duplicates} duplicate primary keys on the target ({target_count} rows, "
@@ -186,11 +195,15 @@ def verify(
                 "the source changed during the migration, but the target holds the same rows "
                 "as the source now"
             )
-        if source_count_at_start is not None and source_count_at_start != source_count:
+        if source_count_at_start is not None and source_count_at_start not in (
+            source_count,
+            source_count + hidden.source,  # the start's count(*) counted the hidden row
+        ):
             messages.append(
                 f"writes happened during the migration: the source had {source_count_at_start} "
                 f"rows at the start and {source_count} at the end"
             )
+        messages += hidden.notes
         if copied_rows is not None and copied_rows != source_count:
             messages.append(f"the copy wrote {copied_rows} rows; the source has {source_count}")
 
@@ -298,20 +311,56 @@ def _source_ranges(
     return uppers
 
 
-def _count(dst: MilvusClient, name: str, cancel) -> int:
+def _stored_rows(dst: MilvusClient, spec: TargetSpec, distinct: int, cancel) -> int:
+    """Every row stored on the target, duplicates included: `count(*)`. Without it (Milvus
+    2.2) a count is a scan of the keys, which answers each key once like the read just made:
+    `distinct` is that count already."""
+    pk, varchar = spec.primary_field, spec.pk_is_varchar
     try:
-        answer = wait_for(
-            lambda: dst.query(
-                name, filter="", output_fields=["count(*)"], consistency_level="Strong"
-            ),
-            cancel,
-            f"counting the rows of {name}",
-        )
+        counted = has_count(dst, spec.name, pk, varchar, cancel)
     except (MilvusException, CopyError) as exc:
         raise VerifyError(
-            f"cannot count the rows of {name}: {getattr(exc, 'message', exc)}"
+            f"cannot count the rows of {spec.name}: {getattr(exc, 'message', exc)}"
         ) from None
-    return int(answer[0]["count(*)"])
+    if not counted:
+        return distinct
+    return count_rows(dst, spec.name, pk=pk, pk_is_varchar=varchar, should_cancel=cancel)
+
+
+class _HiddenKeys:
+    """The rows keyed 2**63-1 each side counts but no query returns (counting.py)."""
+
+    def __init__(self, src, dst, source_name: str, spec: TargetSpec, cancel) -> None:
+        self.src, self.dst, self.source_name, self.spec = src, dst, source_name, spec
+        self.cancel = cancel
+        self.source = self.target = 0
+        self.notes: list[str] = []  # for the report's messages
+
+    def lines(self, source_read: int, target_count: int, distinct: int) -> list[str]:
+        pk, varchar, cancel = self.spec.primary_field, self.spec.pk_is_varchar, self.cancel
+        if varchar:
+            return []
+        found = []
+        on_source = hidden_max_key(self.src, self.source_name, pk, varchar, cancel)
+        if on_source:
+            self.source = 1
+            found.append(hidden_key_line("source", pk))
+        elif on_source is None:
+            # No count(*) on the source (Milvus 2.2): its statistics are the only witness of
+            # such a row, and they count deleted rows too, so they can only be mentioned.
+            stored = statistics_rows(self.src, self.source_name)
+            if stored is not None and stored > source_read:
+                self.notes.append(
+                    f"the source's statistics count {stored} rows and its queries return "
+                    f"{source_read}: the difference is deleted rows not yet compacted, or a "
+                    f"row keyed {INT64_MAX} (2**63-1), which Milvus stores but no query returns"
+                )
+        if target_count > distinct and hidden_max_key(
+            self.dst, self.spec.name, pk, varchar, cancel
+        ):
+            self.target = 1
+            found.append(hidden_key_line("target", pk))
+        return found
 
 
 @dataclass
@@ -503,45 +552,3 @@ class SourceRead:
 
     def stop(self) -> None:
         self.reading.stopping.set()
-
-
-def count_rows(
-    client: MilvusClient,
-    collection: str,
-    *,
-    pk: str,
-    pk_is_varchar: bool = False,
-    partition: str | None = None,
-    lite: bool = False,
-    channel: RpcChannel | None = None,
-    should_cancel: Callable[[], bool] | None = None,
-) -> int:
-    """Exact number of rows (strong consistency), of one partition when `partition` is given.
-
-    `channel` (the client's, with its cancel flag) reads the keys where they are counted;
-    `should_cancel` is looked at while the count waits: CopyCanceled."""
-    where = f"{collection}" + (f" partition {partition}" if partition else "")
-    try:
-        if partition is not None and lite:
-            # Lite's count(*) would answer for the whole collection: count the keys instead.
-            end = channel or RpcChannel(client, "server")
-            return sum(
-                len(keys)
-                for keys in scan_keys(end, collection, pk, pk_is_varchar, partition=partition)
-            )
-        answer = wait_for(
-            lambda: client.query(
-                collection,
-                filter="",
-                output_fields=["count(*)"],
-                partition_names=[partition] if partition else None,
-                consistency_level="Strong",
-            ),
-            should_cancel,
-            f"counting the rows of {where}",
-        )
-    except MilvusException as exc:
-        raise VerifyError(f"cannot count the rows of {where}: {exc.message}") from None
-    except CopyError as exc:
-        raise VerifyError(f"cannot count the rows of {where}: {exc.message}") from None
-    return int(answer[0]["count(*)"])

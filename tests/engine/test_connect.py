@@ -11,7 +11,8 @@ import pytest
 from pymilvus import DataType
 
 from console.clusters.lite_process import free_port
-from migrations_app.engine.connect import connect, on_database, parse_version, server_info
+from migrations_app.engine.capabilities import parse_version
+from migrations_app.engine.connect import connect, on_database, server_info
 from migrations_app.engine.endpoints import resolve_endpoint
 from migrations_app.engine.errors import (
     AuthenticationFailed,

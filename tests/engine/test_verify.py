@@ -14,13 +14,14 @@ from migrations_app.engine.carry import carry_over
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.connect import connect
 from migrations_app.engine.copy import CopyScope, copy_collection
+from migrations_app.engine.counting import count_rows
 from migrations_app.engine.errors import CopyCanceled
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.options import Observer, Options
 from migrations_app.engine.plan import plan, require_ok
 from migrations_app.engine.target import create_target
-from migrations_app.engine.verify import count_rows, verify
+from migrations_app.engine.verify import verify
 from tests.engine.sample_data import create_simple, scalar_row, schema_with_every_scalar, vector
 from tests.milvus import MilvusClient
 
@@ -151,8 +152,8 @@ def test_it_counts_a_partition_on_milvus_lite_without_trusting_count_star(pair):
         partition_name="small",
     )
 
-    whole = count_rows(source, "lite_parts", pk="pk", lite=True)
-    small = count_rows(source, "lite_parts", pk="pk", partition="small", lite=True)
+    whole = count_rows(source, "lite_parts", pk="pk")
+    small = count_rows(source, "lite_parts", pk="pk", partition="small")
     star = source.query(
         "lite_parts", filter="", output_fields=["count(*)"], partition_names=["small"]
     )[0]["count(*)"]
