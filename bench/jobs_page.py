@@ -2,9 +2,13 @@
 
     .venv/bin/python -m bench.jobs_page                 # 10 vs 10,000 jobs (~1 min)
     .venv/bin/python -m bench.jobs_page --jobs 50000
+    .venv/bin/python -m bench.jobs_page --database-url postgres://postgres@127.0.0.1:5432/console
 
-A throwaway SQLite database (the embedded default: WAL, same settings) in a temporary directory;
-two organizations of one project each (10 jobs in one, 10,000 in the other), their Owner; jobs of every status with two collections
+A throwaway SQLite database (the embedded default: WAL, same settings) in a temporary directory,
+or with --database-url a throwaway PostgreSQL database beside the one named (test_<name>, made
+and dropped as the test runner does; the role needs CREATEDB). Production settings (DEBUG off,
+HTTPS requests), with throwaway keys unless SECRET_KEY / FIELD_ENCRYPTION_KEY are set. Two
+organizations of one project each (10 jobs in one, 10,000 in the other), their Owner; jobs of every status with two collections
 each, made with bulk_create. The page is requested with Django's test client as that owner
 (logged in), each view warmed up and then timed over --repeat requests per size, alternating
 between the two projects so that the load of a shared machine weighs on both alike. The
@@ -15,8 +19,10 @@ queries (tests/test_jobs_list.py asserts the query count).
 from __future__ import annotations
 
 import argparse
+import base64
 import math
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -46,12 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs in the big run (10,000)")
     parser.add_argument("--small", type=int, default=10, help="jobs in the small run (10)")
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per view (20)")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server to measure on (a throwaway test_<name> database is made there)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         os.environ["VAR_DIR"] = tmp
-        os.environ.pop("DATABASE_URL", None)
+        if args.database_url:
+            os.environ["DATABASE_URL"] = args.database_url
+        else:
+            os.environ.pop("DATABASE_URL", None)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+        # What a production server runs with; the keys only live as long as the run.
+        os.environ["DEBUG"] = "false"
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+        os.environ.setdefault(
+            "FIELD_ENCRYPTION_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode()
+        )
         # The test client's host. Not setup_test_environment(): it instruments template
         # rendering, which a real server does not pay for.
         os.environ["ALLOWED_HOSTS"] = "testserver"
@@ -59,15 +79,24 @@ def main(argv: list[str] | None = None) -> int:
 
         django.setup()
         from django.core.management import call_command
+        from django.db import connection
 
-        call_command("migrate", verbosity=0)
-        return run(args)
+        if not args.database_url:
+            call_command("migrate", verbosity=0)
+            return run(args)
+        old_name = connection.creation.create_test_db(
+            verbosity=0, autoclobber=True, serialize=False
+        )
+        try:
+            return run(args)
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def make_jobs(project, user, start: int, count: int) -> None:
     from django.utils import timezone
 
-    from jobs.models import Job, JobCollection
+    from jobs.models import Job, JobCollection, search_text_for
 
     statuses = Job.Status.values
     now = timezone.now()
@@ -90,6 +119,9 @@ def make_jobs(project, user, start: int, count: int) -> None:
                     ended_at=created + timedelta(seconds=90) if final else None,
                 )
             )
+        for n, job in enumerate(jobs, start=chunk):
+            names = [f"{name}_{n}" for name in ("orders", "users")]
+            job.search_text = search_text_for(job.pk, names + names)  # as Job.index_for_search
         Job.objects.bulk_create(jobs)
         JobCollection.objects.bulk_create(
             JobCollection(
@@ -107,7 +139,7 @@ def make_jobs(project, user, start: int, count: int) -> None:
 
 def timed_get(client, params: dict) -> float:
     started = time.perf_counter()
-    response = client.get("/jobs/", params)
+    response = client.get("/jobs/", params, secure=True)
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.status_code
     return elapsed
@@ -119,7 +151,7 @@ def counted_get(client, params: dict) -> tuple[int, int]:
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get("/jobs/", params)
+        response = client.get("/jobs/", params, secure=True)
     return len(ctx.captured_queries), response.content.decode().count('<tr id="job-')
 
 
@@ -164,7 +196,9 @@ def run(args) -> int:
 
     small, big = args.small, args.jobs
     c_small, c_big = clients[small], clients[big]
-    print(f"Jobs page, SQLite (WAL), Django test client; {args.repeat} requests per view and size,")
+    database = "SQLite (WAL)" if connection.vendor == "sqlite" else connection.display_name
+    print(f"Jobs page, {database}, Django test client; {args.repeat} requests per view and size,")
+    print("load average (1, 5, 15 min) at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"alternating between a project of {small} jobs and one of {big:,} (median / fastest)")
     print(
         f"{'view':<21}{small:>7,} jobs median/min{big:>10,} jobs median/min"
@@ -191,6 +225,7 @@ def run(args) -> int:
     print(
         f"worst ratio of medians {worst:.2f} (target ≤ 1.5); same query count: {'yes' if same else 'NO'}"
     )
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0 if same else 1
 
 

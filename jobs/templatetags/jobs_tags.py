@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
-from django.utils.html import escape
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -30,6 +31,46 @@ _BADGES = {
 @register.filter
 def badge_class(status: str) -> str:
     return _BADGES.get(status, "")
+
+
+@register.filter
+def badge(status: str, label: str) -> SafeString:
+    """A status badge: `{{ job.status|badge:job.get_status_display }}` (what jobs/_badge.html
+    writes, in one call: the Jobs page renders one per row)."""
+    return format_html(
+        '<span class="badge {}" data-status="{}">{}</span>', _BADGES.get(status, ""), status, label
+    )
+
+
+@register.filter
+def timestamp(value: datetime | None, missing: str = "—") -> SafeString:
+    """A time as the console shows it, in UTC: `<time datetime="…" title="UTC">Y-m-d H:i:s</time>`;
+    `missing` (muted) when there is none."""
+    if value is None:
+        return format_html('<span class="muted">{}</span>', missing)
+    value = timezone.localtime(value, timezone.get_current_timezone())
+    return format_html(
+        '<time datetime="{}" title="UTC">{}</time>',
+        value.isoformat(),
+        value.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+@register.filter
+def collections_line(job) -> str:
+    """The Jobs row's " · 2 collections: docs, users → users_v2" (each collection named, with
+    its target where the target's name or database differs; the first three, then "+N more").
+    Reads the prefetched collections."""
+    names = list(job.collections.all())
+    if not names:
+        return ""
+    parts = []
+    for c in names[:3]:
+        target = c.target_name if c.target_db == c.source_db else f"{c.target_db}.{c.target_name}"
+        parts.append(c.source_name if target == c.source_name else f"{c.source_name} → {target}")
+    more = f" +{len(names) - 3} more" if len(names) > 3 else ""
+    plural = "" if len(names) == 1 else "s"
+    return f" · {len(names)} collection{plural}: {', '.join(parts)}{more}"
 
 
 @register.filter
