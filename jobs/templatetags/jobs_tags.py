@@ -1,4 +1,5 @@
-"""Formatting for the Jobs page and View Details: durations, row counts, status badges."""
+"""Formatting for the Jobs page and View Details: durations, times, status badges (counts:
+console_tags' `number`)."""
 
 from __future__ import annotations
 
@@ -87,14 +88,6 @@ def span(value: timedelta | float | int | None) -> str:
     if minutes:
         return f"{minutes}m {seconds:02d}s"
     return f"{seconds}s"
-
-
-@register.filter
-def rows(value: int | float | None) -> str:
-    """1234567 → "1,234,567"."""
-    if value is None:
-        return "—"
-    return f"{int(value):,}"
 
 
 @register.filter

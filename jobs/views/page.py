@@ -56,7 +56,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if org_scope and not is_owner:
         raise PermissionDenied("Only Organization Owners can see the jobs of every project.")
     form = JobFilterForm(request.GET)
-    filters = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    # The valid filters apply; an invalid one is left out and its error shown (form.errors).
+    filters = form.cleaned_data
 
     # `project` is one the user may see (project_from_request), and an Owner sees every project
     # of the organization: filtering on it directly, rather than through visible_jobs()'s
@@ -89,7 +91,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "org_scope": org_scope,
             "is_owner": is_owner,
-            "filtered": bool(filters.get("status") or filters.get("q")),
+            "filtered": bool(request.GET.get("status") or request.GET.get("q")),
             "query": query.urlencode(),
             # Organization view: only Owners get there, and they manage every project.
             "can_manage": org_scope or can_manage(request.user, project),
