@@ -82,7 +82,19 @@ def test_it_walks_to_a_pending_job_and_lands_on_the_jobs_page(owner_client, owne
     ]
     assert rows[0].choices["description"] == "renamed"
     assert rows[0].total_entities == DOCS_ROWS
-    assert not WizardDraft.objects.exists()  # state cleared at the end
+    # State cleared at the end: the draft keeps only which job it became (for Back).
+    assert WizardDraft.objects.get().data == {"used_for_job": job.pk}
+
+    # The browser's Back to any step (or a step's htmx request) lands on the job.
+    for step in ("schema/", "collections/", "target/", "start/"):
+        back = owner_client.get(base + step)
+        assert back.status_code == 302, (step, back.status_code)
+        assert back["Location"] == f"/jobs/{job.pk}/"
+    name_check = owner_client.get(base + "schema/name/?index=0", headers={"HX-Request": "true"})
+    assert name_check["HX-Redirect"] == f"/jobs/{job.pk}/"
+    # Migrate again from a page left open: no second job.
+    again = owner_client.post(base + "schema/", form)
+    assert again["Location"] == f"/jobs/{job.pk}/" and Job.objects.count() == 1
 
 
 def test_it_checks_only_and_creates_nothing(owner_client, source, target, target_server):

@@ -26,7 +26,7 @@ from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.names import duplicate_targets, invalid_name, name_taken
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
-from migrations_app.wizard.drafts import load_draft
+from migrations_app.wizard.drafts import finish_draft, load_draft
 from migrations_app.wizard.forms import CollectionSchemaForm
 
 
@@ -132,7 +132,7 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
             try:
                 if action == "migrate":
                     job = service.start_migration(request.user, steps.migration_request(draft))
-                    draft.delete()
+                    finish_draft(draft, job.pk)
                     messages.success(
                         request,
                         f"Migration job {job.pk} created: {len(infos)} collection"
