@@ -223,7 +223,14 @@ def test_it_shows_a_name_repeated_within_the_request(owner_client, source, targe
 
     html = response.content.decode()
     assert response.status_code == 400
-    assert "is chosen more than once in this request" in html
+    # One error, one message: under the first collection it names, counted once below.
+    assert html.count("is chosen more than once in this request") == 1
+    fieldset = html[html.index("<legend>docs</legend>") : html.index("<legend>items</legend>")]
+    assert "is chosen more than once in this request" in fieldset
+    assert (
+        "1 problem</strong> must be fixed before Migrate (shown at their collections above)."
+        in html
+    )
     assert not Job.objects.exists()
 
 
