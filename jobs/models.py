@@ -132,8 +132,11 @@ class Job(models.Model):
             models.Index(fields=["project", "-created_at"], name="job_project_created"),
             models.Index(fields=["project", "status", "-created_at"], name="job_project_status"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
-            # The search's count reads this index alone, not one table row per job.
-            models.Index(fields=["project", "search_text"], name="job_project_search"),
+            # The search reads this index alone, newest first, not one table row per job: the
+            # count of matches, and the page's jobs until it has 20 (bench/jobs_page.py).
+            models.Index(
+                fields=["project", "-created_at", "search_text"], name="job_project_search"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -142,6 +145,16 @@ class Job(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATES
+
+    # get_status_display()'s words, by enum lookup: the Jobs page shows one per row, and
+    # Django's get_FOO_display() rebuilds a dict of the choices on every call.
+    @property
+    def status_label(self) -> str:
+        return self.Status(self.status).label
+
+    @property
+    def type_label(self) -> str:
+        return self.Type(self.type).label
 
     def index_for_search(self) -> None:
         """Store search_text from the job's collections; called once they are created."""

@@ -38,6 +38,8 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="job",
-            index=models.Index(fields=["project", "search_text"], name="job_project_search"),
+            index=models.Index(
+                fields=["project", "-created_at", "search_text"], name="job_project_search"
+            ),
         ),
     ]

@@ -61,8 +61,8 @@ def timestamp(value: datetime | None, missing: str = "—") -> SafeString:
 def collections_line(job) -> str:
     """The Jobs row's " · 2 collections: docs, users → users_v2" (each collection named, with
     its target where the target's name or database differs; the first three, then "+N more").
-    Reads the prefetched collections."""
-    names = list(job.collections.all())
+    Reads `row_collections` (jobs.views.page.attach_collections)."""
+    names = job.row_collections
     if not names:
         return ""
     parts = []
