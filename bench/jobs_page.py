@@ -8,12 +8,14 @@ A throwaway SQLite database (the embedded default: WAL, same settings) in a temp
 or with --database-url a throwaway PostgreSQL database beside the one named (test_<name>, made
 and dropped as the test runner does; the role needs CREATEDB). Production settings (DEBUG off,
 HTTPS requests), with throwaway keys unless SECRET_KEY / FIELD_ENCRYPTION_KEY are set. Two
-organizations of one project each (10 jobs in one, 10,000 in the other), their Owner; jobs of every status with two collections
-each, made with bulk_create. The page is requested with Django's test client as that owner
-(logged in), each view warmed up and then timed over --repeat requests per size, alternating
-between the two projects so that the load of a shared machine weighs on both alike. The
-issue's target: with 10,000 jobs at most 1.5× the time with 10, and the same number of SQL
-queries (tests/test_jobs_list.py asserts the query count).
+organizations of one project each (10 jobs in one, 10,000 in the other), their Owner; jobs of
+every status with two collections each, made with bulk_create (search_text filled as
+Job.index_for_search does). The page is requested with Django's test client as that owner
+(logged in): each view warmed up, then --rounds rounds over every view of --repeat requests per
+size, alternating between the two projects request by request, so that the load of a shared
+machine weighs on both alike; medians over all rounds, and each round's ratio. The issue's
+target, for the views marked *: with 10,000 jobs at most 1.5 × the time with 10, and the same
+number of SQL queries (tests/test_jobs_list.py asserts the query count).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ VIEWS = [
     ("last page", None),
     ("organization view", {"scope": "org"}),
 ]
+# The views issue 16 sets the target for (≤ 1.5 × the time with 10 jobs); the others are shown.
+TARGETS = ("page 1", "status = Failed", "search a collection")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs in the big run (10,000)")
     parser.add_argument("--small", type=int, default=10, help="jobs in the small run (10)")
-    parser.add_argument("--repeat", type=int, default=20, help="timed requests per view (20)")
+    parser.add_argument(
+        "--repeat", type=int, default=10, help="timed requests per view, size and round (10)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every view (3)")
     parser.add_argument(
         "--database-url",
         default="",
@@ -197,33 +204,50 @@ def run(args) -> int:
     small, big = args.small, args.jobs
     c_small, c_big = clients[small], clients[big]
     database = "SQLite (WAL)" if connection.vendor == "sqlite" else connection.display_name
-    print(f"Jobs page, {database}, Django test client; {args.repeat} requests per view and size,")
+    print(
+        f"Jobs page, {database}, Django test client; {args.rounds} rounds of {args.repeat} "
+        "requests per view and size,"
+    )
     print("load average (1, 5, 15 min) at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"alternating between a project of {small} jobs and one of {big:,} (median / fastest)")
     print(
-        f"{'view':<21}{small:>7,} jobs median/min{big:>10,} jobs median/min"
-        f"{'ratio':>7}  queries  rows"
+        f" {'view':<21}{small:>7,} jobs median/min{big:>10,} jobs median/min"
+        f"{'ratio':>7}  queries  rows    ratio per round"
     )
-    worst, same = 0.0, True
-    for (name, p_small), (_, p_big) in zip(
-        views_for(projects[small]), views_for(projects[big]), strict=True
-    ):
+    views = list(zip(views_for(projects[small]), views_for(projects[big]), strict=True))
+    for (_, p_small), (_, p_big) in views:
         for _ in range(2):  # warm up
             timed_get(c_small, p_small), timed_get(c_big, p_big)
-        t_small, t_big = [], []
-        for _ in range(args.repeat):
-            t_small.append(timed_get(c_small, p_small))
-            t_big.append(timed_get(c_big, p_big))
+    # Rounds over every view, each round alternating small and big request by request: a burst
+    # of load from other processes then weighs on both sizes alike and on no one view alone.
+    times = {name: ([], [], []) for (name, _), _ in views}
+    for _ in range(args.rounds):
+        for (name, p_small), (_, p_big) in views:
+            t_small, t_big, ratios = times[name]
+            round_small, round_big = [], []
+            for _ in range(args.repeat):
+                round_small.append(timed_get(c_small, p_small))
+                round_big.append(timed_get(c_big, p_big))
+            t_small += round_small
+            t_big += round_big
+            ratios.append(statistics.median(round_big) / statistics.median(round_small))
+    worst, same = 0.0, True
+    for (name, p_small), (_, p_big) in views:
+        t_small, t_big, ratios = times[name]
         (q1, r1), (q2, r2) = counted_get(c_small, p_small), counted_get(c_big, p_big)
         m1, m2 = statistics.median(t_small) * 1000, statistics.median(t_big) * 1000
         ratio = m2 / m1
-        worst, same = max(worst, ratio), same and q1 == q2
+        same = same and q1 == q2
+        if name in TARGETS:
+            worst = max(worst, ratio)
         print(
-            f"{name:<21}{m1:>7.1f} / {min(t_small) * 1000:<5.1f} ms"
+            f"{'*' if name in TARGETS else ' '}{name:<21}{m1:>7.1f} / {min(t_small) * 1000:<5.1f} ms"
             f"{m2:>12.1f} / {min(t_big) * 1000:<5.1f} ms{ratio:>8.2f}  {q1:>3} / {q2:<3} {r1} / {r2}"
+            f"   {' '.join(f'{r:.2f}' for r in ratios)}"
         )
     print(
-        f"worst ratio of medians {worst:.2f} (target ≤ 1.5); same query count: {'yes' if same else 'NO'}"
+        f"* the issue's views: worst ratio of medians {worst:.2f} (target ≤ 1.5); "
+        f"same query count: {'yes' if same else 'NO'}"
     )
     print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0 if same else 1
