@@ -111,6 +111,22 @@ def test_it_checks_only_and_creates_nothing(owner_client, source, target, target
     assert MilvusClient(uri=target_server.uri).list_collections() == []
 
 
+def test_it_warns_that_the_milvus_lite_target_drops_a_typed_description(
+    owner_client, source, target
+):
+    base = walk_current_to_schema(owner_client, source, target, ["docs"])
+
+    typed = owner_client.post(base + "schema/", schema_post("check", ["docs"], c0_description="x"))
+    empty = owner_client.post(base + "schema/", schema_post("check", ["docs"]))
+
+    warning = "does not keep descriptions: the collection&#x27;s description &quot;x&quot; will"
+    assert typed.status_code == 200
+    html = typed.content.decode()
+    warnings = html[html.index('<div class="warning">') :]
+    assert "docs: Milvus Lite " in warnings and warning in warnings
+    assert "does not keep descriptions" not in empty.content.decode()
+
+
 def test_it_keeps_the_choices_on_back_and_reload(owner_client, source, target):
     base = walk_current_to_schema(owner_client, source, target, ["docs"])
 
