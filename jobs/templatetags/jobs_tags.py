@@ -30,14 +30,9 @@ _BADGES = {
 
 
 @register.filter
-def badge_class(status: str) -> str:
-    return _BADGES.get(status, "")
-
-
-@register.filter
 def badge(status: str, label: str) -> SafeString:
-    """A status badge: `{{ job.status|badge:job.get_status_display }}` (what jobs/_badge.html
-    writes, in one call: the Jobs page renders one per row)."""
+    """A status badge: `{{ job.status|badge:job.status_label }}`; jobs/_badge.html is this
+    filter for `{% include %}` callers (the Jobs page renders one per row, in one call)."""
     return format_html(
         '<span class="badge {}" data-status="{}">{}</span>', _BADGES.get(status, ""), status, label
     )
