@@ -10,13 +10,26 @@ from jobs.pace import MAX_MB_PER_SECOND, MAX_ROWS_PER_SECOND
 
 
 class JobFilterForm(forms.Form):
+    """The Jobs page's filters. A value that is not valid is not applied, and the page says so
+    (its error, shown above the list)."""
+
     status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "All statuses"), *Job.Status.choices]
+        label="Status",
+        required=False,
+        choices=[("", "All statuses"), *Job.Status.choices],
+        error_messages={
+            "invalid_choice": "Status %(value)s does not exist: showing every status. "
+            "Choose one in the list."
+        },
     )
     q = forms.CharField(
         label="Search",
         required=False,
         max_length=100,
+        error_messages={
+            "max_length": "Search is at most %(limit_value)d characters (this one has "
+            "%(show_value)d): not applied. Shorten it."
+        },
         widget=forms.TextInput(
             attrs={"type": "search", "placeholder": "Job ID or collection name"}
         ),

@@ -496,6 +496,7 @@ def _create_job(user: User, request: MigrationRequest, check: Check, target: Clu
             spec=spec.to_dict() if spec else {},
             total_entities=item.source.entity_count,
         )
+    job.index_for_search()
     who = user.email
     log_event(
         job,
@@ -769,6 +770,7 @@ def _follow_up(user: User, migration: Job, collections: list[JobCollection], kin
                 spec=c.spec,
                 total_entities=c.total_entities,
             )
+        follow_up.index_for_search()
         what = "verification" if kind == Job.Type.VERIFICATION else "repair"
         log_event(
             follow_up,

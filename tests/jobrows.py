@@ -52,6 +52,7 @@ def make_job(
         )
         for i, name in enumerate(collections)
     )
+    job.index_for_search()
     return job
 
 

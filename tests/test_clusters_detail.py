@@ -96,7 +96,9 @@ def test_it_shows_each_collection_with_count_fields_and_indexes(request, persona
     stats = milvus.get_collection_stats("items")
     index = milvus.describe_index("items", "embedding")
     milvus.close()
-    assert f'items <span class="muted">· {stats["row_count"]} entities</span>' in catalog
+    count = int(stats["row_count"])
+    entities = f"{count:,} entit{'y' if count == 1 else 'ies'}"
+    assert f'items <span class="muted">· {entities}</span>' in catalog
     assert '<td data-label="Field" class="cell-title"><code>sku</code></td>' in catalog
     assert '<td data-label="Type">VARCHAR</td>' in catalog and "max_length 40" in catalog
     assert "partition key" in catalog

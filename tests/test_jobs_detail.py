@@ -104,7 +104,7 @@ def test_it_shows_the_overall_progress_with_rows_per_second_and_eta(viewer_clien
     assert '<label for="overall-progress">Overall progress</label>' in html
     assert '<progress id="overall-progress" max="100" value="55">' in html
     # 45,000 of 105,000 rows; 60,000 left at 2,000 rows/s: half a minute.
-    assert "45,000 of 105,000 rows · 2000 rows/s · about 30s left" in html
+    assert "45,000 of 105,000 rows · 2,000 rows/s · about 30s left" in html
 
 
 def test_it_shows_each_collection_with_its_progress_phases_and_verification(viewer_client, running):
@@ -118,7 +118,7 @@ def test_it_shows_each_collection_with_its_progress_phases_and_verification(view
     r = row(docs)
     assert 'data-status="COPYING">Copying</span>' in r
     assert 'value="40" aria-label="Progress of docs"' in r
-    assert "40,000 of 100,000 rows · 40% · 2000 rows/s" in r
+    assert "40,000 of 100,000 rows · 40% · 2,000 rows/s" in r
     assert '<span>Creating</span> <span class="num">5s</span>' in r
     assert re.search(
         r'<span>Copying</span> <span class="num">1m 0[5-9]s</span> <span class="muted">\(running\)</span>',
@@ -328,3 +328,28 @@ def test_it_names_a_source_the_viewer_may_not_see_without_name_id_or_link(
     # Someone who may see the source gets its name and link.
     html = owner_client.get(_url(job)).content.decode()
     assert f'<a href="{reverse("cluster_detail", args=[source.pk])}">prod</a>' in html
+
+
+def test_it_shows_no_pending_verification_for_canceled_or_failed_collections(
+    viewer_client, project
+):
+    job = make_job(project, status=Job.Status.CANCELED, collections=("docs", "users", "logs"))
+    docs, users, logs = job.collections.all()
+    JobCollection.objects.filter(pk=docs.pk).update(status=JobCollection.Status.CANCELED)
+    JobCollection.objects.filter(pk=users.pk).update(status=JobCollection.Status.FAILED)
+    JobCollection.objects.filter(pk=logs.pk).update(
+        status=JobCollection.Status.DONE, verification=JobCollection.Verification.PENDING
+    )
+
+    html = viewer_client.get(_url(job)).content.decode()
+
+    def verification(c):
+        start = html.index(f'<tr id="collection-{c.pk}"')
+        row = html[start : html.index("</tr>", start)]
+        return row[row.index('<td data-label="Verification">') :]
+
+    assert '<span class="muted">Not verified (canceled)</span>' in verification(docs)
+    assert '<span class="muted">Not verified (failed)</span>' in verification(users)
+    for c in (docs, users):
+        assert ">Pending</span>" not in verification(c)
+    assert 'data-status="PENDING">Pending</span>' in verification(logs)  # done, not yet verified

@@ -116,8 +116,13 @@ def test_it_shows_watchers_why_they_cannot_cancel(request, persona, project):
 
     row = _row(html, running)
     assert "data-cancel-job" not in row
-    assert f'aria-disabled="true" title="{CANCEL_WHY}" aria-describedby="cancel-why">Cancel' in row
-    assert f'<p id="cancel-why" class="visually-hidden">{CANCEL_WHY}</p>' in html
+    assert (
+        f'aria-disabled="true" title="{CANCEL_WHY}" aria-describedby="cancel-why" '
+        'popovertarget="cancel-why">Cancel'
+    ) in row
+    # The reason opens on click or tap too (a popover, outside the polled rows): see
+    # tests/e2e/test_disabled_reasons.py.
+    assert f'<p id="cancel-why" class="why-popover" popover>{CANCEL_WHY}</p>' in html
     assert "<dialog" not in html
 
 
@@ -169,13 +174,68 @@ def test_it_combines_status_filter_and_search(viewer_client, project):
     assert _ids(html) == [wanted.pk]
 
 
-def test_it_ignores_an_unknown_status(viewer_client, project):
+def test_it_searches_target_collection_names_too(viewer_client, project):
+    renamed = make_job(project, collections=("docs",))
+    renamed.collections.update(target_name="Docs_V2")
+    renamed.index_for_search()
+    make_job(project, collections=("users",))
+
+    assert _ids(viewer_client.get(URL, {"q": "docs_v"}).content.decode()) == [renamed.pk]
+    assert renamed.search_text == f"{renamed.pk} docs docs_v2"
+
+
+def test_it_says_an_unknown_status_is_not_applied(viewer_client, project):
     job = make_job(project)
 
-    response = viewer_client.get(URL, {"status": "EXPLODED"})
+    response = viewer_client.get(URL, {"status": "BOGUS"})
 
+    html = response.content.decode()
     assert response.status_code == 200
-    assert _ids(response.content.decode()) == [job.pk]
+    assert _ids(html) == [job.pk]
+    assert (
+        '<div id="filter-errors" class="error" role="alert"><p>Status BOGUS does not exist: '
+        "showing every status. Choose one in the list.</p></div>"
+    ) in html
+    assert "Clear filters" in html
+
+
+def test_it_says_a_search_too_long_is_not_applied(viewer_client, project):
+    failed = make_job(project, status=Job.Status.FAILED, collections=("docs",))
+    make_job(project, status=Job.Status.SUCCESSFUL, collections=("docs",))
+    text = "docs" + "x" * 296
+
+    response = viewer_client.get(URL, {"q": text, "status": "FAILED"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert _ids(html) == [failed.pk]  # the valid filter still applies
+    assert (
+        "<p>Search is at most 100 characters (this one has 300): not applied. Shorten it.</p>"
+    ) in html
+    assert f'value="{text}"' in html  # the box shows what the message speaks of
+    assert 'aria-invalid="true"' in html
+
+
+def test_it_shows_no_filter_message_for_valid_filters(viewer_client, project):
+    make_job(project, status=Job.Status.FAILED)
+
+    html = viewer_client.get(URL, {"q": "docs", "status": "FAILED"}).content.decode()
+
+    assert "filter-errors" not in html
+
+
+def test_it_names_the_target_collections_in_each_row(viewer_client, project):
+    same = make_job(project, collections=("docs",))
+    renamed = make_job(project, collections=("docs", "users", "events", "logs"))
+    renamed.collections.filter(source_name="users").update(target_name="users_v2")
+    renamed.collections.filter(source_name="events").update(target_db="archive")
+
+    html = viewer_client.get(URL).content.decode()
+
+    assert "Migration · 1 collection: docs</p>" in _row(html, same)
+    assert (
+        "Migration · 4 collections: docs, users → users_v2, events → archive.events +1 more</p>"
+    ) in _row(html, renamed)
 
 
 def test_it_pages_by_twenty_keeping_the_filters(viewer_client, project):

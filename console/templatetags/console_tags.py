@@ -14,3 +14,12 @@ register = template.Library()
 def refusal(project: Project, action: str) -> str:
     """`{% refusal project "create clusters" as why %}`: the same words as the 403 page."""
     return _refusal(project, action)
+
+
+@register.filter
+def number(value: int | float | None) -> str:
+    """The console's one way to write a count or a rate: 1234567 → "1,234,567", 2818.4 →
+    "2,818"; "—" when unknown. Every page uses it, so figures read alike everywhere."""
+    if value is None or value == "":
+        return "—"
+    return f"{round(float(value)):,}"

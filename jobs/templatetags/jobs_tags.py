@@ -1,11 +1,13 @@
-"""Formatting for the Jobs page and View Details: durations, row counts, status badges."""
+"""Formatting for the Jobs page and View Details: durations, times, status badges (counts:
+console_tags' `number`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
-from django.utils.html import escape
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -28,8 +30,43 @@ _BADGES = {
 
 
 @register.filter
-def badge_class(status: str) -> str:
-    return _BADGES.get(status, "")
+def badge(status: str, label: str) -> SafeString:
+    """A status badge: `{{ job.status|badge:job.status_label }}`; jobs/_badge.html is this
+    filter for `{% include %}` callers (the Jobs page renders one per row, in one call)."""
+    return format_html(
+        '<span class="badge {}" data-status="{}">{}</span>', _BADGES.get(status, ""), status, label
+    )
+
+
+@register.filter
+def timestamp(value: datetime | None, missing: str = "—") -> SafeString:
+    """A time as the console shows it, in UTC: `<time datetime="…" title="UTC">Y-m-d H:i:s</time>`;
+    `missing` (muted) when there is none."""
+    if value is None:
+        return format_html('<span class="muted">{}</span>', missing)
+    value = timezone.localtime(value, timezone.get_current_timezone())
+    return format_html(
+        '<time datetime="{}" title="UTC">{}</time>',
+        value.isoformat(),
+        value.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+@register.filter
+def collections_line(job) -> str:
+    """The Jobs row's " · 2 collections: docs, users → users_v2" (each collection named, with
+    its target where the target's name or database differs; the first three, then "+N more").
+    Reads `row_collections` (jobs.views.page.attach_collections)."""
+    names = job.row_collections
+    if not names:
+        return ""
+    parts = []
+    for c in names[:3]:
+        target = c.target_name if c.target_db == c.source_db else f"{c.target_db}.{c.target_name}"
+        parts.append(c.source_name if target == c.source_name else f"{c.source_name} → {target}")
+    more = f" +{len(names) - 3} more" if len(names) > 3 else ""
+    plural = "" if len(names) == 1 else "s"
+    return f" · {len(names)} collection{plural}: {', '.join(parts)}{more}"
 
 
 @register.filter
@@ -46,14 +83,6 @@ def span(value: timedelta | float | int | None) -> str:
     if minutes:
         return f"{minutes}m {seconds:02d}s"
     return f"{seconds}s"
-
-
-@register.filter
-def rows(value: int | float | None) -> str:
-    """1234567 → "1,234,567"."""
-    if value is None:
-        return "—"
-    return f"{int(value):,}"
 
 
 @register.filter

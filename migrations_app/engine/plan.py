@@ -283,6 +283,8 @@ def _plan_one(
                 )
 
     description = source.description if choices.description is None else choices.description
+    if not support.keeps_descriptions:
+        warnings.extend(_dropped_descriptions(description, fields, on))
     spec = TargetSpec(
         source_db=source.db,
         source_name=source.name,
@@ -305,6 +307,21 @@ def _plan_one(
         copy_partitions=copy_partitions,
     )
     return PlanResult(spec=spec, findings=problems, warnings=warnings)
+
+
+def _dropped_descriptions(description: str, fields: list[FieldInfo], on: str) -> list[str]:
+    """The warning for a target that stores no descriptions (Milvus Lite), when there are any."""
+    described = [f.name for f in fields if f.description]
+    if not description and not described:
+        return []
+    what = []
+    if description:
+        what.append(f'the collection\'s description "{description}"')
+    if described:
+        what.append(
+            f"the descriptions of field{'s' if len(described) > 1 else ''} {', '.join(described)}"
+        )
+    return [f"{on} does not keep descriptions: {' and '.join(what)} will not be on the target"]
 
 
 def _since(support: Support, feature: str) -> str:

@@ -188,6 +188,12 @@ class Support:
         return self.kind == "milvus_lite"
 
     @property
+    def keeps_descriptions(self) -> bool:
+        """Milvus Lite accepts collection and field descriptions and drops them (DESIGN §9,
+        probed on 3.2.2: describe_collection answers "" for both)."""
+        return not self.is_lite
+
+    @property
     def label(self) -> str:
         if self.is_lite:
             return f"Milvus Lite {version_text(self.version)}"

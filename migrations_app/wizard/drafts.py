@@ -8,11 +8,15 @@ permission lost mid-way stops the wizard at the next click.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 from console.access import (
     current_project,
@@ -54,14 +58,54 @@ def wizard_project(request: HttpRequest) -> Project:
     return project
 
 
+class DraftUsed(Exception):
+    """The draft was migrated: its steps send the user to the job (see `goes_to_its_job`)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+def finish_draft(draft: WizardDraft, job_id: str) -> None:
+    """After Migrate: forget every choice and credential, keep only which job it became, so
+    the browser's Back to a step lands on the job rather than on "No such draft". Purged with
+    the other drafts after the TTL."""
+    draft.data = {USED_FOR_JOB: job_id}
+    draft.connection_enc = ""
+    draft.save(update_fields=["data", "connection_enc", "updated_at"])
+
+
+USED_FOR_JOB = "used_for_job"
+
+
+def goes_to_its_job(view):
+    """Wraps a draft step view (wizard/urls.py): a draft already migrated answers with its job
+    (an htmx request of a page left open gets the redirect as HX-Redirect)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except DraftUsed as used:
+            url = reverse("job_detail", args=[used.job_id])
+            if getattr(request, "htmx", False):
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
+
+    return wrapper
+
+
 def load_draft(request: HttpRequest, draft_id: uuid.UUID, flow: str | None = None) -> WizardDraft:
-    """The user's own live draft, else 404; 403 when the user may no longer migrate there."""
+    """The user's own live draft, else 404; 403 when the user may no longer migrate there;
+    DraftUsed once it was migrated."""
     draft = (
         WizardDraft.objects.live()
         .filter(pk=draft_id, user=request.user)
         .select_related("project", "project__organization")
         .first()
     )
+    if draft is not None and draft.data.get(USED_FOR_JOB):
+        raise DraftUsed(draft.data[USED_FOR_JOB])
     if draft is None or (flow is not None and draft.flow != flow):
         raise Http404("No such draft")
     if not may_start(request.user, draft.project.organization):

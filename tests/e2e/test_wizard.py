@@ -61,9 +61,8 @@ def choose(page, label: str, value: str, refreshes: str) -> None:
         page.get_by_label(label).select_option(value)
     # The response event comes with the headers; htmx swaps the field in once the body is read,
     # and a choice made before that swap is lost with the replaced element.
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    # (A locator, not wait_for_function: the pages' Content-Security-Policy refuses eval.)
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
 def log_in(page, base_url: str, user) -> None:
@@ -110,6 +109,47 @@ def same_org(project, lite_factory):
     source = cluster_on(project, source_server, "src", Cluster.Plan.SERVERLESS)
     target = cluster_on(project, target_server, "dst", Cluster.Plan.DEDICATED)
     return source, target
+
+
+def test_it_keeps_a_source_database_picked_while_the_list_is_refreshed(
+    live_server, browser_page, owner, project, lite_factory
+):
+    servers = {name: lite_factory() for name in ("a-src", "b-src", "c-src")}
+    for name in ("a-src", "b-src"):
+        client = MilvusClient(uri=servers[name].uri)
+        if "analytics" not in client.list_databases():
+            client.create_database("analytics")
+        client.close()
+    clusters = {n: cluster_on(project, s, n, Cluster.Plan.DEDICATED) for n, s in servers.items()}
+    page = browser_page
+    log_in(page, live_server.url, owner)
+    open_migrations(page)
+    page.get_by_role("link", name="In Current Organization").click()
+    page.wait_for_load_state("load")
+    database = page.get_by_label("Source Database")
+    expect(database.locator("option")).to_have_text(["default", "analytics"])
+    held = []
+    # Each cluster's list is held until the test answers it: the pick happens meanwhile.
+    page.route("**/current/databases/**", lambda route: held.append(route))
+
+    for cluster, outcome in (("b-src", "kept"), ("c-src", "not there")):
+        page.get_by_label("Source Cluster").select_option(clusters[cluster].pk)
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        database.select_option("analytics")  # while the new list is on its way
+        with page.expect_response(lambda r: "current/databases/" in r.url):
+            held.pop().continue_()
+        expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+        if outcome == "kept":
+            expect(database).to_have_value("analytics")
+        else:
+            expect(database).to_have_value("default")
+            expect(
+                page.get_by_text("Database analytics is not in the chosen cluster: pick one")
+            ).to_be_visible()
+    page.unroute("**/current/databases/**")
 
 
 def test_it_migrates_in_the_current_organization_to_an_existing_cluster(

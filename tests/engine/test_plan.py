@@ -205,6 +205,23 @@ def test_it_applies_the_description_and_shards_chosen(pair, standalone):
     assert (created["description"], created["num_shards"]) == ("new words", 2)
 
 
+def test_it_warns_that_a_milvus_lite_target_drops_the_description(pair):
+    source, target = pair
+    create_simple(source, "described", rows=1)
+
+    typed = plan_for(source, target, "described", target_name="described_t", description="words")
+    untouched = plan_for(source, target, "described", target_name="described_u")
+    create_target(target, require_ok(typed))
+    kept = target.describe_collection("described_t")["description"]
+    target.drop_collection("described_t")
+
+    warning = 'does not keep descriptions: the collection\'s description "words" will not be on'
+    assert [w for w in typed.warnings if warning in w], typed.warnings
+    assert typed.warnings[-1].startswith("Milvus Lite ")
+    assert not [w for w in untouched.warnings if "descriptions" in w], untouched.warnings
+    assert kept == ""  # what the warning says: Lite took the description and dropped it
+
+
 @pytest.mark.parametrize("shards", [0, 17, -1])
 def test_it_reports_an_invalid_shard_count(pair, shards):
     source, target = pair

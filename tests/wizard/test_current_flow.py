@@ -82,7 +82,19 @@ def test_it_walks_to_a_pending_job_and_lands_on_the_jobs_page(owner_client, owne
     ]
     assert rows[0].choices["description"] == "renamed"
     assert rows[0].total_entities == DOCS_ROWS
-    assert not WizardDraft.objects.exists()  # state cleared at the end
+    # State cleared at the end: the draft keeps only which job it became (for Back).
+    assert WizardDraft.objects.get().data == {"used_for_job": job.pk}
+
+    # The browser's Back to any step (or a step's htmx request) lands on the job.
+    for step in ("schema/", "collections/", "target/", "start/"):
+        back = owner_client.get(base + step)
+        assert back.status_code == 302, (step, back.status_code)
+        assert back["Location"] == f"/jobs/{job.pk}/"
+    name_check = owner_client.get(base + "schema/name/?index=0", headers={"HX-Request": "true"})
+    assert name_check["HX-Redirect"] == f"/jobs/{job.pk}/"
+    # Migrate again from a page left open: no second job.
+    again = owner_client.post(base + "schema/", form)
+    assert again["Location"] == f"/jobs/{job.pk}/" and Job.objects.count() == 1
 
 
 def test_it_checks_only_and_creates_nothing(owner_client, source, target, target_server):
@@ -97,6 +109,22 @@ def test_it_checks_only_and_creates_nothing(owner_client, source, target, target
     assert "dynamic" in html.lower()
     assert not Job.objects.exists()
     assert MilvusClient(uri=target_server.uri).list_collections() == []
+
+
+def test_it_warns_that_the_milvus_lite_target_drops_a_typed_description(
+    owner_client, source, target
+):
+    base = walk_current_to_schema(owner_client, source, target, ["docs"])
+
+    typed = owner_client.post(base + "schema/", schema_post("check", ["docs"], c0_description="x"))
+    empty = owner_client.post(base + "schema/", schema_post("check", ["docs"]))
+
+    warning = "does not keep descriptions: the collection&#x27;s description &quot;x&quot; will"
+    assert typed.status_code == 200
+    html = typed.content.decode()
+    warnings = html[html.index('<div class="warning">') :]
+    assert "docs: Milvus Lite " in warnings and warning in warnings
+    assert "does not keep descriptions" not in empty.content.decode()
 
 
 def test_it_keeps_the_choices_on_back_and_reload(owner_client, source, target):
@@ -211,7 +239,14 @@ def test_it_shows_a_name_repeated_within_the_request(owner_client, source, targe
 
     html = response.content.decode()
     assert response.status_code == 400
-    assert "is chosen more than once in this request" in html
+    # One error, one message: under the first collection it names, counted once below.
+    assert html.count("is chosen more than once in this request") == 1
+    fieldset = html[html.index("<legend>docs</legend>") : html.index("<legend>items</legend>")]
+    assert "is chosen more than once in this request" in fieldset
+    assert (
+        "1 problem</strong> must be fixed before Migrate (shown at their collections above)."
+        in html
+    )
     assert not Job.objects.exists()
 
 

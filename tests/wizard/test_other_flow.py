@@ -110,7 +110,9 @@ def test_it_migrates_from_the_standalone_to_a_pending_job(owner_client, filled, 
     assert kept.pymilvus_token == filled.token
     names = list(JobCollection.objects.filter(job=job).values_list("source_name", "target_name"))
     assert names == [(DOCS, "renamed_docs"), (ITEMS, ITEMS)]
-    assert not WizardDraft.objects.exists()
+    # Nothing of the draft is kept but the job it became: no endpoint, no credentials.
+    draft = WizardDraft.objects.get()
+    assert (draft.data, draft.connection_enc) == ({"used_for_job": job.pk}, "")
 
 
 def test_it_keeps_the_stored_password_when_going_back(owner_client, filled, target):

@@ -27,7 +27,7 @@ from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.names import duplicate_targets, invalid_name, name_taken
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
-from migrations_app.wizard.drafts import SPEED_CAP, load_draft
+from migrations_app.wizard.drafts import SPEED_CAP, finish_draft, load_draft
 from migrations_app.wizard.forms import CollectionSchemaForm
 
 
@@ -67,16 +67,26 @@ def _store_choices(draft: WizardDraft, forms: list) -> None:
     }
 
 
-def _sections(forms: list, problems: list[str]) -> list[dict]:
-    """Each form with the findings that name its collection ("<source name>: …")."""
-    return [
-        {
-            "form": form,
-            "info": form.info,
-            "problems": [p for p in problems if p.startswith(f"{form.info.name}: ")],
-        }
-        for form in forms
-    ]
+def _sections(forms: list, problems: list[str]) -> tuple[list[dict], list[str]]:
+    """Each form with the findings that name its collection ("<source name>: …"), and the
+    findings that name none. Every finding is shown once: under its collection, else in the
+    Pre-migration Check; one finding about several collections (a target name chosen twice)
+    only under the first of them."""
+    shown: set[str] = set()
+    sections = []
+    for form in forms:
+        prefix = f"{form.info.name}: "
+        mine = []
+        for problem in problems:
+            body = problem.removeprefix(prefix)
+            if problem.startswith(prefix) and body not in shown:
+                shown.add(body)
+                mine.append(problem)
+        sections.append({"form": form, "info": form.info, "problems": mine})
+    placed = {p for section in sections for p in section["problems"]}
+    named = tuple(f"{form.info.name}: " for form in forms)
+    others = [p for p in dict.fromkeys(problems) if p not in placed and not p.startswith(named)]
+    return sections, others
 
 
 def _target_label(request: HttpRequest, draft: WizardDraft) -> str:
@@ -113,11 +123,11 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     cap_form = SpeedCapForm(
         request.POST or None, prefix="cap", initial=draft.data.get(SPEED_CAP, {})
     )
-    check, failure, problems, status = None, "", [], 200
+    check, failure, problems, status, fields_failure = None, "", [], 200, ""
     if request.method == "POST":
         action = request.POST.get("action", "check")
         if not all([form.is_valid() for form in forms] + [cap_form.is_valid()]):
-            failure, status = "Correct the fields marked below.", 400
+            fields_failure, status = "Correct the fields marked below.", 400
         else:
             _store_choices(draft, forms)
             draft.data[SPEED_CAP] = cap_form.cleaned_data
@@ -127,7 +137,7 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
             try:
                 if action == "migrate":
                     job = service.start_migration(request.user, steps.migration_request(draft))
-                    draft.delete()
+                    finish_draft(draft, job.pk)
                     messages.success(
                         request,
                         f"Migration job {job.pk} created: {len(infos)} collection"
@@ -143,13 +153,17 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
                 if elsewhere is not None:
                     return elsewhere
                 failure, problems, status = exc.message, exc.problems, 400
+    sections, other_problems = _sections(forms, problems)
     context = {
         "draft": draft,
-        "sections": _sections(forms, problems),
+        "sections": sections,
         "cap_form": cap_form,
         "check": check,
         "failure": failure,
+        "fields_failure": fields_failure,
         "problems": problems,
+        "other_problems": other_problems,
+        "problem_count": len(other_problems) + sum(len(x["problems"]) for x in sections),
         "target_label": _target_label(request, draft),
         "back_url": steps.previous_url(draft, "wizard_schema"),
         "step_error": steps.pop_error(draft, "wizard_schema"),
@@ -171,10 +185,25 @@ def review(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         # Shown as it is, whatever its kind: an htmx 403/404 would leave "Checking…" forever,
         # and Migrate answers the same refusal with its proper status.
         failure, problems = exc.message, exc.problems
+    # On load the sections are already drawn without findings: list them all here, once each.
+    names = [f"{info.name}: " for info in steps.infos_of(draft)]
+    bodies, other_problems = set(), []
+    for problem in problems:
+        body = next((problem.removeprefix(n) for n in names if problem.startswith(n)), problem)
+        if body not in bodies:
+            bodies.add(body)
+            other_problems.append(problem)
     return render(
         request,
         "migrations/schema.html#findings",
-        {"check": check, "failure": failure, "problems": problems, "reviewed": True},
+        {
+            "check": check,
+            "failure": failure,
+            "problems": problems,
+            "other_problems": other_problems,
+            "problem_count": len(other_problems),
+            "reviewed": True,
+        },
     )
 
 
