@@ -11,6 +11,7 @@ set later with alter_collection_properties).
 from __future__ import annotations
 
 from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
 
 from .connect import on_database
 from .errors import NotOwned
@@ -32,7 +33,11 @@ def mark_of(client: MilvusClient, name: str) -> str | None:
 def exists_and_owned(target_client: MilvusClient, spec: TargetSpec, owner: str) -> bool:
     """Whether the target collection of `spec` exists and carries `owner`'s mark."""
     with on_database(target_client, spec.db) as client:
-        return client.has_collection(spec.name) and mark_of(client, spec.name) == owner
+        try:
+            exists = client.has_collection(spec.name)
+        except MilvusException:
+            return False  # its database does not exist (yet): nothing of ours is there
+        return exists and mark_of(client, spec.name) == owner
 
 
 def require_owned(target_client: MilvusClient, spec: TargetSpec, owner: str) -> None:
