@@ -106,6 +106,7 @@ def start_and_stop_mid_way(words: list, cwd: Path, state: Path, how: int) -> dic
 def keys_on(client, name: str) -> list[int]:
     """Every key of `name`, duplicates included (Milvus keeps both rows of a key written
     twice), read in key ranges under the server's 16,384-row query cap."""
+    client.load_collection(name)  # the copy leaves it released (no --load)
     keys: list[int] = []
     for low in range(0, ROWS, 10_000):
         rows = client.query(
