@@ -1,11 +1,14 @@
 """Benchmark: Milvus Lite → Milvus standalone, the engine against the hand-made path.
 
-    .venv/bin/python -m bench.migrate_milvus                       # 100,000 rows × 128-d, IVF_FLAT, 3 rounds
+    .venv/bin/python -m bench.migrate_milvus                  # 100,000 rows × 128-d, IVF_FLAT
     .venv/bin/python -m bench.migrate_milvus --index HNSW --rounds 5
+    .venv/bin/python -m bench.migrate_milvus --source milvus  # Milvus → Milvus, for reference
 
 A Milvus Lite source (bench.migrate's collection: INT64 key, FLOAT_VECTOR, VARCHAR, INT64, two
-dynamic keys, indexed with `--index`) and the Milvus 2.3 standalone of the test suite
-(tests/servers.py: it takes /tmp/milvus-standalone.lock for the whole run, authorization on).
+dynamic keys, indexed with `--index` and its documented default parameters; with `--source
+milvus`, the same collection in database bench_src of the target server) and the Milvus 2.3
+standalone of the test suite (tests/servers.py: it takes /tmp/milvus-standalone.lock for the
+whole run, authorization on). 3 rounds by default.
 Each round runs both paths into fresh target collections, in alternating order:
 
 - hand-made: the rows, already in memory, inserted in batches of 10,000, then flush, the same
@@ -40,6 +43,7 @@ from tests.milvus import MilvusClient  # noqa: E402
 from tests.servers import start_lite_server, start_standalone  # noqa: E402
 
 INDEX_TYPES = ("IVF_FLAT", "IVF_SQ8", "IVF_PQ", "HNSW")
+SOURCE_DB = "bench_src"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,26 +54,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=128, help="vector dimension (128)")
     parser.add_argument("--index", choices=INDEX_TYPES, default="IVF_FLAT", help="source index")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    parser.add_argument(
+        "--source",
+        choices=("lite", "milvus"),
+        default="lite",
+        help="the source: Milvus Lite (default) or database bench_src of the same standalone",
+    )
     parser.add_argument("--engine-child", help=argparse.SUPPRESS)  # internal: JSON arguments
     args = parser.parse_args(argv)
     if args.engine_child:
         return _engine_child(json.loads(args.engine_child))
     if args.rows <= 0 or args.dim <= 0 or args.rounds <= 0:
         parser.error("--rows, --dim and --rounds must be positive")
-    return _rounds(args.rows, args.dim, args.index, args.rounds)
+    return _rounds(args.rows, args.dim, args.index, args.rounds, args.source)
 
 
-def _rounds(rows: int, dim: int, index_type: str, rounds: int) -> int:
+def _rounds(rows: int, dim: int, index_type: str, rounds: int, source_kind: str) -> int:
     params = default_params(index_type, dim) or {}
     with tempfile.TemporaryDirectory(prefix="bench-migrate-milvus-") as tmp:
-        lite = start_lite_server(Path(tmp))
+        lite = start_lite_server(Path(tmp)) if source_kind == "lite" else None
         standalone = None
         try:
-            source = MilvusClient(lite.uri)
+            if lite is None:
+                print("starting the Milvus standalone ...", flush=True)
+                standalone = start_standalone()
+                MilvusClient(standalone.uri, token=standalone.token).create_database(SOURCE_DB)
+                source = MilvusClient(standalone.uri, token=standalone.token, db_name=SOURCE_DB)
+                where = {"uri": standalone.uri, "token": standalone.token, "db": SOURCE_DB}
+            else:
+                source = MilvusClient(lite.uri)
+                where = {"uri": lite.uri, "token": None, "db": "default"}
             print(f"building the source: {rows:,} rows × {dim}-d, {index_type} ...", flush=True)
             data = _build_source(source, rows, dim, index_type=index_type, params=params)
-            print("starting the Milvus standalone ...", flush=True)
-            standalone = start_standalone()
+            if standalone is None:
+                print("starting the Milvus standalone ...", flush=True)
+                standalone = start_standalone()
             target = MilvusClient(standalone.uri, token=standalone.token)
             hand, engine = [], []
             for number in range(rounds):
@@ -79,19 +98,21 @@ def _rounds(rows: int, dim: int, index_type: str, rounds: int) -> int:
                         hand.append(_hand_made(target, data, dim, index_type, params, number))
                         print(f"round {number + 1} hand-made: {_line(hand[-1])}", flush=True)
                     else:
-                        engine.append(_run_engine(lite.uri, standalone, number))
+                        engine.append(_run_engine(where, standalone, number))
                         print(f"round {number + 1} engine:    {_line(engine[-1])}", flush=True)
             target.close()
         finally:
             if standalone is not None:
                 standalone.stop()
-            lite.stop()
+            if lite is not None:
+                lite.stop()
 
     hand_median = statistics.median(r["seconds"] for r in hand)
     engine_median = statistics.median(r["seconds"] for r in engine)
     print()
     print(
-        f"rows {rows:,} × {dim}-d, Milvus Lite → Milvus 2.3 standalone, index {index_type} "
+        f"rows {rows:,} × {dim}-d, {'Milvus Lite' if source_kind == 'lite' else 'Milvus 2.3'} → "
+        f"Milvus 2.3 standalone, index {index_type} "
         f"({', '.join(f'{k}={v}' for k, v in params.items()) or 'no parameters'}), "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"
     )
@@ -134,10 +155,10 @@ def _since(mark: float) -> tuple[float, float]:
     return now - mark, now
 
 
-def _run_engine(source_uri: str, standalone, number: int) -> dict:
+def _run_engine(where: dict, standalone, number: int) -> dict:
     arguments = json.dumps(
         {
-            "source": source_uri,
+            "source": where,
             "target": standalone.uri,
             "token": standalone.token,
             "name": f"engine_{number}",
@@ -163,7 +184,8 @@ def _engine_child(arguments: dict) -> int:
     from migrations_app.engine.options import Observer, Options
     from migrations_app.engine.plan import plan, require_ok
 
-    source = connect(arguments["source"])
+    where = arguments["source"]
+    source = connect(where["uri"], token=where["token"], db_name=where["db"])
     target = connect(arguments["target"], token=arguments["token"])
     name = arguments["name"]
     if target.has_collection(name):
