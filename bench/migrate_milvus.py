@@ -197,7 +197,7 @@ def _engine_child(arguments: dict) -> int:
     if target.has_collection(name):
         target.drop_collection(name)
     info = describe_collection(source, SOURCE)
-    result = plan(info, SchemaChoices(target_name=name), target)
+    result = plan(info, SchemaChoices(target_db="default", target_name=name), target)
     spec = require_ok(result)
 
     phases: dict[str, float] = {}
