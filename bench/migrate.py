@@ -277,17 +277,25 @@ class _Servers:
         self.tmp.cleanup()
 
 
-def _create(client: MilvusClient, name: str, dim: int, index: bool = False) -> None:
+def _create(
+    client: MilvusClient,
+    name: str,
+    dim: int,
+    index_type: str | None = None,
+    params: dict | None = None,
+) -> None:
     schema = client.create_schema(auto_id=False, enable_dynamic_field=True)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("title", DataType.VARCHAR, max_length=256)
     schema.add_field("category", DataType.INT64)
-    params = None
-    if index:
-        params = client.prepare_index_params()
-        params.add_index("vector", index_type="FLAT", metric_type="L2")
-    client.create_collection(name, schema=schema, index_params=params)
+    index_params = None
+    if index_type:
+        index_params = client.prepare_index_params()
+        index_params.add_index(
+            "vector", index_type=index_type, metric_type="L2", params=params or {}
+        )
+    client.create_collection(name, schema=schema, index_params=index_params)
 
 
 def _rows(start: int, count: int, dim: int, rng: np.random.Generator) -> list[dict]:
@@ -305,13 +313,20 @@ def _rows(start: int, count: int, dim: int, rng: np.random.Generator) -> list[di
     ]
 
 
-def _build_source(client: MilvusClient, rows: int, dim: int, keep: bool = True) -> list[dict]:
+def _build_source(
+    client: MilvusClient,
+    rows: int,
+    dim: int,
+    keep: bool = True,
+    index_type: str = "FLAT",
+    params: dict | None = None,
+) -> list[dict]:
     """Create and fill the source (indexed and loaded, as a served collection is).
 
     Batches go in shuffled order, so primary-key order is not insertion order. Returns the rows
     when `keep` (the raw-insert run reuses them), else an empty list.
     """
-    _create(client, SOURCE, dim, index=True)
+    _create(client, SOURCE, dim, index_type=index_type, params=params)
     rng = np.random.default_rng(7)
     starts = list(range(0, rows, BUILD_BATCH))
     random.Random(7).shuffle(starts)

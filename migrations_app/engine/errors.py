@@ -113,3 +113,8 @@ class LeaseLost(EngineError):
 class NotOwned(EngineError):
     """The target collection exists but was not created by this migration (its owner mark is
     another's or missing): the engine neither writes into it nor drops it."""
+
+
+class StateFileError(EngineError):
+    """The engine CLI's state file cannot be used: unreadable, corrupt, another copy's, or held
+    by another run of the same copy (cli_state.py)."""

@@ -49,7 +49,11 @@ def mark_in(target_client: MilvusClient, db: str, name: str) -> str | None:
 def exists_and_owned(target_client: MilvusClient, spec: TargetSpec, owner: str) -> bool:
     """Whether the target collection of `spec` exists and carries `owner`'s mark."""
     with on_database(target_client, spec.db) as client:
-        return client.has_collection(spec.name) and mark_of(client, spec.name) == owner
+        try:
+            exists = client.has_collection(spec.name)
+        except MilvusException:
+            return False  # its database does not exist (yet): nothing of ours is there
+        return exists and mark_of(client, spec.name) == owner
 
 
 def require_owned(target_client: MilvusClient, spec: TargetSpec, owner: str) -> None:

@@ -4,8 +4,9 @@
 types, schema features and functions the target server cannot take, partition-key rules. Each
 is a typed Finding (its kind, and the message a user reads). What is allowed but worth knowing
 (dropped dynamic keys, explicit partitions replaced by a partition key, an index rebuilt as
-AUTOINDEX, auto_id keys kept) goes to `warnings`. `plan_many()` also catches two collections
-of one request aimed at the same target name.
+AUTOINDEX or with its type's documented default parameters, auto_id keys kept) goes to
+`warnings`. `plan_many()` also catches two collections of one request aimed at the same target
+name.
 
 `target.create_target()` creates what a plan specifies.
 """
@@ -22,6 +23,7 @@ from pymilvus.exceptions import MilvusException
 from .catalog import STRUCT_ARRAY, sample_dynamic_keys
 from .connect import on_database
 from .errors import PlanError
+from .index_defaults import default_params, describe
 from .model import (
     CollectionInfo,
     FieldInfo,
@@ -389,12 +391,23 @@ def plan_index(
     """The index to build on the target for a source index, and a note when it differs.
 
     Vector indexes the target lacks become AUTOINDEX (SPARSE_INVERTED_INDEX for sparse
-    fields) with the same metric; scalar indexes the target lacks are not built.
+    fields) with the same metric; a vector index the source reports without build parameters
+    (Milvus Lite reports none) gets its type's documented defaults on a Milvus target (see
+    index_defaults.py); scalar indexes the target lacks are not built.
     """
     if field is None:
         return None, f"index {index.index_name}: field {index.field_name} not found, not built"
     if field.is_vector:
         if support.vector_index(field.dtype, index.index_type):
+            defaults = None
+            if not index.params and not support.is_lite:
+                defaults = default_params(index.index_type, field.dim)
+            if defaults:
+                return replace(index, params=defaults), (
+                    f"index {index.index_type} on field {index.field_name}: the source reports "
+                    f"no build parameters; {index.index_type} will be built with the defaults "
+                    f"of the Milvus documentation ({describe(defaults)})"
+                )
             return replace(index, params=dict(index.params)), None
         fallback = support.fallback_vector_index(field.dtype)
         return (

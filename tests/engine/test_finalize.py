@@ -95,7 +95,8 @@ def test_it_keeps_index_parameters_and_skips_scalar_indexes_milvus_lacks(pair, s
         if milvus.has_collection("params_h3"):
             milvus.drop_collection("params_h3")
         spec, warnings = created(source, milvus, "params", target_name="params_h3")
-        # Milvus Lite does not report build parameters: the plan keeps what it was told.
+        # Milvus Lite does not report build parameters (the plan gives the documented
+        # defaults): the parameters set here are the ones finalize must keep.
         spec.indexes[0].params = {"nlist": 8}
         finalize(milvus, spec, options=Options(load=True))
         info = describe_collection(milvus, "params_h3")
