@@ -24,9 +24,10 @@ Server quirks this relies on (see DESIGN §9):
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +35,8 @@ from typing import Any
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from .carry import carried_properties, list_aliases
-from .catalog import describe_collection
+from .carry import carried_properties
+from .catalog import describe_schema
 from .connect import on_database
 from .digest import (
     CopyDigests,
@@ -115,7 +116,6 @@ def verify(
     copied = CopyDigests(saved=copy_digests) if copy_digests else None
 
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        mismatches += compare_collections(src, dst, source, spec)
         if source_read is not None:
             uppers = source_read.uppers
         elif copied is not None:
@@ -123,11 +123,19 @@ def verify(
         else:
             uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
         reading = _Reading(src, dst, source.name, spec, output, options, cancel)
-        source_side, target_side = reading.both(
-            streams, uppers, source_read.future if source_read is not None else None
+
+        def meanwhile() -> tuple[list[str], int]:
+            # Small calls, made while both sides are read: nothing writes the target now.
+            return compare_collections(src, dst, source, spec), _count(dst, spec.name, cancel)
+
+        source_side, target_side, (differences, target_count) = reading.both(
+            streams,
+            uppers,
+            source_read.future if source_read is not None else None,
+            meanwhile=meanwhile,
         )
+        mismatches += differences
         source_count, distinct = source_side.rows, target_side.rows
-        target_count = _count(dst, spec.name, cancel)
 
         if source_count != target_count:
             mismatches.append(f"entity count differs: source {source_count}, target {target_count}")
@@ -221,8 +229,8 @@ def compare_collections(
     """Differences of schema (target against the plan), properties and aliases (target
     against the source)."""
     try:
-        target = describe_collection(dst, spec.name)
-        source = describe_collection(src, source.name)  # its properties as they are now
+        target = describe_schema(dst, spec.name)
+        source = describe_schema(src, source.name)  # its properties as they are now
     except (EngineError, MilvusException) as exc:
         raise VerifyError(f"cannot describe the collections: {exc.message}") from None
     differences = []
@@ -263,9 +271,7 @@ def compare_collections(
                 + ("missing" if have is None else repr(have))
                 + " on the target"
             )
-    source_aliases = set(list_aliases(src, source.name))
-    target_aliases = set(list_aliases(dst, spec.name))
-    for alias in sorted(source_aliases - target_aliases):
+    for alias in sorted(set(source.aliases) - set(target.aliases)):
         differences.append(f"alias {alias} of the source is missing on the target")
     return differences
 
@@ -343,18 +349,24 @@ class _Reading:
         self.cancel = cancel
 
     def both(
-        self, streams: list[str], uppers: dict[str, list], source: Future | None = None
-    ) -> tuple[_Side, _Side]:
-        """Both sides' range sums, read at the same time; `source`: the source's, read ahead."""
+        self,
+        streams: list[str],
+        uppers: dict[str, list],
+        source: Future | None = None,
+        meanwhile: Callable[[], Any] | None = None,
+    ) -> tuple[_Side, _Side, Any]:
+        """Both sides' range sums, read at the same time, and what `meanwhile` returned (called
+        on this thread while they are read); `source`: the source's, read ahead."""
         with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
             if source is None:
                 source = pool.submit(self.side, self.src, streams, uppers)
             futures = [source, pool.submit(self.side, self.dst, streams, uppers)]
             try:
+                extra = meanwhile() if meanwhile is not None else None
                 self._wait(futures)
             finally:
                 self.stopping.set()
-        return futures[0].result(), futures[1].result()
+        return futures[0].result(), futures[1].result(), extra
 
     def _wait(self, futures) -> None:
         pending = set(futures)
@@ -392,10 +404,12 @@ class _Reading:
             ) from None
 
     def side(self, channel: RpcChannel, streams: list[str], uppers: dict[str, list]) -> _Side:
+        """One side read into its range sums. Pages are fetched one ahead on their own thread,
+        so the server answers the next query while this thread hashes the page it has."""
         side = _Side()
         for stream in streams:
             sums = side.sums[stream] = RangeSums(list(uppers.get(stream, [])))
-            for answer, keys, _ in self.pages(channel, stream):
+            for answer, keys, _ in _ahead(self.pages(channel, stream), self.stopping):
                 sums.add(keys, row_hashes(answer.fields_data, len(keys), stream, self.output))
                 side.rows += len(keys)
         return side
@@ -447,6 +461,47 @@ class _Reading:
         return rows
 
 
+def _ahead(pages: Iterator, stopping: threading.Event) -> Iterator:
+    """The items of `pages`, fetched one ahead on a daemon thread; its error is raised here.
+    Setting `stopping` ends the thread (the channel's running query is canceled by it too)."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+
+    def fetch() -> None:
+        try:
+            for item in pages:
+                if not _put(handoff, (item, None), stopping):
+                    return
+            _put(handoff, (done, None), stopping)
+        except BaseException as error:  # handed to the consumer, raised there
+            _put(handoff, (done, error), stopping)
+
+    thread = threading.Thread(target=fetch, name="verify-pages", daemon=True)
+    thread.start()
+    while True:
+        try:
+            item, error = handoff.get(timeout=0.1)
+        except queue.Empty:
+            if (stopping.is_set() or not thread.is_alive()) and handoff.empty():
+                raise CopyCanceled("reading stopped") from None
+            continue
+        if error is not None:
+            raise error
+        if item is done:
+            return
+        yield item
+
+
+def _put(handoff: queue.Queue, item, stopping: threading.Event) -> bool:
+    while not stopping.is_set():
+        try:
+            handoff.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def differing_ranges(
     src: MilvusClient,
     dst: MilvusClient,
@@ -464,7 +519,7 @@ def differing_ranges(
     )
     uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
     reading = _Reading(src, dst, source.name, spec, output, options, cancel)
-    left, right = reading.both(streams, uppers)
+    left, right, _ = reading.both(streams, uppers)
     reading.stopping.clear()
     found = []
     for stream in streams:
