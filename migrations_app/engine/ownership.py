@@ -53,3 +53,17 @@ def not_owned_message(spec: TargetSpec, mark: str | None) -> str:
         "this job: the migration does not write into or drop a collection it did not create "
         "(drop or rename it, or migrate to another name)"
     )
+
+
+def require_repairable(target_client: MilvusClient, spec: TargetSpec, owner: str) -> None:
+    """NotOwned unless the target collection of `spec` carries the mark of migration `owner`:
+    a Repair writes only into a collection its migration created."""
+    with on_database(target_client, spec.db) as client:
+        mark = mark_of(client, spec.name)
+    if mark != owner:
+        who = f"job {mark}" if mark else "something other than this console (it has no job mark)"
+        raise NotOwned(
+            f"target collection {spec.name} in database {spec.db} was created by {who}, not "
+            f"by migration {owner}: Repair writes only into a collection its migration created, "
+            "so nothing was written"
+        )

@@ -41,12 +41,15 @@ def repair_collection(
     source: CollectionInfo,
     spec: TargetSpec,
     *,
+    copy_digests: dict | None = None,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> RepairResult:
     """Make target collection `spec` identical to `source` where their key ranges differ, then
-    verify. Both must be loaded. Writes nothing when nothing differs (`ranges` 0). Raises
-    VerifyError when a side cannot be read, CopyError when a write fails, CopyCanceled when asked to stop."""
+    verify (with `copy_digests`, the migration's, the verification says whether the source
+    changed since the migration). Both must be loaded. Writes nothing when nothing differs
+    (`ranges` 0). Raises VerifyError when a side cannot be read, CopyError when a write fails,
+    CopyCanceled when asked to stop."""
     cancel = CancelFlag(observer.should_cancel)
     upserted = deleted = 0
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
@@ -93,7 +96,16 @@ def repair_collection(
                 dst.flush(spec.name)
             except Exception as exc:  # noqa: BLE001 - a flush that fails only slows the reads
                 observer.on_note(f"flush after the repair failed: {exc}")
-    report = verify(source_client, target_client, source, spec, options=options, observer=observer)
+    report = verify(
+        source_client,
+        target_client,
+        source,
+        spec,
+        copy_digests=copy_digests,
+        later=True,
+        options=options,
+        observer=observer,
+    )
     return RepairResult(len(stream_bounds), upserted, deleted, report)
 
 

@@ -88,7 +88,7 @@ def verify(
     copied_rows: int | None = None,
     copy_digests: dict | None = None,
     source_read: SourceRead | None = None,
-    seed: int | None = None,  # noqa: ARG001 - kept for callers of the sampling verification
+    later: bool = False,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
@@ -96,8 +96,10 @@ def verify(
 
     `copy_digests` (CopyResult.digests, or the checkpoint's "digests") are the digests of what
     the copy wrote: with them the key ranges are the copy's and a source that changed since is
-    told apart; without them (Verify Again, an old checkpoint) the ranges come from a scan of the
-    source's keys. `source_count_at_start` (the source's count before the copy) adds a note when
+    told apart; without them (an old checkpoint) the ranges come from a scan of the source's
+    keys. `later`: a verification made after the migration ended (Verify Again, with the
+    migration's copy digests): a source that differs from what the copy read "changed since the
+    migration". `source_count_at_start` (the source's count before the copy) adds a note when
     the source was written to. `source_read` is the source's read started ahead (SourceRead,
     with the same `copy_digests`); without one both sides are read now, at the same time.
     `observer.should_cancel` is asked while reading: CopyCanceled within about a second.
@@ -173,11 +175,12 @@ def verify(
 
         first_keys: list[Any] = []
         source_changed = bool(changed_ranges) if copied is not None else None
+        when = "since the migration" if later else "during the migration"
         if to_narrow:
             changed_differing = sum(changed for _, _, changed in to_narrow)
             if changed_differing:
                 mismatches.append(
-                    "the source changed during the migration: "
+                    f"the source changed {when}: "
                     f"{changed_differing} of the {differing} differing key ranges hold other "
                     "rows on the source now than the copy read"
                 )
@@ -191,8 +194,7 @@ def verify(
                 )
         elif source_changed:
             messages.append(
-                "the source changed during the migration, but the target holds the same rows "
-                "as the source now"
+                f"the source changed {when}, but the target holds the same rows as the source now"
             )
         if source_count_at_start is not None and source_count_at_start != source_count:
             messages.append(
