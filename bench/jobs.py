@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.jobs              # 100,000 rows: engine in-process vs a job
     .venv/bin/python -m bench.jobs --parallel   # 4 collections × 100,000: 1 vs 2 at once
     .venv/bin/python -m bench.jobs --verify-share 3   # 3 jobs: the verify phase's share of each
+    .venv/bin/python -m bench.jobs --verify-share 3 --standalone   # the same on Milvus 2.3
 
 Everything is real and local: two Milvus Lite servers on free loopback ports, a throwaway SQLite
 database and var/ under a temporary directory, Redis database 14 (REDIS_URL to change it) as the
@@ -18,7 +19,10 @@ With --parallel, one job of 4 collections runs with MIGRATION_PARALLEL_COLLECTIO
 with 2; the wall time of each job is printed. With --verify-share N, N jobs of the same
 collection run one after the other and each one's phases (from its JobCollection row) are
 printed: the verify phase's seconds, its share of the job's time and the rows it compared, then
-the medians. See bench/README.md for the figures.
+the medians. With --standalone, source and target are two collections of one Milvus 2.3
+standalone (PyPI `milvus`, started with tests/servers.py, which takes the machine's standalone
+lock) registered as two clusters, instead of two Milvus Lite servers. See bench/README.md for
+the figures.
 """
 
 from __future__ import annotations
