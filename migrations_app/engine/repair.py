@@ -53,7 +53,9 @@ def repair_collection(
     cancel = CancelFlag(observer.should_cancel)
     upserted = deleted = 0
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        reading, stream_bounds = differing_ranges(src, dst, source, spec, options, cancel)
+        reading, stream_bounds = differing_ranges(
+            src, dst, source, spec, options, cancel, copy_digests
+        )
         target = RpcChannel(dst, "target", cancel, options)
         for stream, lower, upper in stream_bounds:
             if cancel.now():

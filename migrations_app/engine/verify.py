@@ -511,15 +511,21 @@ def differing_ranges(
     spec: TargetSpec,
     options: Options,
     cancel: CancelFlag,
+    copy_digests: dict | None = None,
 ) -> tuple[_Reading, list[tuple[str, Any, Any]]]:
     """The key ranges (stream, exclusive lower, inclusive upper) whose rows differ between the
-    two sides, from one read of each (ranges from a scan of the source's keys), and the reader
-    to read them again with. The clients are bound to the collections' databases."""
+    two sides, from one read of each, and the reader to read them again with. The ranges are
+    the copy's (`copy_digests`), else from a scan of the source's keys. The clients are bound
+    to the collections' databases."""
     streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
     output = list(spec.read_fields) + (
         ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
     )
-    uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
+    if copy_digests:
+        copied = CopyDigests(saved=copy_digests)
+        uppers = {stream: copied.sums(stream).uppers for stream in streams}
+    else:
+        uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
     reading = _Reading(src, dst, source.name, spec, output, options, cancel)
     left, right, _ = reading.both(streams, uppers)
     reading.stopping.clear()

@@ -4,10 +4,13 @@ copies are damaged with plain pymilvus calls."""
 
 from __future__ import annotations
 
+import bisect
+
 import pytest
 
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.copy import CopyScope, copy_collection
+from migrations_app.engine.digest import CopyDigests
 from migrations_app.engine.errors import NotOwned
 from migrations_app.engine.finalize import finalize
 from migrations_app.engine.migrate import verify_collection
@@ -100,3 +103,32 @@ def test_a_repair_refuses_a_target_without_any_mark(pair):
         verify_collection(source, target, info, spec, repair=True, owner="job-mine")
 
     assert target.query("unmarked", ids=[3]) == []
+
+
+def test_a_repair_with_the_copy_digests_uses_its_ranges_and_says_the_source_changed(pair):
+    source, target = pair
+    create_simple(source, "drifted", rows=1_000, dynamic=True)
+    info = describe_collection(source, "drifted")
+    spec = require_ok(plan(info, SchemaChoices(), target))
+    create_target(target, spec)
+    digests = copy_collection(source, target, CopyScope.of(spec), options=OPTIONS).digests
+    finalize(target, spec, options=OPTIONS)
+    # After the migration the source changes one row.
+    source.upsert("drifted", [{"pk": 450, "vec": vector(9), "title": "new", "category": 1}])
+    source.flush("drifted")
+    ranges = CopyDigests(saved=digests).sums("*")  # the copy's ranges close at page ends
+    holding = bisect.bisect_left(ranges.uppers, 450)
+
+    result = repair_collection(source, target, info, spec, copy_digests=digests, options=OPTIONS)
+
+    # That range only, with the copy's bounds (not a fresh scan's ranges of exactly 200).
+    assert (result.ranges, result.upserted) == (1, ranges.rows[holding])
+    report = result.report
+    assert report.verified, report.summary()
+    assert report.source_changed is True
+    assert report.messages[0] == (
+        "the source changed since the migration, but the target holds the same rows as the "
+        "source now"
+    )
+    got = target.query("drifted", ids=[450], output_fields=["title"])[0]["title"]
+    assert got == "new"
