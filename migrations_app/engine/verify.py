@@ -385,7 +385,10 @@ class _Reading:
     def pages(self, channel: RpcChannel, stream: str, after=None, upto=None, fields=None):
         """Pages (answer, keys, size) of `stream` in key range (after, upto], strongly
         consistent: the verification's fields, or `fields`."""
-        sizer = PageSizer(row_bytes=256, batch_bytes=self.options.batch_bytes)
+        sizer = PageSizer(
+            row_bytes=_row_bytes(self.spec, fields or self.output),
+            batch_bytes=self.options.batch_bytes,
+        )
         sizer.budget = self.options.batch_bytes  # one read at full speed: no ramp-up
         name = self.names[channel.role]
         try:
@@ -461,6 +464,37 @@ class _Reading:
             for position, key in enumerate(keys):
                 rows[key] = {name: values[position] for name, values in columns.items()}
         return rows
+
+
+# Bytes per vector component of the fixed-width vector types, for the first page's size.
+_COMPONENT_BYTES = {"FLOAT_VECTOR": 4, "FLOAT16_VECTOR": 2, "BFLOAT16_VECTOR": 2, "INT8_VECTOR": 1}
+_VARIABLE_GUESS = 256  # bytes of a variable-length value before a page has been read
+
+
+def _row_bytes(spec: TargetSpec, output: list[str]) -> int:
+    """Bytes a row of `output` may weigh, from the schema (variable lengths guessed): the first
+    page is sized by it, so a high-dimensional collection's first answer stays near the batch
+    size (later pages follow what rows really weigh)."""
+    total = 0
+    for info in spec.fields:
+        if info.name not in output:
+            continue
+        dim = int(info.dim or 0)
+        if info.dtype in _COMPONENT_BYTES:
+            total += _COMPONENT_BYTES[info.dtype] * dim
+        elif info.dtype == "BINARY_VECTOR":
+            total += dim // 8
+        elif info.dtype == "VARCHAR":
+            total += min(int(info.max_length or _VARIABLE_GUESS), _VARIABLE_GUESS)
+        elif info.dtype == "ARRAY":
+            total += 8 * int(info.max_capacity or 16)
+        elif info.dtype in ("JSON", "SPARSE_FLOAT_VECTOR"):
+            total += _VARIABLE_GUESS
+        else:
+            total += 8
+    if "$meta" in output:
+        total += _VARIABLE_GUESS
+    return max(total, 16)
 
 
 def _ahead(pages: Iterator, stopping: threading.Event) -> Iterator:
