@@ -120,7 +120,13 @@ class _Bench:
         from console.models import Cluster
         from tests.servers import start_standalone
 
-        self.milvus = start_standalone()
+        # Milvus reads LOG_LEVEL too and refuses the console's "WARNING" (it stops at start).
+        level = os.environ.pop("LOG_LEVEL", None)
+        try:
+            self.milvus = start_standalone()
+        finally:
+            if level is not None:
+                os.environ["LOG_LEVEL"] = level
         clusters = []
         for name in ("src", "dst"):
             cluster = Cluster(
