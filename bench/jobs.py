@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.jobs              # 100,000 rows: engine in-process vs a job
     .venv/bin/python -m bench.jobs --parallel   # 4 collections × 100,000: 1 vs 2 at once
     .venv/bin/python -m bench.jobs --verify-share 3   # 3 jobs: the verify phase's share of each
+    .venv/bin/python -m bench.jobs --verify-share 3 --standalone   # the same on Milvus 2.3
 
 Everything is real and local: two Milvus Lite servers on free loopback ports, a throwaway SQLite
 database and var/ under a temporary directory, Redis database 14 (REDIS_URL to change it) as the
@@ -18,7 +19,10 @@ With --parallel, one job of 4 collections runs with MIGRATION_PARALLEL_COLLECTIO
 with 2; the wall time of each job is printed. With --verify-share N, N jobs of the same
 collection run one after the other and each one's phases (from its JobCollection row) are
 printed: the verify phase's seconds, its share of the job's time and the rows it compared, then
-the medians. See bench/README.md for the figures.
+the medians. With --standalone, source and target are two collections of one Milvus 2.3
+standalone (PyPI `milvus`, started with tests/servers.py, which takes the machine's standalone
+lock) registered as two clusters, instead of two Milvus Lite servers. See bench/README.md for
+the figures.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify-share", type=int, default=0, metavar="N", help="N jobs: the verify phase's share"
     )
+    parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="source and target collections on one Milvus 2.3 standalone instead of two Lite servers",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         base = Path(tmp)
@@ -63,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        with _Bench(base, args.rows, args.dim) as bench:
+        with _Bench(base, args.rows, args.dim, args.standalone) as bench:
             if args.parallel:
                 bench.parallel()
             elif args.verify_share:
@@ -74,29 +83,73 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _Bench:
-    def __init__(self, base: Path, rows: int, dim: int) -> None:
-        self.base, self.rows, self.dim = base, rows, dim
+    def __init__(self, base: Path, rows: int, dim: int, standalone: bool = False) -> None:
+        self.base, self.rows, self.dim, self.standalone = base, rows, dim, standalone
+        self.kind = "Milvus 2.3 standalone" if standalone else "Milvus Lite → Milvus Lite"
 
     def __enter__(self) -> _Bench:
         from pymilvus import MilvusClient
 
-        from bench.migrate import _Servers
         from console import services
-        from tests.jobs_support import local_cluster
 
-        self.servers = _Servers().__enter__()
         self.owner_email = "bench@bench.local"
         _, self.project = services.create_organization(
             "Bench", self.owner_email, "bench-password-1234"
         )
-        self.source = local_cluster(self.project, _Server(self.servers.source_uri), "src")
-        self.target = local_cluster(self.project, _Server(self.servers.target_uri), "dst")
-        self.source_client = MilvusClient(self.servers.source_uri)
+        if self.standalone:
+            self._standalone_clusters()
+        else:
+            from bench.migrate import _Servers
+            from tests.jobs_support import local_cluster
+
+            self.servers = _Servers().__enter__()
+            self.source = local_cluster(self.project, _Server(self.servers.source_uri), "src")
+            self.target = local_cluster(self.project, _Server(self.servers.target_uri), "dst")
+            self.source_client = MilvusClient(self.servers.source_uri)
+            self.server_pids = {
+                "source": self.servers.procs[0].pid,
+                "target": self.servers.procs[1].pid,
+            }
         return self
+
+    def _standalone_clusters(self) -> None:
+        """One Milvus 2.3 standalone (tests/servers.py, which takes the machine's standalone
+        lock) holding both the source and the target collection, registered twice."""
+        from pymilvus import MilvusClient
+
+        from console.models import Cluster
+        from tests.servers import start_standalone
+
+        # Milvus reads LOG_LEVEL too and refuses the console's "WARNING" (it stops at start).
+        level = os.environ.pop("LOG_LEVEL", None)
+        try:
+            self.milvus = start_standalone()
+        finally:
+            if level is not None:
+                os.environ["LOG_LEVEL"] = level
+        clusters = []
+        for name in ("src", "dst"):
+            cluster = Cluster(
+                project=self.project,
+                name=name,
+                plan=Cluster.Plan.DEDICATED,
+                kind=Cluster.Kind.EXTERNAL,
+                uri=self.milvus.uri,
+                status=Cluster.Status.RUNNING,
+            )
+            cluster.set_credentials(token=self.milvus.token)
+            cluster.save()
+            clusters.append(cluster)
+        self.source, self.target = clusters
+        self.source_client = MilvusClient(self.milvus.uri, token=self.milvus.token)
+        self.server_pids = {"server": self.milvus.server.server_proc.pid}
 
     def __exit__(self, *exc) -> None:
         self.source_client.close()
-        self.servers.__exit__(*exc)
+        if self.standalone:
+            self.milvus.stop()
+        else:
+            self.servers.__exit__(*exc)
 
     def _fill(self, names: list[str]) -> None:
         from bench.migrate import _build_source
@@ -223,13 +276,11 @@ class _Bench:
                 )
                 job_cpu = sum(sum(per.values()) for per in cpu.values())
                 verify_cpu = sum(cpu.get("VERIFYING", {}).values())
+                roles = [*self.server_pids, "worker"]
                 print(
-                    "       CPU-s (source server / target server / worker): "
+                    f"       CPU-s ({' / '.join(roles)}): "
                     + "; ".join(
-                        f"{phase.lower()} "
-                        + " / ".join(
-                            f"{per.get(p, 0.0):.1f}" for p in ("source", "target", "worker")
-                        )
+                        f"{phase.lower()} " + " / ".join(f"{per.get(p, 0.0):.1f}" for p in roles)
                         for phase, per in cpu.items()
                     )
                     + f"; verify {verify_cpu:.1f} of {job_cpu:.1f} CPU-s "
@@ -242,7 +293,7 @@ class _Bench:
                 cpu_shares.append(verify_cpu / job_cpu)
         finally:
             worker.stop()
-        print(f"rows {self.rows:,} × {self.dim}-d, Milvus Lite → Milvus Lite, 2 cores, {runs} jobs")
+        print(f"rows {self.rows:,} × {self.dim}-d, {self.kind}, 2 cores, {runs} jobs")
         print(
             f"median: job {statistics.median(totals):.2f} s, verify "
             f"{statistics.median(verifies):.2f} s, verify share "
@@ -260,11 +311,8 @@ class _Bench:
         from jobs.models import Job, JobCollection
         from migrations_app import service
 
-        processes = {
-            "source": psutil.Process(self.servers.procs[0].pid),
-            "target": psutil.Process(self.servers.procs[1].pid),
-            "worker": psutil.Process(worker.proc.pid),
-        }
+        processes = {role: psutil.Process(pid) for role, pid in self.server_pids.items()}
+        processes["worker"] = psutil.Process(worker.proc.pid)
 
         def cpu() -> dict[str, float]:
             out = {}

@@ -13,7 +13,7 @@ same target server:
    batches of 10,000 with `MilvusClient.insert`: the ceiling the target allows a client;
 2. naive — `query_iterator` + `insert`, the loop a user would write (batch 1,000 by default);
 3. engine — the engine's own steps (catalog, plan, create_target, then timed: copy_collection
-   and verify — counts, sampled rows compared field by field), in a child process so its peak
+   and verify — every row, through per-key-range digests), in a child process so its peak
    RSS is its own; finalize (flush, index build) is timed and shown apart.
 
 See bench/README.md for the figures.

@@ -233,6 +233,10 @@ class RetryIn(StrictSchema):
     source: RetrySourceIn | None = None
 
 
+def _given(body: RetryIn | None) -> Connection | None:
+    return body.source.connection() if body is not None and body.source is not None else None
+
+
 def _job(request: HttpRequest, job_id: str, action: str = "") -> Job:
     """The job the key's user may see; with `action`, one they may also manage (else 403)."""
     # Ids are looked up, never parsed; bytes no id has (NUL, spaces) never reach the database.
@@ -317,8 +321,7 @@ def cancel(request: HttpRequest, jobId: str):
     "another organization's credentials were removed from it and are not given again)",
 )
 def retry(request: HttpRequest, jobId: str, body: RetryIn | None = None):
-    source = body.source.connection() if body is not None and body.source is not None else None
-    job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY), source)
+    job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY), _given(body))
     return ok({"jobId": job.pk, "status": job.status})
 
 
@@ -350,10 +353,11 @@ def speed_cap(request: HttpRequest, jobId: str, body: SpeedCapIn):
     response={200: NewJobResponse, **ERRORS},
     operation_id="verifyJobAgain",
     summary="Verify Again: a new VERIFICATION job comparing a finished migration's source and "
-    "target as they are now (409 while the job is Pending or In Progress)",
+    "target as they are now (409 while the job is Pending or In Progress, or when another "
+    "organization's credentials left the migration and `source` does not give them again)",
 )
-def verify(request: HttpRequest, jobId: str):
-    job = verify_again(request.auth, _job(request, jobId, action=ACTION_VERIFY))
+def verify(request: HttpRequest, jobId: str, body: RetryIn | None = None):
+    job = verify_again(request.auth, _job(request, jobId, action=ACTION_VERIFY), _given(body))
     return ok({"jobId": job.pk})
 
 
@@ -362,10 +366,12 @@ def verify(request: HttpRequest, jobId: str):
     response={200: NewJobResponse, **ERRORS},
     operation_id="repairJob",
     summary="Repair: a new REPAIR job re-copying only the key ranges a verification found "
-    "different, then verifying again (409 while running or when nothing differs)",
+    "different, then verifying again (409 while running, when nothing differs, or when "
+    "another organization's credentials left the migration and `source` does not give them "
+    "again)",
 )
-def repair(request: HttpRequest, jobId: str):
-    job = repair_job(request.auth, _job(request, jobId, action=ACTION_REPAIR))
+def repair(request: HttpRequest, jobId: str, body: RetryIn | None = None):
+    job = repair_job(request.auth, _job(request, jobId, action=ACTION_REPAIR), _given(body))
     return ok({"jobId": job.pk})
 
 

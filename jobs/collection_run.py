@@ -189,6 +189,8 @@ class CollectionRun(Observer):
                         info,
                         TargetSpec.from_dict(c.spec),
                         repair=self.job.type == Job.Type.REPAIR,
+                        owner=self.job.verifies_id,
+                        copy_digests=self._migration_digests(),
                         options=engine_options(load_after=False, cap=self.job.speed_cap),
                         observer=self,
                     )
@@ -212,6 +214,19 @@ class CollectionRun(Observer):
                 target.close()
         finally:
             source.close()
+
+    def _migration_digests(self) -> dict | None:
+        """The digests the migration's copy of this collection kept (its checkpoint's), so a
+        Verify Again or Repair can say whether the source changed since; None when unknown."""
+        c = self.collection
+        checkpoint = (
+            JobCollection.objects.filter(
+                job_id=self.job.verifies_id, source_db=c.source_db, source_name=c.source_name
+            )
+            .values_list("checkpoint", flat=True)
+            .first()
+        )
+        return (checkpoint or {}).get("digests") or None
 
     def _open(self, connection: Connection, db: str, role: str, name: str):
         try:

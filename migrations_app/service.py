@@ -41,7 +41,7 @@ from jobs import lifecycle, pace
 from jobs.events import log_event
 from jobs.models import OTHER_PROJECT_SOURCE, Job, JobCollection
 from jobs.pace import SpeedCap
-from migrations_app.engine import catalog
+from migrations_app.engine import catalog, ownership
 from migrations_app.engine.errors import (
     CannotReach,
     DatabaseNotFound,
@@ -586,17 +586,34 @@ def set_speed_cap(user: User, job: Job, rows_per_second, mb_per_second) -> Job:
     return job
 
 
-def _credentials_removed(job: Job) -> str:
+# What the credentials are given again for, as said in the refusals: (to do it, why the same
+# endpoint).
+_AGAIN_FOR = {
+    ACTION_RETRY: ("to retry", "a Retry continues the same copy"),
+    ACTION_VERIFY: ("to verify it again", "Verify Again compares the same source"),
+    ACTION_REPAIR: ("to repair it", "Repair copies again from the same source"),
+}
+
+
+def _credentials_removed(job: Job, action: str = ACTION_RETRY) -> str:
     when = f"{job.source_credentials_removed_at:%Y-%m-%d %H:%M} UTC"
+    kept = (
+        "another organization's credentials are kept only a while after a job fails"
+        if job.status == Job.Status.FAILED
+        else "another organization's credentials leave a job when it ends"
+    )
     return (
         f"the credentials of the source {job.source_name} were removed from job {job.pk} on "
-        f"{when} (another organization's credentials are kept only a while after a job "
-        "fails): give the source's API key or username and password again to retry"
+        f"{when} ({kept}): give the source's API key or username and password again "
+        f"{_AGAIN_FOR[action][0]}"
     )
 
 
-def _given_credentials(job: Job, connection: Connection | None) -> Connection | None:
-    """The credentials given again for a Retry, checked against the job; None when none."""
+def _given_credentials(
+    job: Job, connection: Connection | None, action: str = ACTION_RETRY
+) -> Connection | None:
+    """The credentials given again for a Retry (Verify Again, Repair: `action`), checked
+    against the job; None when none."""
     if connection is None:
         return None
     if job.source_cluster_id is not None or not (
@@ -608,14 +625,15 @@ def _given_credentials(job: Job, connection: Connection | None) -> Connection | 
         )
     if connection.address != job.source_name:
         raise Invalid(
-            f"the endpoint must be the job's source, {job.source_name}: a Retry continues the "
-            "same copy",
+            f"the endpoint must be the job's source, {job.source_name}: {_AGAIN_FOR[action][1]}",
             step="source",
         )
     return connection
 
 
-def recheck_job(user: User, job: Job, source_connection: Connection | None = None) -> None:
+def recheck_job(
+    user: User, job: Job, source_connection: Connection | None = None, action: str = ACTION_RETRY
+) -> None:
     """The checks of a new migration, for the job's source and target as they are now, made
     without connecting: roles on the target's and the source's projects, tenancy, cluster
     status, the plan matrix, the quotas, and the endpoint rules of a typed source or target.
@@ -637,7 +655,7 @@ def recheck_job(user: User, job: Job, source_connection: Connection | None = Non
         if request.source_connection is None:
             raise Conflict(f"the source connection of job {job.pk} can no longer be read")
     elif job.source_credentials_removed:
-        raise Conflict(_credentials_removed(job), step="source")
+        raise Conflict(_credentials_removed(job, action), step="source")
     elif job.source_cluster_id:
         request.source_cluster_id = job.source_cluster_id
     else:
@@ -669,7 +687,7 @@ def recheck_job(user: User, job: Job, source_connection: Connection | None = Non
 # --- Verify Again --------------------------------------------------------------------------
 
 
-def verify_again(user: User, job: Job) -> Job:
+def verify_again(user: User, job: Job, source_connection: Connection | None = None) -> Job:
     """A new VERIFICATION job (PENDING, enqueued after commit) comparing the source and target
     collections of migration `job` (or of the migration a verification or repair job worked
     on) as they are now, every row. Nothing is written to either side.
@@ -679,10 +697,15 @@ def verify_again(user: User, job: Job) -> Job:
     (`recheck_job`: rights, tenancy, clusters still there); then both sides are connected to
     and every collection looked for: Unavailable/Conflict with the reason, and no job is
     created.
+
+    `source_connection`: another organization's credentials given again (they leave a job when
+    it ends), as for a Retry: the endpoint must be the migration's; they are kept, encrypted, on
+    the new job only until it ends. Without them such a migration is a Conflict that says so.
     """
     _require_manager(user, job.project, ACTION_VERIFY)
     _require_finished(job, "verified again")
     migration = _migration_of(job)
+    given = _given_credentials(migration, source_connection, ACTION_VERIFY)
     copied = [
         c
         for c in migration.collections.all()
@@ -692,21 +715,24 @@ def verify_again(user: User, job: Job) -> Job:
         raise Conflict(
             f"no collection of job {migration.pk} was copied: there is nothing to verify"
         )
-    return _follow_up(user, migration, copied, Job.Type.VERIFICATION)
+    return _follow_up(user, migration, copied, Job.Type.VERIFICATION, given)
 
 
-def repair_job(user: User, job: Job) -> Job:
+def repair_job(user: User, job: Job, source_connection: Connection | None = None) -> Job:
     """A new REPAIR job: for each collection of `job` whose verification found differences, the
     differing key ranges are copied again (keys the source lacks deleted, the rest upserted)
     and the collection verified again; it ends SUCCESSFUL only when every one is identical.
 
     `job` is a migration, or a Verify Again (or Repair) of one: the collections repaired are
-    those it found different. The refusals of Verify Again, and Conflict "nothing to repair"
-    when none differs.
+    those it found different. The refusals of Verify Again, Conflict "nothing to repair" when
+    none differs, and Conflict when a target collection does not carry the migration's mark
+    (Repair writes only into collections its migration created). `source_connection`: as for
+    Verify Again.
     """
     _require_manager(user, job.project, ACTION_REPAIR)
     _require_finished(job, "repaired")
     migration = _migration_of(job)
+    given = _given_credentials(migration, source_connection, ACTION_REPAIR)
     differing = {
         (c.source_db, c.source_name)
         for c in job.collections.all()
@@ -719,7 +745,7 @@ def repair_job(user: User, job: Job) -> Job:
     ]
     if not collections:
         raise Conflict(f"nothing to repair: no verification of job {job.pk} found differences")
-    return _follow_up(user, migration, collections, Job.Type.REPAIR)
+    return _follow_up(user, migration, collections, Job.Type.REPAIR, given)
 
 
 def _require_finished(job: Job, what: str) -> None:
@@ -737,11 +763,25 @@ def _migration_of(job: Job) -> Job:
     return job.verifies
 
 
-def _follow_up(user: User, migration: Job, collections: list[JobCollection], kind: str) -> Job:
+def _follow_up(
+    user: User,
+    migration: Job,
+    collections: list[JobCollection],
+    kind: str,
+    given: Connection | None = None,
+) -> Job:
     """Create the VERIFICATION or REPAIR job of `collections` of `migration` (after the
-    checks of a Retry and a look at both sides), enqueued after commit."""
-    recheck_job(user, migration)
-    _check_collections_exist(migration, collections)
+    checks of a Retry and a look at both sides), enqueued after commit. `given`: another
+    organization's credentials given again, stored encrypted on the new job (never on the
+    migration); they leave it when it ends."""
+    action = ACTION_REPAIR if kind == Job.Type.REPAIR else ACTION_VERIFY
+    recheck_job(user, migration, source_connection=given, action=action)
+    _check_collections_exist(
+        migration,
+        collections,
+        source_connection=given,
+        owner=migration.pk if kind == Job.Type.REPAIR else None,
+    )
     with transaction.atomic():
         follow_up = Job.objects.create(
             type=kind,
@@ -749,7 +789,9 @@ def _follow_up(user: User, migration: Job, collections: list[JobCollection], kin
             project=migration.project,
             created_by=user,
             source_cluster=migration.source_cluster,
-            source_connection_enc=migration.source_connection_enc,
+            source_connection_enc=(
+                given.encrypt() if given is not None else migration.source_connection_enc
+            ),
             source_name=migration.source_name,
             source_db=migration.source_db,
             target_cluster=migration.target_cluster,
@@ -782,10 +824,16 @@ def _follow_up(user: User, migration: Job, collections: list[JobCollection], kin
     return follow_up
 
 
-def _check_collections_exist(migration: Job, collections: list[JobCollection]) -> None:
+def _check_collections_exist(
+    migration: Job,
+    collections: list[JobCollection],
+    source_connection: Connection | None = None,
+    owner: str | None = None,
+) -> None:
     """Connect to both sides and look for every collection: a clear refusal when a side is
-    unreachable or a collection is gone."""
-    source_connection = migration.source_connection()
+    unreachable (or refuses the credentials) or a collection is gone; with `owner`, also when
+    a target collection does not carry that migration's mark."""
+    source_connection = source_connection or migration.source_connection()
     if source_connection is None:
         raise Conflict(f"the source of job {migration.pk} is gone: start a new migration")
     sides = [
@@ -813,6 +861,16 @@ def _check_collections_exist(migration: Job, collections: list[JobCollection]) -
                             "nothing to verify it against",
                             step=role,
                         )
+                    if owner and role == "target":
+                        mark = ownership.mark_of(client, name)
+                        if mark != owner:
+                            who = f"job {mark}" if mark else "something else (it has no job mark)"
+                            raise Conflict(
+                                f"the target collection {db}.{name} was created by {who}, not "
+                                f"by migration {owner}: Repair writes only into a collection "
+                                "its migration created",
+                                step=role,
+                            )
             except MilvusException as exc:
                 message = redact(exc.message, connection.secrets())
                 raise Unavailable(f"the {role} cannot be read: {message}", step=role) from None

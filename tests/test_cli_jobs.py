@@ -1,4 +1,5 @@
-"""manage.py jobs list | show [--json] | cancel | retry."""
+"""manage.py jobs list | show [--json] | cancel | retry, and the source credentials verify,
+repair and retry take again."""
 
 from __future__ import annotations
 
@@ -102,3 +103,45 @@ def test_it_refuses_watchers_and_outsiders(job, viewer, outsider):
         run("retry", job.pk, "--as", viewer.email)
     with pytest.raises(CommandError, match=f"job {job.pk} does not exist"):
         run("retry", job.pk, "--as", outsider.email)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--token", "k"], "--token, --username and --password go with --source-uri"),
+        (["--source-uri", "http://192.0.2.9:19530"], "--source-uri needs --token, or --username"),
+        (
+            ["--source-uri", "http://192.0.2.9:19530", "--token", "k", "--username", "u"],
+            "give either --token or --username and --password, not both",
+        ),
+        (
+            ["--source-uri", "http://192.0.2.9:19530", "--username", "u"],
+            "--source-uri needs --token, or --username and --password",
+        ),
+    ],
+)
+@pytest.mark.parametrize("action", ["retry", "verify", "repair"])
+def test_it_refuses_source_credentials_given_by_halves(job, owner, action, flags, message):
+    before = Job.objects.count()
+
+    with pytest.raises(CommandError) as error:
+        run(action, job.pk, "--as", owner.email, *flags)
+
+    assert message in str(error.value)
+    assert Job.objects.count() == before
+    assert Job.objects.get(pk=job.pk).status == Job.Status.FAILED
+
+
+def test_it_refuses_source_credentials_for_a_job_reading_a_cluster_of_the_organization(job, owner):
+    with pytest.raises(CommandError, match="takes no source credentials"):
+        run(
+            "verify",
+            job.pk,
+            "--as",
+            owner.email,
+            "--source-uri",
+            "http://192.0.2.9:1",
+            "--token",
+            "k",
+        )
+    assert not Job.objects.filter(type=Job.Type.VERIFICATION).exists()

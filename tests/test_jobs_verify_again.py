@@ -14,7 +14,7 @@ from django.urls import reverse
 from jobs.models import Job, JobCollection
 from migrations_app import service
 from tests.engine.sample_data import vector
-from tests.jobs_support import fill, local_cluster, wait_for
+from tests.jobs_support import count, fill, local_cluster, wait_for
 from tests.milvus import MilvusClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +62,7 @@ def test_it_verifies_a_migration_again_and_finds_a_change_made_since(
     (collection,) = data["collections"]
     assert collection["verification"] == "VERIFIED"
     assert collection["verificationDetails"]["rowsCompared"] == 1_500
-    assert collection["verificationDetails"]["sourceChanged"] is None
+    assert collection["verificationDetails"]["sourceChanged"] is False
     assert [phase["name"] for phase in collection["phases"]] == ["Verifying"]
 
     # A row changed on the target since the migration: the CLI's Verify Again finds it.
@@ -81,6 +81,32 @@ def test_it_verifies_a_migration_again_and_finds_a_change_made_since(
     assert "row pk=321: field vec differs" in c.report["mismatches"]
     assert c.report["rows_compared"] == 1_500
     assert migration.collections.get().verification == JobCollection.Verification.VERIFIED
+
+
+def test_verify_again_says_when_the_source_changed_since_the_migration(
+    owner, api_as, migrated, job_worker
+):
+    migration, source_server, _ = migrated
+    source = MilvusClient(source_server.uri)
+    source.upsert("docs", [{"pk": 777, "vec": vector(5), "title": "new", "category": 2}])
+    source.flush("docs")
+    source.close()
+
+    response = api_as(owner).post(f"/v2/jobs/{migration.pk}/verify")
+    verification = wait_for(
+        Job.objects.get(pk=response.json()["data"]["jobId"]), *Job.FINAL_STATES, worker=job_worker
+    )
+
+    assert verification.status == Job.Status.FAILED
+    data = api_as(owner).get(f"/v2/jobs/{verification.pk}").json()["data"]
+    details = data["collections"][0]["verificationDetails"]
+    assert details["sourceChanged"] is True
+    assert details["firstDifferingKeys"] == [777]
+    report = verification.collections.get().report
+    assert report["mismatches"][0] == (
+        "the source changed since the migration: 1 of the 1 differing key ranges hold other "
+        "rows on the source now than the copy read"
+    )
 
 
 def test_it_shows_verify_again_on_view_details_to_managers(owner_client, viewer_client, migrated):
@@ -202,6 +228,33 @@ def test_it_repairs_only_what_differs_and_ends_successful_when_identical(
     message = _error(api_as(owner).post(f"/v2/jobs/{repair.pk}/repair"), 409)
     assert f"nothing to repair: no verification of job {repair.pk} found differences" in message
     assert Job.objects.filter(type=Job.Type.REPAIR).count() == 1
+
+
+def test_it_refuses_to_repair_a_target_its_migration_did_not_create(
+    owner, api_as, migrated, job_worker
+):
+    migration, _, target_server = migrated
+    # The migration's target was dropped and a collection of the same name made by someone
+    # else, without the migration's mark; a Verify Again finds it differs.
+    target = MilvusClient(target_server.uri)
+    target.drop_collection("docs_copy")
+    target.close()
+    fill(target_server, "docs_copy", 100, dynamic=True)
+    response = api_as(owner).post(f"/v2/jobs/{migration.pk}/verify")
+    check = wait_for(
+        Job.objects.get(pk=response.json()["data"]["jobId"]), *Job.FINAL_STATES, worker=job_worker
+    )
+    assert check.collections.get().verification == JobCollection.Verification.MISMATCH
+
+    message = _error(api_as(owner).post(f"/v2/jobs/{check.pk}/repair"), 409)
+
+    assert message == (
+        "the target collection default.docs_copy was created by something else (it has no job "
+        f"mark), not by migration {migration.pk}: Repair writes only into a collection its "
+        "migration created"
+    )
+    assert not Job.objects.filter(type=Job.Type.REPAIR).exists()
+    assert count(target_server, "docs_copy") == 100  # nothing written
 
 
 def test_it_refuses_repair_with_nothing_to_repair(owner, api_as, migrated):

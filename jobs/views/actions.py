@@ -70,15 +70,9 @@ def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_POST
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_job_for(request.user, job_id, write=True, action=service.ACTION_RETRY)
-    source = None
-    if "uri" in request.POST:  # the source's credentials given again (View Details' form)
-        form = RetrySourceForm(request.POST, job=job)
-        if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, error)
-            return _go(request, _back(request, job))
-        source = form.connection()
+    source, refused = _given_source(request, job)
+    if refused:
+        return _go(request, _back(request, job))
     try:
         job = service.retry_job(request.user, job, source)
     except ServiceError as exc:
@@ -91,13 +85,30 @@ def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
     return _go(request, _back(request, job))
 
 
+def _given_source(request: HttpRequest, job: Job):
+    """(connection, refused): the source's credentials given again in View Details' form, or
+    None when the form was not used; refused (the errors flashed) when they do not validate."""
+    if "uri" not in request.POST:
+        return None, False
+    form = RetrySourceForm(request.POST, job=job)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return None, True
+    return form.connection(), False
+
+
 @login_required
 @require_POST
 def job_verify(request: HttpRequest, job_id: str) -> HttpResponse:
     """Verify Again: the new VERIFICATION job's View Details, or back with the refusal."""
     job = get_job_for(request.user, job_id, write=True, action=service.ACTION_VERIFY)
+    source, refused = _given_source(request, job)
+    if refused:
+        return _go(request, _back(request, job))
     try:
-        verification = service.verify_again(request.user, job)
+        verification = service.verify_again(request.user, job, source)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return _go(request, _back(request, job))
@@ -114,8 +125,11 @@ def job_verify(request: HttpRequest, job_id: str) -> HttpResponse:
 def job_repair(request: HttpRequest, job_id: str) -> HttpResponse:
     """Repair: the new REPAIR job's View Details, or back with the refusal."""
     job = get_job_for(request.user, job_id, write=True, action=service.ACTION_REPAIR)
+    source, refused = _given_source(request, job)
+    if refused:
+        return _go(request, _back(request, job))
     try:
-        repair = service.repair_job(request.user, job)
+        repair = service.repair_job(request.user, job, source)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return _go(request, _back(request, job))

@@ -137,10 +137,24 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
         "retry_source_form": (
             RetrySourceForm(job=job) if job.can_retry and job.source_credentials_removed else None
         ),
+        # Verify Again and Repair read the migration's source: its credentials, when they
+        # left it, are asked for again in the same kind of form.
+        "again_source_form": (
+            RetrySourceForm(job=job)
+            if job.can_verify_again and _migration_credentials_removed(job)
+            else None
+        ),
         "verify_why": refusal(job.project, ACTION_VERIFY),
         "repair_why": refusal(job.project, ACTION_REPAIR),
         "discard_why": refusal(job.project, ACTION_DISCARD),
     }
+
+
+def _migration_credentials_removed(job: Job) -> bool:
+    """Whether another organization's credentials left the migration Verify Again and Repair
+    of `job` would read (the job itself, or the migration it verified or repaired)."""
+    migration = job if job.type == Job.Type.MIGRATION else job.verifies
+    return migration is not None and migration.source_credentials_removed
 
 
 def log_polling(job: Job) -> bool:

@@ -120,6 +120,30 @@ def describe_collection(client: MilvusClient, name: str) -> CollectionInfo:
     )
 
 
+def describe_schema(client: MilvusClient, name: str) -> CollectionInfo:
+    """What a verification compares of collection `name`: fields, dynamic field, properties and
+    aliases, from one describe and one alias listing (none of describe_collection's statistics,
+    partitions and indexes); CollectionNotFound if absent."""
+    try:
+        desc = client.describe_collection(name)
+    except MilvusException as exc:
+        if not client.has_collection(name):
+            db = current_database(client)
+            raise CollectionNotFound(f"collection {name} does not exist in database {db}") from None
+        raise exc from None
+    fields = [_field_info(raw) for raw in desc.get("fields", [])]
+    primary = next(f for f in fields if f.is_primary)
+    return CollectionInfo(
+        db=current_database(client),
+        name=name,
+        fields=fields,
+        primary_field=primary.name,
+        enable_dynamic_field=bool(desc.get("enable_dynamic_field")),
+        properties=_plain(desc.get("properties") or {}),
+        aliases=list_aliases(client, name),
+    )
+
+
 def describe_indexes(client: MilvusClient, name: str) -> list[IndexInfo]:
     """The indexes of collection `name`, build parameters as numbers where they are numbers."""
     indexes = []

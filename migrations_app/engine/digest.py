@@ -28,6 +28,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from itertools import repeat
 from typing import Any
 
 from .errors import VerifyError
@@ -44,6 +45,9 @@ _DOUBLE = struct.Struct("<d")
 _LENGTH = struct.Struct("<I")
 # Bytes per vector component of each fixed-width vector type (binary: bits, see _vector_column).
 _VECTOR_WIDTH = {"float_vector": 4, "float16_vector": 2, "bfloat16_vector": 2, "int8_vector": 1}
+# Built once: json.dumps/json.loads with non-default arguments build a new coder every call.
+_JSON_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_JSON_DECODER = json.JSONDecoder()
 
 
 def row_hashes(
@@ -51,25 +55,45 @@ def row_hashes(
 ) -> list[int]:
     """The hash of each of the `rows` rows of a query answer's `fields_data`, as integers;
     only the columns named in `fields` when given (a server may answer more than was asked,
-    e.g. the dynamic field of a collection whose copy leaves it out)."""
+    e.g. the dynamic field of a collection whose copy leaves it out).
+
+    A row's bytes are one join of its fields' encodings (the constant name/type tags placed
+    between the values column by column) hashed in one call: the per-row Python work is a
+    tuple and a hash, whatever the number of fields."""
     wanted = set(fields) if fields is not None else None
     columns = sorted(
         (data for data in fields_data if wanted is None or data.field_name in wanted),
         key=lambda data: data.field_name,
     )
-    encoded = [encode_column(data, rows) for data in columns]
-    head = stream.encode() + b"\x00"
-    hashes = []
-    for values in zip(*encoded, strict=True) if encoded else [()] * rows:
-        digest = blake2b(head, digest_size=HASH_BYTES)
-        for value in values:
-            digest.update(value)
-        hashes.append(int.from_bytes(digest.digest(), "little"))
-    return hashes
+    # Each row is: head, then for each column its tag followed by the row's value.
+    parts: list[Iterable] = []
+    constant = stream.encode() + b"\x00"
+    for data in columns:
+        tag, values = column_parts(data, rows)
+        parts += [repeat(constant + tag), values]
+        constant = b""
+    if not parts:
+        return [_hash_int(blake2b(constant, digest_size=HASH_BYTES).digest())] * rows
+    join, from_bytes = b"".join, int.from_bytes
+    return [
+        from_bytes(blake2b(join(row), digest_size=HASH_BYTES).digest(), "little")
+        for row in zip(*parts, strict=False)  # tags repeat; every column holds `rows` values
+    ]
+
+
+def _hash_int(digest: bytes) -> int:
+    return int.from_bytes(digest, "little")
 
 
 def encode_column(data, rows: int) -> list[bytes]:
     """Each row's encoding of one field: name, type, then the value (or NULL)."""
+    tag, values = column_parts(data, rows)
+    return [tag + bytes(value) for value in values]
+
+
+def column_parts(data, rows: int) -> tuple[bytes, list]:
+    """One field's encoding split in two: the tag every row starts with (name, type and, for a
+    column without nulls, the presence mark) and each row's rest (bytes-like)."""
     tag = data.field_name.encode() + b"\x00" + _INT64.pack(int(data.type))
     kind = data.WhichOneof("field")
     if kind == "scalars":
@@ -81,17 +105,16 @@ def encode_column(data, rows: int) -> list[bytes]:
     valid = list(data.valid_data)
     if valid and len(valid) == rows:
         if len(values) == rows:  # a placeholder value is stored for each null
-            return [
-                tag + (PRESENT + v if ok else NULL) for v, ok in zip(values, valid, strict=True)
+            return tag, [
+                PRESENT + bytes(v) if ok else NULL for v, ok in zip(values, valid, strict=True)
             ]
         compact = iter(values)  # values of the valid rows only
-        return [tag + (PRESENT + next(compact) if ok else NULL) for ok in valid]
+        return tag, [PRESENT + bytes(next(compact)) if ok else NULL for ok in valid]
     if len(values) != rows:
         raise VerifyError(
             f"cannot digest field {data.field_name!r}: {len(values)} values for {rows} rows"
         )
-    tag += PRESENT
-    return [tag + value for value in values]
+    return tag + PRESENT, values
 
 
 def _sized(value: bytes) -> bytes:
@@ -130,10 +153,13 @@ def canonical_json(raw: bytes) -> bytes:
     if not raw:
         return b""
     try:
-        document = json.loads(raw)
-    except ValueError:
-        return bytes(raw)  # not JSON (never expected): compare as it is
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        document = _JSON_DECODER.decode(raw.decode("utf-8"))
+    except ValueError:  # not plain UTF-8 JSON: json.loads detects a BOM, UTF-16/32
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            return bytes(raw)  # not JSON (never expected): compare as it is
+    return _JSON_ENCODER.encode(document).encode()
 
 
 def _vector_column(vectors, name: str, rows: int) -> list[bytes]:
@@ -154,8 +180,8 @@ def _vector_column(vectors, name: str, rows: int) -> list[bytes]:
     width = dim // 8 if kind == "binary_vector" else dim * _VECTOR_WIDTH[kind]
     if width <= 0 or len(raw) % width:
         raise VerifyError(f"cannot digest vector field {name!r}: {len(raw)} bytes, dim {dim}")
-    view = memoryview(raw)
-    return [view[start : start + width].tobytes() for start in range(0, len(raw), width)]
+    view = memoryview(raw)  # slices of it are joined into each row's bytes without a copy
+    return [view[start : start + width] for start in range(0, len(raw), width)]
 
 
 def _packed_bytes(float_array) -> bytes:

@@ -19,7 +19,7 @@ from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
 from .model import CollectionInfo, TargetSpec, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
-from .ownership import exists_and_owned, require_owned
+from .ownership import exists_and_owned, require_owned, require_repairable
 from .plan import choices_of, plan
 from .repair import repair_collection
 from .rpc import CancelFlag, wait_for
@@ -150,15 +150,21 @@ def verify_collection(
     spec: TargetSpec,
     *,
     repair: bool = False,
+    owner: str | None = None,
+    copy_digests: dict | None = None,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
     """Verify Again: compare target collection `spec` with its source as they are now, every
     row, without writing anything; with `repair`, first re-copy the key ranges that differ
     (repair.repair_collection) and return the verification made after. Either side is loaded
-    for the reading when it is not (and released again). Raises VerifyError/MigrateError with
-    the reason (a collection gone, a server unreachable), CopyError when a repair write fails,
-    CopyCanceled when `observer.should_cancel` says so."""
+    for the reading when it is not (and released again). `copy_digests`: the digests the
+    migration's copy kept (its checkpoint's "digests"): the verification then says whether the
+    source changed since the migration (report.source_changed). `owner` (the migration's job
+    id): a repair writes only into a target carrying that mark (NotOwned otherwise, before
+    anything is written). Raises VerifyError/MigrateError with the reason (a collection gone, a
+    server unreachable), NotOwned, CopyError when a repair write fails, CopyCanceled when
+    `observer.should_cancel` says so."""
     run = _Run(source_info, spec, options, observer)
     observer.on_phase(COPYING if repair else VERIFYING)
     for client, db, name, role in (
@@ -172,6 +178,8 @@ def verify_collection(
                 raise MigrateError(f"the {role} cannot be read: {exc.message}") from None
             if not exists:
                 raise MigrateError(f"the {role} collection {db}.{name} no longer exists")
+    if repair and owner:
+        require_repairable(target_client, spec, owner)
     with (
         on_database(source_client, source_info.db) as src,
         on_database(target_client, spec.db) as dst,
@@ -182,13 +190,28 @@ def verify_collection(
             try:
                 if repair:
                     result = repair_collection(
-                        src, dst, source_info, spec, options=options, observer=observer
+                        src,
+                        dst,
+                        source_info,
+                        spec,
+                        copy_digests=copy_digests,
+                        options=options,
+                        observer=observer,
                     )
                     if not result.ranges:
                         observer.on_note("repair: every key range was identical, nothing written")
                     observer.on_phase(VERIFYING)
                     return result.report
-                return verify(src, dst, source_info, spec, options=options, observer=observer)
+                return verify(
+                    src,
+                    dst,
+                    source_info,
+                    spec,
+                    copy_digests=copy_digests,
+                    later=True,
+                    options=options,
+                    observer=observer,
+                )
             finally:
                 if target_loaded:
                     dst.release_collection(spec.name)

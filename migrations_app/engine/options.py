@@ -17,7 +17,6 @@ from .model import CopyProgress
 # are much faster there (at 400,000 rows a query costs ~0.5 s before it returns a row); peak RSS
 # measured ~355 MB at 100,000 rows and ~380 MB at 400,000 (about 210 MB of it is pymilvus).
 DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
-DEFAULT_SAMPLE_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,8 @@ class Options:
 
     batch_bytes: bytes of rows per copied batch (a checkpoint after each). batch_rows: at most
     this many rows per batch (None: no limit; a speed cap keeps batches small, see
-    `Observer.pace`). load: load the
-    target collection at the end. sample_rows: rows compared field by field by verify.
-    range_rows: rows per key range of the copy's and the verification's digests (a differing
+    `Observer.pace`). load: load the target collection at the end. range_rows: rows per key
+    range of the copy's and the verification's digests (a differing
     range is read again to find its keys). retry: the schedule for transient errors.
     call_timeout: seconds a request may go without an answer before it is retried (the deadline
     of every call; a job's reaper waits that long past a lease's end, see fence.py).
@@ -55,7 +53,6 @@ class Options:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     batch_rows: int | None = None
     load: bool = False
-    sample_rows: int = DEFAULT_SAMPLE_ROWS
     range_rows: int = DEFAULT_RANGE_ROWS
     retry: RetrySchedule = field(default_factory=RetrySchedule)
     call_timeout: float = 300.0

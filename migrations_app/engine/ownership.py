@@ -123,3 +123,17 @@ def row_count(client: MilvusClient, name: str) -> int:
         return int(answer[0]["count(*)"])
     except MilvusException:
         return int(client.get_collection_stats(name).get("row_count", 0))
+
+
+def require_repairable(target_client: MilvusClient, spec: TargetSpec, owner: str) -> None:
+    """NotOwned unless the target collection of `spec` carries the mark of migration `owner`:
+    a Repair writes only into a collection its migration created."""
+    with on_database(target_client, spec.db) as client:
+        mark = mark_of(client, spec.name)
+    if mark != owner:
+        who = f"job {mark}" if mark else "something other than this console (it has no job mark)"
+        raise NotOwned(
+            f"target collection {spec.name} in database {spec.db} was created by {who}, not "
+            f"by migration {owner}: Repair writes only into a collection its migration created, "
+            "so nothing was written"
+        )

@@ -40,16 +40,21 @@ def repair_collection(
     source: CollectionInfo,
     spec: TargetSpec,
     *,
+    copy_digests: dict | None = None,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> RepairResult:
     """Make target collection `spec` identical to `source` where their key ranges differ, then
-    verify. Both must be loaded. Writes nothing when nothing differs (`ranges` 0). Raises
-    VerifyError when a side cannot be read, CopyError when a write fails, CopyCanceled when asked to stop."""
+    verify (with `copy_digests`, the migration's, the verification says whether the source
+    changed since the migration). Both must be loaded. Writes nothing when nothing differs
+    (`ranges` 0). Raises VerifyError when a side cannot be read, CopyError when a write fails,
+    CopyCanceled when asked to stop."""
     cancel = CancelFlag(observer.should_cancel)
     upserted = deleted = 0
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        reading, stream_bounds = differing_ranges(src, dst, source, spec, options, cancel)
+        reading, stream_bounds = differing_ranges(
+            src, dst, source, spec, options, cancel, copy_digests
+        )
         target = RpcChannel(dst, "target", cancel, options)
         upsert = capabilities(dst).upsert
         for stream, lower, upper in stream_bounds:
@@ -86,7 +91,16 @@ def repair_collection(
                 dst.flush(spec.name)
             except Exception as exc:  # noqa: BLE001 - a flush that fails only slows the reads
                 observer.on_note(f"flush after the repair failed: {exc}")
-    report = verify(source_client, target_client, source, spec, options=options, observer=observer)
+    report = verify(
+        source_client,
+        target_client,
+        source,
+        spec,
+        copy_digests=copy_digests,
+        later=True,
+        options=options,
+        observer=observer,
+    )
     return RepairResult(len(stream_bounds), upserted, deleted, report)
 
 

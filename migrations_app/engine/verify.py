@@ -24,8 +24,10 @@ Server quirks this relies on (see DESIGN §9):
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +35,8 @@ from typing import Any
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from .carry import carried_properties, list_aliases
-from .catalog import describe_collection
+from .carry import carried_properties
+from .catalog import describe_schema
 from .connect import on_database
 from .counting import (
     count_rows,
@@ -93,7 +95,7 @@ def verify(
     copied_rows: int | None = None,
     copy_digests: dict | None = None,
     source_read: SourceRead | None = None,
-    seed: int | None = None,  # noqa: ARG001 - kept for callers of the sampling verification
+    later: bool = False,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
@@ -101,8 +103,10 @@ def verify(
 
     `copy_digests` (CopyResult.digests, or the checkpoint's "digests") are the digests of what
     the copy wrote: with them the key ranges are the copy's and a source that changed since is
-    told apart; without them (Verify Again, an old checkpoint) the ranges come from a scan of the
-    source's keys. `source_count_at_start` (the source's count before the copy) adds a note when
+    told apart; without them (an old checkpoint) the ranges come from a scan of the source's
+    keys. `later`: a verification made after the migration ended (Verify Again, with the
+    migration's copy digests): a source that differs from what the copy read "changed since the
+    migration". `source_count_at_start` (the source's count before the copy) adds a note when
     the source was written to. `source_read` is the source's read started ahead (SourceRead,
     with the same `copy_digests`); without one both sides are read now, at the same time.
     `observer.should_cancel` is asked while reading: CopyCanceled within about a second.
@@ -121,7 +125,6 @@ def verify(
     copied = CopyDigests(saved=copy_digests) if copy_digests else None
 
     with on_database(source_client, source.db) as src, on_database(target_client, spec.db) as dst:
-        mismatches += compare_collections(src, dst, source, spec)
         if source_read is not None:
             uppers = source_read.uppers
         elif copied is not None:
@@ -129,15 +132,27 @@ def verify(
         else:
             uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
         reading = _Reading(src, dst, source.name, spec, output, options, cancel)
-        source_side, target_side = reading.both(
-            streams, uppers, source_read.future if source_read is not None else None
+
+        def meanwhile() -> tuple[list[str], int]:
+            # Small calls, made while both sides are read: nothing writes the target now.
+            return compare_collections(src, dst, source, spec), _stored_rows(dst, spec, cancel)
+
+        source_side, target_side, (differences, stored) = reading.both(
+            streams,
+            uppers,
+            source_read.future if source_read is not None else None,
+            meanwhile=meanwhile,
         )
+        mismatches += differences
         source_count, distinct = source_side.rows, target_side.rows
-        target_count = _stored_rows(dst, spec, distinct, cancel)
+        # Without count(*) (Milvus 2.2) a count is a scan of the keys, which answers each key
+        # once like the read just made: its count is the distinct keys.
+        target_count = distinct if stored is None else stored
         hidden = _HiddenKeys(src, dst, source.name, spec, cancel)
         # A row keyed 2**63-1 is counted by Milvus but returned by no query: on the source it
         # cannot be copied, on the target it is no duplicate.
         mismatches += hidden.lines(source_count, target_count, distinct)
+
         if source_count != target_count:
             mismatches.append(f"entity count differs: source {source_count}, target {target_count}")
         duplicates = max(0, target_count - hidden.target - distinct)
@@ -174,11 +189,12 @@ def verify(
 
         first_keys: list[Any] = []
         source_changed = bool(changed_ranges) if copied is not None else None
+        when = "since the migration" if later else "during the migration"
         if to_narrow:
             changed_differing = sum(changed for _, _, changed in to_narrow)
             if changed_differing:
                 mismatches.append(
-                    "the source changed during the migration: "
+                    f"the source changed {when}: "
                     f"{changed_differing} of the {differing} differing key ranges hold other "
                     "rows on the source now than the copy read"
                 )
@@ -192,8 +208,7 @@ def verify(
                 )
         elif source_changed:
             messages.append(
-                "the source changed during the migration, but the target holds the same rows "
-                "as the source now"
+                f"the source changed {when}, but the target holds the same rows as the source now"
             )
         if source_count_at_start is not None and source_count_at_start not in (
             source_count,
@@ -234,8 +249,8 @@ def compare_collections(
     """Differences of schema (target against the plan), properties and aliases (target
     against the source)."""
     try:
-        target = describe_collection(dst, spec.name)
-        source = describe_collection(src, source.name)  # its properties as they are now
+        target = describe_schema(dst, spec.name)
+        source = describe_schema(src, source.name)  # its properties as they are now
     except (EngineError, MilvusException) as exc:
         raise VerifyError(f"cannot describe the collections: {exc.message}") from None
     differences = []
@@ -276,9 +291,7 @@ def compare_collections(
                 + ("missing" if have is None else repr(have))
                 + " on the target"
             )
-    source_aliases = set(list_aliases(src, source.name))
-    target_aliases = set(list_aliases(dst, spec.name))
-    for alias in sorted(source_aliases - target_aliases):
+    for alias in sorted(set(source.aliases) - set(target.aliases)):
         differences.append(f"alias {alias} of the source is missing on the target")
     return differences
 
@@ -311,10 +324,9 @@ def _source_ranges(
     return uppers
 
 
-def _stored_rows(dst: MilvusClient, spec: TargetSpec, distinct: int, cancel) -> int:
-    """Every row stored on the target, duplicates included: `count(*)`. Without it (Milvus
-    2.2) a count is a scan of the keys, which answers each key once like the read just made:
-    `distinct` is that count already."""
+def _stored_rows(dst: MilvusClient, spec: TargetSpec, cancel) -> int | None:
+    """Every row stored on the target, duplicates included: `count(*)`; None where the server
+    has no `count(*)` (Milvus 2.2)."""
     pk, varchar = spec.primary_field, spec.pk_is_varchar
     try:
         counted = has_count(dst, spec.name, pk, varchar, cancel)
@@ -323,7 +335,7 @@ def _stored_rows(dst: MilvusClient, spec: TargetSpec, distinct: int, cancel) -> 
             f"cannot count the rows of {spec.name}: {getattr(exc, 'message', exc)}"
         ) from None
     if not counted:
-        return distinct
+        return None
     return count_rows(dst, spec.name, pk=pk, pk_is_varchar=varchar, should_cancel=cancel)
 
 
@@ -392,18 +404,24 @@ class _Reading:
         self.cancel = cancel
 
     def both(
-        self, streams: list[str], uppers: dict[str, list], source: Future | None = None
-    ) -> tuple[_Side, _Side]:
-        """Both sides' range sums, read at the same time; `source`: the source's, read ahead."""
+        self,
+        streams: list[str],
+        uppers: dict[str, list],
+        source: Future | None = None,
+        meanwhile: Callable[[], Any] | None = None,
+    ) -> tuple[_Side, _Side, Any]:
+        """Both sides' range sums, read at the same time, and what `meanwhile` returned (called
+        on this thread while they are read); `source`: the source's, read ahead."""
         with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
             if source is None:
                 source = pool.submit(self.side, self.src, streams, uppers)
             futures = [source, pool.submit(self.side, self.dst, streams, uppers)]
             try:
+                extra = meanwhile() if meanwhile is not None else None
                 self._wait(futures)
             finally:
                 self.stopping.set()
-        return futures[0].result(), futures[1].result()
+        return futures[0].result(), futures[1].result(), extra
 
     def _wait(self, futures) -> None:
         pending = set(futures)
@@ -420,7 +438,10 @@ class _Reading:
     def pages(self, channel: RpcChannel, stream: str, after=None, upto=None, fields=None):
         """Pages (answer, keys, size) of `stream` in key range (after, upto], strongly
         consistent: the verification's fields, or `fields`."""
-        sizer = PageSizer(row_bytes=256, batch_bytes=self.options.batch_bytes)
+        sizer = PageSizer(
+            row_bytes=_row_bytes(self.spec, fields or self.output),
+            batch_bytes=self.options.batch_bytes,
+        )
         sizer.budget = self.options.batch_bytes  # one read at full speed: no ramp-up
         name = self.names[channel.role]
         try:
@@ -441,10 +462,12 @@ class _Reading:
             ) from None
 
     def side(self, channel: RpcChannel, streams: list[str], uppers: dict[str, list]) -> _Side:
+        """One side read into its range sums. Pages are fetched one ahead on their own thread,
+        so the server answers the next query while this thread hashes the page it has."""
         side = _Side()
         for stream in streams:
             sums = side.sums[stream] = RangeSums(list(uppers.get(stream, [])))
-            for answer, keys, _ in self.pages(channel, stream):
+            for answer, keys, _ in _ahead(self.pages(channel, stream), self.stopping):
                 sums.add(keys, row_hashes(answer.fields_data, len(keys), stream, self.output))
                 side.rows += len(keys)
         return side
@@ -496,6 +519,78 @@ class _Reading:
         return rows
 
 
+# Bytes per vector component of the fixed-width vector types, for the first page's size.
+_COMPONENT_BYTES = {"FLOAT_VECTOR": 4, "FLOAT16_VECTOR": 2, "BFLOAT16_VECTOR": 2, "INT8_VECTOR": 1}
+_VARIABLE_GUESS = 256  # bytes of a variable-length value before a page has been read
+
+
+def _row_bytes(spec: TargetSpec, output: list[str]) -> int:
+    """Bytes a row of `output` may weigh, from the schema (variable lengths guessed): the first
+    page is sized by it, so a high-dimensional collection's first answer stays near the batch
+    size (later pages follow what rows really weigh)."""
+    total = 0
+    for info in spec.fields:
+        if info.name not in output:
+            continue
+        dim = int(info.dim or 0)
+        if info.dtype in _COMPONENT_BYTES:
+            total += _COMPONENT_BYTES[info.dtype] * dim
+        elif info.dtype == "BINARY_VECTOR":
+            total += dim // 8
+        elif info.dtype == "VARCHAR":
+            total += min(int(info.max_length or _VARIABLE_GUESS), _VARIABLE_GUESS)
+        elif info.dtype == "ARRAY":
+            total += 8 * int(info.max_capacity or 16)
+        elif info.dtype in ("JSON", "SPARSE_FLOAT_VECTOR"):
+            total += _VARIABLE_GUESS
+        else:
+            total += 8
+    if "$meta" in output:
+        total += _VARIABLE_GUESS
+    return max(total, 16)
+
+
+def _ahead(pages: Iterator, stopping: threading.Event) -> Iterator:
+    """The items of `pages`, fetched one ahead on a daemon thread; its error is raised here.
+    Setting `stopping` ends the thread (the channel's running query is canceled by it too)."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+
+    def fetch() -> None:
+        try:
+            for item in pages:
+                if not _put(handoff, (item, None), stopping):
+                    return
+            _put(handoff, (done, None), stopping)
+        except BaseException as error:  # handed to the consumer, raised there
+            _put(handoff, (done, error), stopping)
+
+    thread = threading.Thread(target=fetch, name="verify-pages", daemon=True)
+    thread.start()
+    while True:
+        try:
+            item, error = handoff.get(timeout=0.1)
+        except queue.Empty:
+            if (stopping.is_set() or not thread.is_alive()) and handoff.empty():
+                raise CopyCanceled("reading stopped") from None
+            continue
+        if error is not None:
+            raise error
+        if item is done:
+            return
+        yield item
+
+
+def _put(handoff: queue.Queue, item, stopping: threading.Event) -> bool:
+    while not stopping.is_set():
+        try:
+            handoff.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def differing_ranges(
     src: MilvusClient,
     dst: MilvusClient,
@@ -503,17 +598,23 @@ def differing_ranges(
     spec: TargetSpec,
     options: Options,
     cancel: CancelFlag,
+    copy_digests: dict | None = None,
 ) -> tuple[_Reading, list[tuple[str, Any, Any]]]:
     """The key ranges (stream, exclusive lower, inclusive upper) whose rows differ between the
-    two sides, from one read of each (ranges from a scan of the source's keys), and the reader
-    to read them again with. The clients are bound to the collections' databases."""
+    two sides, from one read of each, and the reader to read them again with. The ranges are
+    the copy's (`copy_digests`), else from a scan of the source's keys. The clients are bound
+    to the collections' databases."""
     streams = list(spec.copy_partitions) if spec.copy_partitions else [WHOLE_COLLECTION]
     output = list(spec.read_fields) + (
         ["$meta"] if spec.copy_dynamic and source.enable_dynamic_field else []
     )
-    uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
+    if copy_digests:
+        copied = CopyDigests(saved=copy_digests)
+        uppers = {stream: copied.sums(stream).uppers for stream in streams}
+    else:
+        uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
     reading = _Reading(src, dst, source.name, spec, output, options, cancel)
-    left, right = reading.both(streams, uppers)
+    left, right, _ = reading.both(streams, uppers)
     reading.stopping.clear()
     found = []
     for stream in streams:

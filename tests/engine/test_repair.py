@@ -4,9 +4,16 @@ copies are damaged with plain pymilvus calls."""
 
 from __future__ import annotations
 
+import bisect
+
+import pytest
+
 from migrations_app.engine.catalog import describe_collection
 from migrations_app.engine.copy import CopyScope, copy_collection
+from migrations_app.engine.digest import CopyDigests
+from migrations_app.engine.errors import NotOwned
 from migrations_app.engine.finalize import finalize
+from migrations_app.engine.migrate import verify_collection
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.options import Options
 from migrations_app.engine.plan import plan, require_ok
@@ -61,3 +68,67 @@ def test_it_writes_nothing_when_nothing_differs(pair):
 
     assert (result.ranges, result.upserted, result.deleted) == (0, 0, 0)
     assert result.report.verified, result.report.summary()
+
+
+def test_a_repair_refuses_a_target_its_migration_did_not_create_and_writes_nothing(pair):
+    source, target = pair
+    create_simple(source, "theirs", rows=500, dynamic=True)
+    info = describe_collection(source, "theirs")
+    spec = require_ok(plan(info, SchemaChoices(), target))
+    create_target(target, spec, "job-another")  # made (and marked) by another migration
+    copy_collection(source, target, CopyScope.of(spec), options=OPTIONS)
+    finalize(target, spec, options=OPTIONS)
+    target.delete("theirs", ids=[7])
+
+    with pytest.raises(NotOwned) as refused:
+        verify_collection(source, target, info, spec, repair=True, owner="job-mine")
+
+    assert refused.value.message == (
+        "target collection theirs in database default was created by job job-another, not by "
+        "migration job-mine: Repair writes only into a collection its migration created, so "
+        "nothing was written"
+    )
+    assert target.query("theirs", ids=[7]) == []  # the deleted row was not written back
+    # Its own migration's mark lets the same repair through.
+    report = verify_collection(source, target, info, spec, repair=True, owner="job-another")
+    assert report.verified, report.summary()
+
+
+def test_a_repair_refuses_a_target_without_any_mark(pair):
+    source, target = pair
+    info, spec = _copied(source, target, "unmarked", 200)
+    target.delete("unmarked", ids=[3])
+
+    with pytest.raises(NotOwned, match="created by something other than this console"):
+        verify_collection(source, target, info, spec, repair=True, owner="job-mine")
+
+    assert target.query("unmarked", ids=[3]) == []
+
+
+def test_a_repair_with_the_copy_digests_uses_its_ranges_and_says_the_source_changed(pair):
+    source, target = pair
+    create_simple(source, "drifted", rows=1_000, dynamic=True)
+    info = describe_collection(source, "drifted")
+    spec = require_ok(plan(info, SchemaChoices(), target))
+    create_target(target, spec)
+    digests = copy_collection(source, target, CopyScope.of(spec), options=OPTIONS).digests
+    finalize(target, spec, options=OPTIONS)
+    # After the migration the source changes one row.
+    source.upsert("drifted", [{"pk": 450, "vec": vector(9), "title": "new", "category": 1}])
+    source.flush("drifted")
+    ranges = CopyDigests(saved=digests).sums("*")  # the copy's ranges close at page ends
+    holding = bisect.bisect_left(ranges.uppers, 450)
+
+    result = repair_collection(source, target, info, spec, copy_digests=digests, options=OPTIONS)
+
+    # That range only, with the copy's bounds (not a fresh scan's ranges of exactly 200).
+    assert (result.ranges, result.upserted) == (1, ranges.rows[holding])
+    report = result.report
+    assert report.verified, report.summary()
+    assert report.source_changed is True
+    assert report.messages[0] == (
+        "the source changed since the migration, but the target holds the same rows as the "
+        "source now"
+    )
+    got = target.query("drifted", ids=[450], output_fields=["title"])[0]["title"]
+    assert got == "new"

@@ -6,6 +6,10 @@ manage.py jobs verify JOB_ID --as EMAIL     # Verify Again: prints the new job's
 manage.py jobs repair JOB_ID --as EMAIL     # re-copy what differs, verify again; the job id last
 manage.py jobs discard JOB_ID --as EMAIL    # drop the incomplete collections a FAILED/CANCELED job created
 
+retry, verify and repair of an In Other Organization job whose source credentials were removed
+take them again: --source-uri URI (the job's endpoint) with --token T, or --username U
+--password P. They are kept encrypted on the job only while it needs them.
+
 `show --json` prints the object `GET /v2/jobs/{jobId}` returns as its data. Cancel, retry and
 verify go through the same service as the Jobs page and the API, with the user's roles.
 """
@@ -18,6 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
+from console.connections import Connection
 from console.models import User
 from jobs.access import get_job_for
 from jobs.models import Job
@@ -46,6 +51,14 @@ class Command(BaseCommand):
             action = actions.add_parser(name, help=text)
             action.add_argument("job_id")
             action.add_argument("--as", dest="email", required=True, metavar="EMAIL")
+            if name in ("retry", "verify", "repair"):
+                given = action.add_argument_group(
+                    "another organization's source, given again (its credentials were removed)"
+                )
+                given.add_argument("--source-uri", default="", metavar="URI")
+                given.add_argument("--token", default="", metavar="API_KEY")
+                given.add_argument("--username", default="")
+                given.add_argument("--password", default="")
 
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, f"_{action}")(**options)
@@ -92,19 +105,22 @@ class Command(BaseCommand):
         self.stdout.write(f"job {job.pk} is {job.status}")
 
     def _retry(self, job_id: str, email: str, **options) -> None:
+        given = _given(**options)
         user, job = _job_as(job_id, email, service.ACTION_RETRY)
-        job = _apply(service.retry_job, user, job)
+        job = _apply(service.retry_job, user, job, given)
         self.stdout.write(f"job {job.pk} is {job.status}")
 
     def _verify(self, job_id: str, email: str, **options) -> None:
+        given = _given(**options)
         user, job = _job_as(job_id, email, service.ACTION_VERIFY)
-        verification = _apply(service.verify_again, user, job)
+        verification = _apply(service.verify_again, user, job, given)
         self.stdout.write(f"verification of job {job.pk} created; its id:")
         self.stdout.write(verification.pk)
 
     def _repair(self, job_id: str, email: str, **options) -> None:
+        given = _given(**options)
         user, job = _job_as(job_id, email, service.ACTION_REPAIR)
-        repair = _apply(service.repair_job, user, job)
+        repair = _apply(service.repair_job, user, job, given)
         self.stdout.write(f"repair of job {job.pk} created; its id:")
         self.stdout.write(repair.pk)
 
@@ -114,6 +130,21 @@ class Command(BaseCommand):
         for d in dropped:
             self.stdout.write(f"dropped {d.db}.{d.name} ({d.rows:,} rows)")
         self.stdout.write(f"job {job.pk}: {len(dropped)} incomplete collection(s) discarded")
+
+
+def _given(
+    source_uri: str = "", token: str = "", username: str = "", password: str = "", **options
+) -> Connection | None:
+    """Another organization's source given again on the command line; None when not given."""
+    if not source_uri:
+        if token or username or password:
+            raise CommandError("--token, --username and --password go with --source-uri")
+        return None
+    if token and (username or password):
+        raise CommandError("give either --token or --username and --password, not both")
+    if not token and not (username and password):
+        raise CommandError("--source-uri needs --token, or --username and --password")
+    return Connection(uri=source_uri, token=token, username=username, password=password)
 
 
 def _dumps(data: dict) -> str:
@@ -132,8 +163,8 @@ def _job_as(job_id: str, email: str, action: str) -> tuple[User, Job]:
         raise CommandError(str(refused)) from None
 
 
-def _apply(action, user: User, job: Job) -> Job:
+def _apply(action, user: User, job: Job, *args) -> Job:
     try:
-        return action(user, job)
+        return action(user, job, *args)
     except service.ServiceError as exc:
         raise CommandError(exc.message) from None
