@@ -49,13 +49,17 @@ class SourceOut(Schema):
     clusterId: str | None = None
     clusterName: str | None = None
     endpoint: str | None = None
-    dbName: str
+    dbName: str | None = Field(
+        description="null when the job reads several databases (each collection names its own)"
+    )
 
 
 class DestinationOut(Schema):
     clusterId: str | None
     clusterName: str
-    dbName: str
+    dbName: str | None = Field(
+        description="null when the job writes into several databases (each collection says)"
+    )
 
 
 class PhaseOut(Schema):

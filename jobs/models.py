@@ -22,6 +22,8 @@ from console.signals import cluster_deleting
 # How pages and the API name a job's source cluster to a viewer who may not see it (it is in a
 # project they are no member of): no name, no id, no link (jobs.access.hide_sources).
 OTHER_PROJECT_SOURCE = "a cluster of another project"
+# How a job over several databases names them (its source_db/target_db are "").
+SEVERAL_DATABASES = "several databases"
 
 
 class JobQuerySet(models.QuerySet):
@@ -81,6 +83,7 @@ class Job(models.Model):
     )
     source_connection_enc = models.TextField(blank=True, default="")
     source_name = models.CharField(max_length=255)
+    # "" when the job reads (writes) several databases: each JobCollection names its own.
     source_db = models.CharField(max_length=255, default="default")
     target_cluster = models.ForeignKey(
         Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -169,13 +172,23 @@ class Job(models.Model):
         return OTHER_PROJECT_SOURCE if self.source_hidden else self.source_name
 
     @property
+    def source_db_label(self) -> str:
+        """The source database, or "several databases" (source_db "": each collection says)."""
+        return self.source_db or SEVERAL_DATABASES
+
+    @property
+    def target_db_label(self) -> str:
+        return self.target_db or SEVERAL_DATABASES
+
+    @property
     def description(self) -> str:
         """The Jobs page's "Description & Type" line."""
+        db = self.source_db_label
         if self.type == self.Type.VERIFICATION:
-            return f"Verify {self.source_label} ({self.source_db}) against {self.target_name}"
+            return f"Verify {self.source_label} ({db}) against {self.target_name}"
         if self.type == self.Type.REPAIR:
-            return f"Repair {self.target_name} from {self.source_label} ({self.source_db})"
-        return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
+            return f"Repair {self.target_name} from {self.source_label} ({db})"
+        return f"Migrate {self.source_label} ({db}) to {self.target_name}"
 
     @property
     def can_verify_again(self) -> bool:

@@ -92,7 +92,7 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
         source = {"clusterId": job.source_cluster_id, "clusterName": job.source_name}
     else:
         source = {"endpoint": job.source_name}
-    source["dbName"] = job.source_db
+    source["dbName"] = job.source_db or None  # None: several (each collection names its own)
     return {
         "jobId": job.pk,
         "type": job.type,
@@ -107,7 +107,7 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
         "destination": {
             "clusterId": job.target_cluster_id,
             "clusterName": job.target_name,
-            "dbName": job.target_db,
+            "dbName": job.target_db or None,
         },
         "collections": [collection_data(c) for c in collections],
         **({"verifies": job.verifies_id} if job.type != Job.Type.MIGRATION else {}),

@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from console.access import visible_clusters, visible_projects
 from console.api.base import ERRORS, StrictSchema, check_key_scope, key_scope, ok
@@ -20,6 +20,7 @@ from console.connections import Connection
 from migrations_app.service import (
     MAX_COLLECTIONS,
     CollectionChoice,
+    DatabaseChoice,
     MigrationRequest,
     start_migration,
 )
@@ -93,8 +94,8 @@ class CollectionIn(StrictSchema):
 
 
 class DbCollectionsIn(StrictSchema):
-    """`dbName` omitted: `default`; `destDbName` omitted: the same as `dbName`;
-    `collections` omitted: every collection of the database."""
+    """`dbName` omitted: `default`; `destDbName` omitted: the same as `dbName` (created on
+    the target when missing); `collections` omitted: every collection of the database."""
 
     dbName: Name | None = None
     destDbName: Name | None = None
@@ -102,30 +103,33 @@ class DbCollectionsIn(StrictSchema):
         Annotated[list[CollectionIn], Field(min_length=1, max_length=MAX_COLLECTIONS)] | None
     ) = None
 
+    def choice(self) -> DatabaseChoice:
+        return DatabaseChoice(
+            source_db=self.dbName or "default",
+            target_db=self.destDbName or "",
+            collections=[c.choice() for c in self.collections] if self.collections else None,
+        )
 
-DbCollections = Annotated[list[DbCollectionsIn], Field(min_length=1)]
+
+# At most one entry per source database (the service names a database listed twice).
+DbCollections = Annotated[list[DbCollectionsIn], Field(min_length=1, max_length=MAX_COLLECTIONS)]
 
 
 class _MigrationIn(StrictSchema):
+    """`dbCollections` omitted: every collection of every database of the source, each into
+    the target database of the same name."""
+
     source: SourceIn
-    dbCollections: DbCollections
+    dbCollections: DbCollections | None = None
     loadAfterMigration: StrictBool = False
 
-    @field_validator("dbCollections")
-    @classmethod
-    def one_database(cls, value: list[DbCollectionsIn]) -> list[DbCollectionsIn]:
-        if len(value) != 1:
-            raise ValueError("a job migrates one database: give exactly one entry")
-        return value
-
     def migration_request(self, **target: str) -> MigrationRequest:
-        db = self.dbCollections[0]
+        databases = self.dbCollections
         return MigrationRequest(
             source_cluster_id=self.source.clusterId or "",
             source_connection=self.source.connection(),
-            source_db=db.dbName or "default",
-            target_db=db.destDbName or "",
-            collections=[c.choice() for c in db.collections] if db.collections else None,
+            databases=[db.choice() for db in databases] if databases is not None else None,
+            every_database=databases is None,
             load_after=self.loadAfterMigration,
             **target,
         )
