@@ -13,6 +13,11 @@ urlpatterns = [
         "<uuid:draft_id>/target/clusters/", current.target_clusters, name="wizard_target_clusters"
     ),
     path(
+        "<uuid:draft_id>/target/databases/",
+        current.target_databases,
+        name="wizard_target_databases",
+    ),
+    path(
         "<uuid:draft_id>/target/cluster-name/",
         current.cluster_name_check,
         name="wizard_cluster_name",
