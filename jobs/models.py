@@ -242,7 +242,13 @@ class JobCollection(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     total_entities = models.BigIntegerField(default=0)
     migrated_entities = models.BigIntegerField(default=0)
+    # Rows the verification has read on both sides so far (of total_entities); reset by Retry.
+    verified_entities = models.BigIntegerField(default=0)
+    # The rate of the phase running: rows copied per second, then rows verified per second.
     rows_per_s = models.FloatField(default=0)
+    # A call being sent again after a transient error (engine RetryNote + "next_at", ISO), or a
+    # copy resuming after an interruption; null when nothing is being retried.
+    retrying = models.JSONField(null=True, blank=True)
     checkpoint = models.JSONField(null=True, blank=True)
     source_count_at_start = models.BigIntegerField(null=True, blank=True)
     verification = models.CharField(
@@ -290,13 +296,27 @@ class JobCollection(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATES
 
+
+class JobRun(models.Model):
+    """One run of a job: from IN PROGRESS to a final status. A Retry makes the next one, so
+    View Details lists them all; the job's start time is its first run's."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The job's final status at the end of the run ("" while it runs), and why.
+    status = models.CharField(max_length=20, choices=Job.Status.choices, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} run {self.started_at:%Y-%m-%d %H:%M:%S}"
+
     @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        if not self.total_entities:
-            return 0
-        return min(99, int(100 * self.migrated_entities / self.total_entities))
+    def duration(self):
+        return (self.ended_at or timezone.now()) - self.started_at
 
 
 class JobEvent(models.Model):

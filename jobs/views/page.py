@@ -36,7 +36,7 @@ def with_row_data(jobs: QuerySet[Job], *, with_project: bool = False) -> QuerySe
     project. The project comes by prefetch, not a join, for the same reason: with the join
     SQLite's planner starts from the (small) project table and sorts again.
     """
-    names = JobCollection.objects.only("id", "job_id", "position", "source_name")
+    names = JobCollection.objects.only("id", "job_id", "position", "source_name", "retrying")
     jobs = (
         jobs.order_by("-created_at")
         .select_related("created_by")
