@@ -127,14 +127,15 @@ def describe_selection(
     several = len(choices) > 1
     problems: list[str] = []
     selected: list[Selected] = []
-    for choice in choices:
+    for index, choice in enumerate(choices):
         client = open_db(choice.source_db)
         try:
             names = _names(client, choice, label, every, problems)
-            if len(selected) + len(names) > MAX_COLLECTIONS:
-                total = len(selected) + len(names)
+            total = len(selected) + len(names)
+            if total > MAX_COLLECTIONS:
+                more = " or more" if index < len(choices) - 1 else ""
                 raise Invalid(
-                    f"a job migrates at most {MAX_COLLECTIONS} collections; {total} or more "
+                    f"a job migrates at most {MAX_COLLECTIONS} collections; {total}{more} "
                     "were chosen",
                     step="collections",
                 )
