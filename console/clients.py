@@ -24,6 +24,7 @@ from migrations_app.engine import endpoints
 from migrations_app.engine.connect import connect
 from migrations_app.engine.endpoints import (
     Endpoint,
+    HttpUrl,
     IPAddress,
     OwnService,
     Target,
@@ -126,10 +127,20 @@ def resolve(connection: Connection, reserved_ports: Container[int] | None = None
     callers that connect from worker threads read it first in their own thread (a thread's
     database connection would not see the caller's transaction, and would be left open).
     """
+    return _resolve(connection.uri, reserved_ports)
+
+
+def resolve_url(url: HttpUrl) -> Target:
+    """A web URL's host and port (a project's webhook) checked and pinned to one address by
+    the rules of `resolve`, or EndpointRejected: POST to the returned address and only there."""
+    return _resolve(url.endpoint, None)
+
+
+def _resolve(where: str | Endpoint, reserved_ports: Container[int] | None) -> Target:
     if reserved_ports is None:
         reserved_ports = _LocalClusterPorts()
     return endpoints.resolve_endpoint(
-        connection.uri,
+        where,
         settings.MIGRATION_ALLOW_PRIVATE_ENDPOINTS,
         reserved_ports=reserved_ports,
         own_addresses=host_addresses(),

@@ -68,6 +68,14 @@ class Project(models.Model):
     )
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Notifications (console.webhooks): when a job of the project ends, this URL gets it as a
+    # signed POST. The signing secret is stored only encrypted and shown once, when it is made.
+    webhook_url = models.CharField(max_length=2000, blank=True, default="")
+    webhook_secret_enc = models.TextField(blank=True, default="")
+    # Whose connection limit the deliveries count against (None: set by an operator's command).
+    webhook_set_by = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -304,3 +312,39 @@ class ApiKey(models.Model):
     def authenticate(cls, raw: str) -> User | None:
         key = cls.find(raw)
         return key.user if key is not None else None
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to POST a job's end to its project's webhook: the delivery log of the
+    project settings page. `job_id` is the job's id as text (the console does not import jobs;
+    the log outlives a deleted job). `event_id` is the same for every attempt of one delivery
+    (the X-Webhook-Id header, so a receiver can drop a repeat)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deliveries")
+    job_id = models.CharField(max_length=40)
+    job_status = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=40)
+    attempt = models.PositiveSmallIntegerField()
+    attempts = models.PositiveSmallIntegerField()  # how many it may take in all
+    url = models.CharField(max_length=2000)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="delivery_project_time")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} attempt {self.attempt}: {self.outcome}"
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def outcome(self) -> str:
+        """What the delivery log shows: the HTTP status, or the error."""
+        if self.status_code is not None:
+            return f"HTTP {self.status_code}" + (f" ({self.error})" if self.error else "")
+        return self.error

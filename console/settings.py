@@ -426,6 +426,44 @@ RUNNING_JOBS_TOTAL = env_int("RUNNING_JOBS_TOTAL", 8, minimum=1)
 # the reaper removes them; a SUCCESSFUL or CANCELED job loses them when it ends.
 MIGRATION_CREDENTIAL_RETENTION = env_int("MIGRATION_CREDENTIAL_RETENTION", 7 * 24 * 3600)
 
+# Notifications when a job ends (jobs/notify.py). The webhook: attempts of one delivery, the
+# wait before the second (doubling after each next one, at most WEBHOOK_RETRY_MAX_DELAY), and
+# the timeout of every socket operation of an attempt (console/webhook_delivery.py).
+WEBHOOK_ATTEMPTS = env_int("WEBHOOK_ATTEMPTS", 4, minimum=1)
+WEBHOOK_RETRY_DELAY = env_float("WEBHOOK_RETRY_DELAY", 10.0, minimum=0.1)
+WEBHOOK_RETRY_MAX_DELAY = env_float("WEBHOOK_RETRY_MAX_DELAY", 300.0, minimum=0.1)
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+if WEBHOOK_RETRY_MAX_DELAY < WEBHOOK_RETRY_DELAY:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_RETRY_MAX_DELAY ({WEBHOOK_RETRY_MAX_DELAY:g}) must be >= "
+        f"WEBHOOK_RETRY_DELAY ({WEBHOOK_RETRY_DELAY:g})"
+    )
+# The e-mail to a job's creator: Django's e-mail backend (the console backend, which prints
+# mails to the worker's output, with DEBUG on; SMTP otherwise), its sender, and the address
+# of the console its "View Details" link starts with.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "migration-console@localhost")
+CONSOLE_URL = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not CONSOLE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"CONSOLE_URL must be an http:// or https:// URL, not {CONSOLE_URL!r}"
+    )
+
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "jobs.reap", "schedule": float(MIGRATION_REAPER_EVERY)},
     "purge-wizard-drafts": {

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from console.access import can_manage, refusal, visible_clusters, visible_projects
-from console.models import User
+from console.models import Cluster, User
 from jobs.models import OTHER_PROJECT_SOURCE, Job
 
 
@@ -44,6 +44,20 @@ def hide_sources(user: User | None, jobs: Iterable[Job]) -> None:
     seen = set(visible_clusters(user).filter(pk__in=ids).values_list("pk", flat=True))
     for job in jobs:
         job.source_hidden = bool(job.source_cluster_id) and job.source_cluster_id not in seen
+
+
+def hide_sources_of_other_projects(jobs: Iterable[Job]) -> None:
+    """Mark the jobs whose source cluster is in another project than the job: what every
+    member of the job's project may read (a project's webhook receives its jobs so)."""
+    jobs = list(jobs)
+    ids = {job.source_cluster_id for job in jobs if job.source_cluster_id}
+    if not ids:
+        return
+    projects = dict(Cluster.objects.filter(pk__in=ids).values_list("pk", "project_id"))
+    for job in jobs:
+        job.source_hidden = (
+            bool(job.source_cluster_id) and projects.get(job.source_cluster_id) != job.project_id
+        )
 
 
 def hide_source_in(job: Job, text: str) -> str:

@@ -1,4 +1,5 @@
-"""REST v2 job endpoints (DESIGN §7): read, list, cancel and retry jobs.
+"""REST v2 job endpoints (DESIGN §7): read, list, cancel, retry, verify, repair jobs and change
+their speed cap.
 
 Tenancy first, as in the views: `get_job_for` / `visible_jobs` start from what the key's user
 may see, so another organization's job is a 404; cancel and retry need a manager (403 for a
@@ -13,7 +14,7 @@ from typing import Annotated, Literal, Self
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
-from pydantic import StrictStr, model_validator
+from pydantic import StrictFloat, StrictInt, StrictStr, model_validator
 
 from console.access import get_project_for
 from console.api.base import ERRORS, StrictSchema, check_key_scope, key_scope, ok
@@ -25,10 +26,12 @@ from migrations_app.service import (
     ACTION_CANCEL,
     ACTION_REPAIR,
     ACTION_RETRY,
+    ACTION_SPEED_CAP,
     ACTION_VERIFY,
     cancel_job,
     repair_job,
     retry_job,
+    set_speed_cap,
     verify_again,
 )
 
@@ -139,6 +142,10 @@ class JobOut(Schema):
         description="every run of the job, oldest first (a Retry makes another); startTime is "
         "the first run's"
     )
+    maxRowsPerSecond: int | None = Field(description="the speed cap in rows/s; null: none")
+    maxMegabytesPerSecond: float | None = Field(
+        description="the speed cap in megabytes (10^6 bytes)/s; null: none"
+    )
 
 
 class JobResponse(Schema):
@@ -211,6 +218,24 @@ class RetrySourceIn(StrictSchema):
             username=self.username or "",
             password=self.password or "",
         )
+
+
+class SpeedCapIn(StrictSchema):
+    """The new speed cap; a field omitted or null: no cap of that kind."""
+
+    maxRowsPerSecond: StrictInt | StrictFloat | None = None
+    maxMegabytesPerSecond: StrictInt | StrictFloat | None = None
+
+
+class SpeedCap(Schema):
+    jobId: str
+    maxRowsPerSecond: int | None
+    maxMegabytesPerSecond: float | None
+
+
+class SpeedCapResponse(Schema):
+    code: int
+    data: SpeedCap
 
 
 class RetryIn(StrictSchema):
@@ -306,6 +331,29 @@ def retry(request: HttpRequest, jobId: str, body: RetryIn | None = None):
     source = body.source.connection() if body is not None and body.source is not None else None
     job = retry_job(request.auth, _job(request, jobId, action=ACTION_RETRY), source)
     return ok({"jobId": job.pk, "status": job.status})
+
+
+@router.post(
+    "/{jobId}/speedCap",
+    response={200: SpeedCapResponse, **ERRORS},
+    operation_id="setJobSpeedCap",
+    summary="Change the speed cap of a Pending or In Progress job; the running copies follow "
+    "it from their next batch (409 when the job has ended)",
+)
+def speed_cap(request: HttpRequest, jobId: str, body: SpeedCapIn):
+    job = set_speed_cap(
+        request.auth,
+        _job(request, jobId, action=ACTION_SPEED_CAP),
+        body.maxRowsPerSecond,
+        body.maxMegabytesPerSecond,
+    )
+    return ok(
+        {
+            "jobId": job.pk,
+            "maxRowsPerSecond": job.max_rows_per_second,
+            "maxMegabytesPerSecond": job.max_mb_per_second,
+        }
+    )
 
 
 @router.post(

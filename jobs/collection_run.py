@@ -24,10 +24,11 @@ from django.utils import timezone
 from console.clients import open_client
 from console.connections import Connection
 from console.redaction import redact
-from jobs import lifecycle
+from jobs import lifecycle, pace
 from jobs.events import log_event
 from jobs.lease import Heartbeat, Lease
 from jobs.models import Job, JobCollection
+from jobs.pace import SpeedCap
 from jobs.progress import retry_state, retrying_text
 from migrations_app.engine.errors import (
     CopyCanceled,
@@ -57,10 +58,14 @@ CANCEL_EVERY = 0.5  # seconds between reads of the job's status
 RESUME_PAUSE = 2.0  # seconds before a copy interrupted by a server error resumes
 
 
-def engine_options(load_after: bool) -> Options:
-    """The engine's settings for a job's collection, from the console's settings."""
+def engine_options(load_after: bool, cap: SpeedCap | None = None) -> Options:
+    """The engine's settings for a job's collection, from the console's settings; under a speed
+    cap, batches of at most a second's worth of it (jobs/pace.py)."""
+    batch_bytes = settings.MIGRATION_BATCH_BYTES or DEFAULTS.batch_bytes
+    batch_rows, cap_bytes = cap.batch_limits() if cap else (None, None)
     return Options(
-        batch_bytes=settings.MIGRATION_BATCH_BYTES or DEFAULTS.batch_bytes,
+        batch_bytes=min(batch_bytes, cap_bytes) if cap_bytes else batch_bytes,
+        batch_rows=batch_rows,
         load=load_after,
         call_timeout=float(settings.MIGRATION_CALL_TIMEOUT),
         retry=RetrySchedule(
@@ -86,6 +91,7 @@ class CollectionRun(Observer):
         self.secrets: list[str] = []
         self.lease = Lease(collection.pk, self.attempt, self.job.pk)
         self.write_intent = collection.write_intent
+        self.batches = 0  # batches booked under the speed cap (pace)
 
     # --- the run ------------------------------------------------------------------------
 
@@ -203,7 +209,7 @@ class CollectionRun(Observer):
                         info,
                         TargetSpec.from_dict(c.spec),
                         repair=self.job.type == Job.Type.REPAIR,
-                        options=engine_options(load_after=False),
+                        options=engine_options(load_after=False, cap=self.job.speed_cap),
                         observer=self,
                     )
                 spec = self._spec(info, source, target)
@@ -219,7 +225,7 @@ class CollectionRun(Observer):
                     # into its unmarked target as it always did.
                     owner=self.job.pk if c.checkpoint is None or c.target_state else None,
                     maybe_created=c.target_state == JobCollection.TargetState.CREATING,
-                    options=engine_options(self.job.load_after),
+                    options=engine_options(self.job.load_after, self.job.speed_cap),
                     observer=self,
                 )
             finally:
@@ -386,6 +392,19 @@ class CollectionRun(Observer):
         state = retry_state(note.role, reason, note.attempt, note.attempts, note.delay, now)
         self.mine.update(retrying=state, heartbeat_at=now)
         self.event(retrying_text(state, now), level="WARNING")
+
+    def pace(self, rows: int, size: int) -> float:
+        """The job's speed cap as it is now (a Project Admin may change it while the job runs),
+        booked in Redis across every collection of the job."""
+        caps = Job.objects.filter(pk=self.job.pk).values_list(
+            "max_rows_per_second", "max_mb_per_second"
+        )
+        cap = SpeedCap(*(caps.first() or (None, None)))
+        if not cap:
+            return 0.0
+        self.batches += 1
+        token = f"{self.collection.pk}-{self.attempt}-{self.batches}"
+        return pace.book(self.job.pk, cap, rows, size, token)
 
     def should_cancel(self) -> bool:
         if not self.lease.held():

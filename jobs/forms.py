@@ -6,6 +6,7 @@ from django import forms
 
 from console.clusters.forms import ConnectionForm
 from jobs.models import Job, JobEvent
+from jobs.pace import MAX_MB_PER_SECOND, MAX_ROWS_PER_SECOND
 
 
 class JobFilterForm(forms.Form):
@@ -47,3 +48,19 @@ class RetrySourceForm(ConnectionForm):
         self.fields["uri"].label = "Endpoint"
         self.fields["uri"].help_text = "The source of this job: the same endpoint as before."
         self.fields["api_key"].help_text = ""
+
+
+class SpeedCapForm(forms.Form):
+    """A job's speed cap (jobs/pace.py), summed over its collections; empty for no cap. In
+    Configure Schema and in View Details; the service has the last word on what is valid."""
+
+    max_rows_per_second = forms.IntegerField(
+        label="Max rows per second", required=False, min_value=1, max_value=MAX_ROWS_PER_SECOND
+    )
+    max_mb_per_second = forms.FloatField(
+        label="Max MB per second",
+        required=False,
+        min_value=0.001,
+        max_value=MAX_MB_PER_SECOND,
+        help_text="Megabytes (10^6 bytes) of rows per second.",
+    )

@@ -38,6 +38,7 @@ C = JobCollection.Status
 RUN_JOB = "jobs.run_job"
 RUN_COLLECTION = "jobs.run_collection"
 REAP = "jobs.reap"
+NOTIFY_END = "jobs.notify_end"
 
 
 def enqueue(job_id: str) -> None:
@@ -52,6 +53,20 @@ def enqueue(job_id: str) -> None:
         app.send_task(RUN_JOB, args=[job_id], task_id=job.task_id or None)
     except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the reaper retries
         log.warning("job %s: could not reach the broker, the reaper will retry: %s", job_id, exc)
+
+
+def _ended(job_id: str) -> None:
+    """The job just became final (SUCCESSFUL, FAILED or CANCELED): once that is committed, its
+    creator and its project's webhook are told (jobs.notify). Every final transition below
+    calls this, and only after its conditional update won."""
+
+    def send() -> None:
+        try:
+            app.send_task(NOTIFY_END, args=[job_id])
+        except Exception as exc:  # noqa: BLE001 - kombu raises many kinds
+            log.warning("job %s: could not queue the notifications of its end: %s", job_id, exc)
+
+    transaction.on_commit(send)
 
 
 def keep_waiting(job_id: str) -> None:
@@ -190,6 +205,7 @@ def settle(job_id: str) -> str | None:
         log_event(job, summary, level=level)
         if final != Job.Status.FAILED:  # a FAILED job keeps them for Retry (until the reaper)
             _remove_source_credentials(Job.objects.filter(pk=job_id), "the job ended")
+        _ended(job_id)
     fill_slots()  # its slot is free
     return final
 
@@ -231,6 +247,7 @@ def fail_pending(job: Job, reason: str) -> None:
             status=C.FAILED, error=reason
         )
         log_event(job, f"job failed: {reason}", level="ERROR")
+        _ended(job.pk)
 
 
 def cancel(job: Job, by: User) -> bool:
@@ -248,6 +265,7 @@ def cancel(job: Job, by: User) -> bool:
             _cancel_pending_collections(job.pk, now)
             log_event(job, f"canceled by {by.email} before it started", level="WARNING")
             _remove_source_credentials(Job.objects.filter(pk=job.pk), "the job ended")
+            _ended(job.pk)
     if canceled:
         _revoke(job)
         return True

@@ -18,6 +18,7 @@ from console import ids
 from console.connections import Connection
 from console.models import Cluster, Project, User
 from console.signals import cluster_deleting
+from jobs.pace import SpeedCap
 
 # How pages and the API name a job's source cluster to a viewer who may not see it (it is in a
 # project they are no member of): no name, no id, no link (jobs.access.hide_sources).
@@ -91,6 +92,10 @@ class Job(models.Model):
     target_name = models.CharField(max_length=255)
     target_db = models.CharField(max_length=255, default="default")
     load_after = models.BooleanField(default=False)
+    # The speed cap (jobs.pace), summed over every collection; null: none. A Project Admin may
+    # change it while the job runs.
+    max_rows_per_second = models.PositiveIntegerField(null=True, blank=True)
+    max_mb_per_second = models.FloatField(null=True, blank=True)
     # The target cluster was created for this job (Migrate to *New Cluster*).
     target_is_new = models.BooleanField(default=False)
 
@@ -129,6 +134,10 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return self.pk
+
+    @property
+    def speed_cap(self) -> SpeedCap:
+        return SpeedCap(self.max_rows_per_second, self.max_mb_per_second)
 
     @property
     def is_final(self) -> bool:

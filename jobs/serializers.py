@@ -134,5 +134,7 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
         },
         "collections": [collection_data(c) for c in collections],
         "runs": [run_data(run, job) for run in job.runs.all()],
+        "maxRowsPerSecond": job.max_rows_per_second,
+        "maxMegabytesPerSecond": job.max_mb_per_second,
         **({"verifies": job.verifies_id} if job.type != Job.Type.MIGRATION else {}),
     }

@@ -1,4 +1,5 @@
-"""Celery tasks: run a job (fan out one task per collection), copy one collection, reap.
+"""Celery tasks: run a job (fan out one task per collection), copy one collection, reap, and
+tell people when a job ended (e-mail, webhook).
 
 Tasks receive primary keys only and read everything from the database: the Job row is the
 truth. They are `acks_late` with prefetch 1 (settings), so a worker that dies mid-task leaves
@@ -15,7 +16,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from jobs import lifecycle
+from console.webhook_delivery import deliver
+from jobs import lifecycle, notify
 from jobs.collection_run import CollectionRun
 from jobs.events import log_event
 from jobs.models import Job, JobCollection
@@ -97,3 +99,27 @@ def reap() -> dict[str, int]:
     if any(counts.values()):
         log.info("reaper: %s", counts)
     return counts
+
+
+DELIVER_WEBHOOK = "jobs.deliver_webhook"
+
+
+@shared_task(name=lifecycle.NOTIFY_END, acks_late=True, ignore_result=True)
+def notify_end(job_id: str) -> None:
+    """A job ended (queued by jobs.lifecycle after commit): mail its creator, then send its
+    project's webhook the job (first attempt)."""
+    event = notify.job_ended(job_id)
+    if event is not None:
+        deliver_webhook.delay(notify.event_args(event), 1)
+
+
+@shared_task(name=DELIVER_WEBHOOK, acks_late=True, ignore_result=True)
+def deliver_webhook(event: dict, attempt: int) -> None:
+    """One attempt to POST a job's end to its project's webhook; a failed one is tried again
+    after notify.retry_delay, WEBHOOK_ATTEMPTS attempts in all."""
+    attempts = settings.WEBHOOK_ATTEMPTS
+    outcome = deliver(notify.event_from(event), attempt, attempts)
+    if outcome.retry and attempt < attempts:
+        deliver_webhook.apply_async(
+            args=[event, attempt + 1], countdown=notify.retry_delay(attempt)
+        )

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<str:job_id>/retry/", actions.job_retry, name="job_retry"),
     path("<str:job_id>/verify/", actions.job_verify, name="job_verify"),
     path("<str:job_id>/repair/", actions.job_repair, name="job_repair"),
+    path("<str:job_id>/speed-cap/", actions.job_speed_cap, name="job_speed_cap"),
 ]

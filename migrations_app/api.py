@@ -12,7 +12,14 @@ from typing import Annotated, Self
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import Field, StrictBool, StrictStr, model_validator
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from console.access import visible_clusters, visible_projects
 from console.api.base import ERRORS, StrictSchema, check_key_scope, key_scope, ok
@@ -122,6 +129,9 @@ class _MigrationIn(StrictSchema):
     source: SourceIn
     dbCollections: DbCollections | None = None
     loadAfterMigration: StrictBool = False
+    # The speed cap (checked by the service, like every other rule): omitted or null, no cap.
+    maxRowsPerSecond: StrictInt | StrictFloat | None = None
+    maxMegabytesPerSecond: StrictInt | StrictFloat | None = None
 
     def migration_request(self, **target: str) -> MigrationRequest:
         databases = self.dbCollections
@@ -131,6 +141,8 @@ class _MigrationIn(StrictSchema):
             databases=[db.choice() for db in databases] if databases is not None else None,
             every_database=databases is None,
             load_after=self.loadAfterMigration,
+            max_rows_per_second=self.maxRowsPerSecond,
+            max_mb_per_second=self.maxMegabytesPerSecond,
             **target,
         )
 

@@ -37,9 +37,10 @@ from console.errors import (
 from console.models import Cluster, Project, User
 from console.plans import target_refusal
 from console.redaction import redact
-from jobs import lifecycle
+from jobs import lifecycle, pace
 from jobs.events import log_event
 from jobs.models import OTHER_PROJECT_SOURCE, Job, JobCollection
+from jobs.pace import SpeedCap
 from migrations_app.engine.errors import (
     CannotReach,
     DatabaseNotFound,
@@ -65,6 +66,7 @@ ACTION_CANCEL = "cancel jobs"
 ACTION_RETRY = "retry jobs"
 ACTION_VERIFY = "verify jobs again"
 ACTION_REPAIR = "repair jobs"
+ACTION_SPEED_CAP = "change the speed cap of jobs"
 
 
 @dataclass
@@ -90,6 +92,9 @@ class MigrationRequest:
     databases: list[DatabaseChoice] | None = None
     every_database: bool = False
     load_after: bool = False
+    # The speed cap as typed (jobs.pace.check decides, in the service): None for no cap.
+    max_rows_per_second: object = None
+    max_mb_per_second: object = None
     new_cluster_name: str = ""
     new_cluster_project_id: str = ""
 
@@ -129,6 +134,7 @@ class Check:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    speed_cap: SpeedCap = field(default_factory=SpeedCap)
 
     @property
     def ok(self) -> bool:
@@ -180,7 +186,9 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     Problems of single collections (names,
     types, partition keys) are returned in `Check.problems`, all of them.
     """
+    speed_cap = _speed_cap(request.max_rows_per_second, request.max_mb_per_second)
     check, source_connection = _check_request(user, request)
+    check.speed_cap = speed_cap
     target_cluster = check.target_cluster
     source_label, target_label = check.source_label, check.target_label
     target_connection = target_cluster.connection() if target_cluster is not None else None
@@ -214,6 +222,13 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
         if item.info.entity_count == 0:
             check.warnings.append(f"collection {item.label} is empty: only its schema is copied")
     return check
+
+
+def _speed_cap(rows_per_second, mb_per_second) -> SpeedCap:
+    try:
+        return pace.check(rows_per_second, mb_per_second)
+    except ValueError as exc:
+        raise Invalid(str(exc), step="schema", field="speed cap") from None
 
 
 def check_unfinished_quota(project: Project) -> None:
@@ -433,6 +448,8 @@ def _create_job(user: User, request: MigrationRequest, check: Check, target: Clu
         target_name=target.name,
         target_db=check.target_db,
         load_after=request.load_after,
+        max_rows_per_second=check.speed_cap.rows_per_second,
+        max_mb_per_second=check.speed_cap.mb_per_second,
         target_is_new=check.target_cluster is None,
         task_id=str(uuid.uuid4()),
     )
@@ -516,6 +533,30 @@ def retry_job(user: User, job: Job, source_connection: Connection | None = None)
             f"job {job.pk} is {job.get_status_display()}: only Failed jobs can be retried"
         )
     job.refresh_from_db()
+    return job
+
+
+def set_speed_cap(user: User, job: Job, rows_per_second, mb_per_second) -> Job:
+    """Change the speed cap of a job that has not ended (None: no cap of that kind); the
+    running copies follow it from their next batch (jobs/pace.py).
+
+    Forbidden unless the user manages the job's project; Invalid for a bad value; Conflict when
+    the job has ended.
+    """
+    _require_manager(user, job.project, ACTION_SPEED_CAP)
+    cap = _speed_cap(rows_per_second, mb_per_second)
+    changed = (
+        Job.objects.filter(pk=job.pk)
+        .exclude(status__in=Job.FINAL_STATES)
+        .update(max_rows_per_second=cap.rows_per_second, max_mb_per_second=cap.mb_per_second)
+    )
+    job.refresh_from_db()
+    if not changed:
+        raise Conflict(
+            f"job {job.pk} is {job.get_status_display()}: the speed cap of a job that has "
+            "ended cannot change"
+        )
+    log_event(job, f"speed cap set to {cap.describe()} by {user.email}")
     return job
 
 

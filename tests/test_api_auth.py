@@ -115,6 +115,8 @@ def test_it_publishes_the_openapi_document(client):
         "/v2/jobs/{jobId}/retry",
         "/v2/jobs/{jobId}/verify",
         "/v2/jobs/{jobId}/repair",
+        "/v2/jobs/{jobId}/speedCap",
+        "/v2/projects/{projectId}/webhook",
     }
     assert doc["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
     assert reverse("api-openapi") == "/v2/openapi.json"

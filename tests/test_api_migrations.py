@@ -467,7 +467,7 @@ def _from_endpoint(uri: str, target_id: str) -> dict:
 
 
 def test_it_counts_connections_to_an_endpoint_source(
-    attacker, api_as, other_project, target_server, counted
+    attacker, api_as, other_project, target_server, counted, settings
 ):
     """Issue 15: a source endpoint was connected to uncounted, and the answers (cannot be
     reached, not a Milvus server, no answer) made the API a port scanner."""
@@ -478,7 +478,9 @@ def test_it_counts_connections_to_an_endpoint_source(
         assert "the source cannot be reached" in _error(api.post(TO_EXISTING, body), 503)
 
     body = _from_endpoint(f"http://127.0.0.1:{free_port()}", dst.pk)
-    assert _error(api.post(TO_EXISTING, body), 429) == throttle.TOO_MANY_CONNECTION_TESTS
+    refused = api.post(TO_EXISTING, body)
+    assert _error(refused, 429) == throttle.TOO_MANY_CONNECTION_TESTS
+    assert refused["Retry-After"] == str(settings.CONNECTION_TEST_WINDOW)
     body = {
         "source": {"endpoint": f"http://127.0.0.1:{free_port()}", "apiKey": "k"},
         "destination": {"clusterName": "copy", "projectId": other_project.pk},

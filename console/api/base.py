@@ -24,7 +24,7 @@ from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict
 
-from console.errors import ServiceError
+from console.errors import Kind, ServiceError
 from console.models import ApiKey, Project, User
 
 log = logging.getLogger("console.api")
@@ -245,7 +245,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ServiceError)
     def _service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
-        return error_response(api, request, exc.http_status, exc.message)
+        response = error_response(api, request, exc.http_status, exc.message)
+        if exc.kind == Kind.TOO_MANY:
+            # The only TooMany: connections to typed endpoints, counted per window.
+            response["Retry-After"] = str(settings.CONNECTION_TEST_WINDOW)
+        return response
 
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

@@ -1,4 +1,4 @@
-"""Cancel, Retry, Verify Again and Repair (POST). The service decides; a refusal (wrong state) becomes a flash
+"""Cancel, Retry, Verify Again, Repair and the speed cap (POST). The service decides; a refusal (wrong state) becomes a flash
 message, and the user goes back to the page they came from.
 
 Cancel also answers GET with a confirmation page: the Jobs page's Cancel button opens a
@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from console.errors import ServiceError
 from jobs.access import get_job_for
-from jobs.forms import RetrySourceForm
+from jobs.forms import RetrySourceForm, SpeedCapForm
 from jobs.models import Job
 from migrations_app import service
 
@@ -123,3 +123,29 @@ def job_repair(request: HttpRequest, job_id: str) -> HttpResponse:
         "verifies every row.",
     )
     return _go(request, reverse("job_detail", args=[repair.pk]))
+
+
+@login_required
+@require_POST
+def job_speed_cap(request: HttpRequest, job_id: str) -> HttpResponse:
+    """View Details' Speed Cap form: the running copies follow it from their next batch."""
+    job = get_job_for(request.user, job_id, write=True, action=service.ACTION_SPEED_CAP)
+    form = SpeedCapForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else error)
+        return _go(request, _back(request, job))
+    try:
+        job = service.set_speed_cap(
+            request.user,
+            job,
+            form.cleaned_data["max_rows_per_second"],
+            form.cleaned_data["max_mb_per_second"],
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Speed cap of job {job.pk}: {job.speed_cap.describe()}.")
+    return _go(request, _back(request, job))

@@ -22,7 +22,7 @@ from console.access import can_manage, refusal
 from console.redaction import redact
 from jobs.access import get_job_for, hide_source_in
 from jobs.events import job_secrets
-from jobs.forms import LogFilterForm, RetrySourceForm
+from jobs.forms import LogFilterForm, RetrySourceForm, SpeedCapForm
 from jobs.models import Job, JobCollection, JobEvent, JobRun
 from jobs.progress import Figures, figures, job_percent, retrying_text
 from jobs.serializers import PHASES, iso, verification_details
@@ -192,6 +192,13 @@ def _log_context(request: HttpRequest, job: Job) -> dict:
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = get_job_for(request.user, job_id)
     context = _body_context(request, job) | _log_context(request, job)
+    context["speed_cap"] = job.speed_cap.describe()
+    context["speed_cap_form"] = SpeedCapForm(
+        initial={
+            "max_rows_per_second": job.max_rows_per_second,
+            "max_mb_per_second": job.max_mb_per_second,
+        }
+    )
     return render(request, "jobs/detail.html", context)
 
 

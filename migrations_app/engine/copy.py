@@ -58,7 +58,7 @@ from .reader import (
     scan_keys,
     schema_row_bytes,
 )
-from .rpc import CancelFlag, RetryNotes, RpcChannel, StatusError
+from .rpc import CancelFlag, RetryNotes, RpcChannel, StatusError, pause
 
 
 class _Unbounded:
@@ -126,9 +126,11 @@ def copy_collection(
     `options.batch_bytes`. Primary keys are kept as they are, so the target must not generate
     them (auto_id off). Clients are bound to the source and target databases already.
 
-    After every written batch: `observer.on_checkpoint(checkpoint)` with a JSON-safe dict, then
-    `on_progress(CopyProgress)`, then `should_cancel()`. A call being retried after a transient
-    error is reported by `on_retry(RetryNote)` (then `on_retry(None)` once calls go through). `should_cancel` is also asked (at most
+    Before every batch: `observer.pace(rows, bytes)`, waited out (a speed cap; batches are at
+    most `options.batch_rows` rows). After every written batch:
+    `observer.on_checkpoint(checkpoint)` with a JSON-safe dict, then `on_progress(CopyProgress)`,
+    then `should_cancel()`. A call being retried after a transient error is reported by
+    `on_retry(RetryNote)` (then `on_retry(None)` once calls go through). `should_cancel` is also asked (at most
     twice a second) while waiting for the source, the target or a retry: when it returns True,
     CopyCanceled is raised within about a second. Passing a checkpoint (any one this copy
     reported, or `initial_checkpoint()`) resumes right after it, rewriting what a killed run may
@@ -147,6 +149,8 @@ def copy_collection(
     try:
         if options.batch_bytes <= 0:
             raise CopyError(f"batch_bytes must be positive, got {options.batch_bytes}")
+        if options.batch_rows is not None and options.batch_rows <= 0:
+            raise CopyError(f"batch_rows must be positive, got {options.batch_rows}")
         if pk_field not in read_fields:
             raise CopyError(f"read_fields must include the primary key field {pk_field!r}")
         notes = RetryNotes(observer)
@@ -178,6 +182,7 @@ def copy_collection(
             output_fields=list(read_fields) + (["$meta"] if carry_dynamic else []),
             row_bytes=schema_row_bytes(source_schema, read_fields, carry_dynamic),
             batch_bytes=options.batch_bytes,
+            batch_rows=options.batch_rows,
             work=[(s, state.last_pk.get(s)) for s in state.streams if s not in state.done],
         )
         writer = _Writer(dst, scope.target_collection)
@@ -226,6 +231,9 @@ def _run(
             page = item
             bound = uncertain.get(page.stream)
             upsert = bound is UNBOUNDED or (bound is not None and page.first_pk <= bound)
+            wait = observer.pace(page.rows, page.bytes)
+            if wait > 0:
+                pause(wait, cancel, "copy", reader.src.options.cancel_poll)
             observer.on_write_intent({"stream": page.stream, "last_pk": page.last_pk})
             writer.write(page, None if page.stream == WHOLE_COLLECTION else page.stream, upsert)
             state.advance(page)

@@ -19,6 +19,8 @@ from .errors import EndpointRejected
 DEFAULT_PORT = 19530
 DEFAULT_TLS_PORT = 443
 SCHEMES = ("http", "https", "tcp")
+# Web URLs the console POSTs to (a project's webhook): http and https only, on their own ports.
+HTTP_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Cloud instance-metadata services: a request to them from the server can leak its credentials,
 # so they are refused whatever MIGRATION_ALLOW_PRIVATE_ENDPOINTS says.
@@ -125,6 +127,59 @@ def parse_endpoint(uri: str) -> Endpoint:
 
 
 @dataclass(frozen=True)
+class HttpUrl:
+    """A web URL split for a request: where to connect (`endpoint`) and what to ask for
+    (`target`: the path and query, at least "/")."""
+
+    endpoint: Endpoint
+    target: str
+
+    @property
+    def url(self) -> str:
+        """The URL normalised (scheme and host in lower case, the port always written)."""
+        return f"{self.endpoint.uri}{self.target}"
+
+
+def parse_http_url(url: str) -> HttpUrl:
+    """Split `http(s)://host[:port][/path][?query]` or raise EndpointRejected.
+
+    The same host rules as `parse_endpoint` (no credentials in the URL, no global-cluster
+    hosts), a path and a query allowed, a fragment refused (it never reaches a server). A
+    missing port means 80 (443 for https).
+    """
+    text = (url or "").strip()
+    if not text:
+        raise EndpointRejected("URL is empty: give one such as https://example.com/hook")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise EndpointRejected("URL must not contain spaces or control characters")
+    if "://" not in text:
+        raise EndpointRejected(f"URL {text!r} has no scheme: write http:// or https:// first")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in HTTP_DEFAULT_PORTS:
+        raise EndpointRejected(f"URL scheme {parts.scheme!r} is not allowed: use http or https")
+    if parts.username is not None or parts.password is not None:
+        raise EndpointRejected("URL must not contain a user name or password")
+    if parts.fragment or text.endswith("#"):
+        raise EndpointRejected(f"URL {text!r} must not have a #fragment")
+    host = parts.hostname
+    if not host:
+        raise EndpointRejected(f"URL {text!r} has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise EndpointRejected(f"URL {text!r} has an invalid port") from None
+    if port == 0:
+        raise EndpointRejected(f"URL {text!r} has an invalid port")
+    host = host.lower()
+    if GLOBAL_CLUSTER_MARK in host:
+        raise EndpointRejected(f"host {host} is a global-cluster host, which is not supported")
+    endpoint = Endpoint(scheme=scheme, host=host, port=port or HTTP_DEFAULT_PORTS[scheme])
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return HttpUrl(endpoint=endpoint, target=target)
+
+
+@dataclass(frozen=True)
 class OwnService:
     """A server the console itself uses (its Redis, its database, its web server): a typed
     endpoint must never reach it, whatever private endpoints are allowed.
@@ -178,7 +233,7 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 
 def resolve_endpoint(
-    uri: str,
+    uri: str | Endpoint,
     allow_private: bool,
     *,
     reserved_ports: Container[int] = (),
@@ -199,8 +254,9 @@ def resolve_endpoint(
     loopback and private addresses (IPv6 forms that wrap one included). These messages are
     decided without connecting, so they say nothing about whether a port is open.
     `reserved_ports` is asked only about addresses of this host (it may be a lazy lookup).
+    `uri` may come parsed already (`parse_http_url(...).endpoint` for a web URL).
     """
-    endpoint = parse_endpoint(uri)
+    endpoint = uri if isinstance(uri, Endpoint) else parse_endpoint(uri)
     if endpoint.host.rstrip(".") in METADATA_HOSTS:
         raise EndpointRejected(
             f"endpoint {endpoint.host} is a cloud metadata service and is not allowed"

@@ -39,7 +39,9 @@ class RetrySchedule:
 class Options:
     """Settings of a migration; every field has the engine's default.
 
-    batch_bytes: bytes of rows per copied batch (a checkpoint after each). load: load the
+    batch_bytes: bytes of rows per copied batch (a checkpoint after each). batch_rows: at most
+    this many rows per batch (None: no limit; a speed cap keeps batches small, see
+    `Observer.pace`). load: load the
     target collection at the end. sample_rows: rows compared field by field by verify.
     range_rows: rows per key range of the copy's and the verification's digests (a differing
     range is read again to find its keys). retry: the schedule for transient errors.
@@ -51,6 +53,7 @@ class Options:
     """
 
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    batch_rows: int | None = None
     load: bool = False
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     range_rows: int = DEFAULT_RANGE_ROWS
@@ -101,6 +104,12 @@ class Observer:
         """Before a batch is written: {"stream": partition or "*", "last_pk": its last key}, a
         JSON-safe dict to keep and pass back as `write_intent` with the checkpoint to resume.
         The write waits until this returns: keep it durably first."""
+
+    def pace(self, rows: int, size: int) -> float:
+        """Before a batch of `rows` rows and `size` bytes is written: seconds it must wait first
+        (a speed cap), 0 to write it now. Asked once per batch, which counts as sent: a caller
+        that keeps a rate books it here. The engine waits in cancel-aware steps."""
+        return 0.0
 
     def lease_left(self) -> float | None:
         """Seconds this run may still change a server; None: no limit. At 0 or below the engine

@@ -96,14 +96,17 @@ class PageSizer:
     """The limit of each page: a byte budget that ramps up, over what rows weigh, capped by the
     server's query window once it is known."""
 
-    def __init__(self, row_bytes: int, batch_bytes: int) -> None:
+    def __init__(self, row_bytes: int, batch_bytes: int, max_rows: int | None = None) -> None:
         self.row_bytes = max(row_bytes, 1)
         self.batch_bytes = batch_bytes
+        self.max_rows = max_rows
         self.budget = max(1, batch_bytes // RAMP_UP_START)
         self.window: int | None = None  # None: not known yet; 0: no cap
 
     def limit(self) -> int:
         limit = max(1, int(self.budget // self.row_bytes))
+        if self.max_rows is not None:
+            limit = min(limit, self.max_rows)
         return min(limit, self.window) if self.window else limit
 
     def accepted(self, rows: int, size: int, full: bool = True) -> None:
@@ -277,6 +280,7 @@ class Reader:
         row_bytes: int,
         batch_bytes: int,
         work: list[tuple[str, int | str | None]],
+        batch_rows: int | None = None,
     ) -> None:
         self.stopping = threading.Event()
         self.src = src.with_cancel(self.stopping.is_set)
@@ -284,7 +288,7 @@ class Reader:
         self.pk_field = pk_field
         self.pk_is_varchar = pk_is_varchar
         self.output_fields = output_fields
-        self.sizer = PageSizer(row_bytes, batch_bytes)
+        self.sizer = PageSizer(row_bytes, batch_bytes, batch_rows)
         self.work = work
         self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         self.thread = threading.Thread(

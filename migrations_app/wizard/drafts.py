@@ -25,6 +25,10 @@ from console.models import Cluster, Organization, Project, User
 from migrations_app.models import WizardDraft
 from migrations_app.service import ACTION_START
 
+# The draft's data key of the speed cap typed in Configure Schema ({"max_rows_per_second",
+# "max_mb_per_second"}, None for no cap).
+SPEED_CAP = "speed_cap"
+
 
 def target_projects(user: User, organization: Organization) -> QuerySet[Project]:
     """Projects of the organization the user may migrate into."""

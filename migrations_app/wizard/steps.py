@@ -18,7 +18,7 @@ from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.plan import partition_key_problem
 from migrations_app.models import WizardDraft
 from migrations_app.service import CollectionChoice, MigrationRequest, source_refusal
-from migrations_app.wizard.drafts import source_clusters, target_projects
+from migrations_app.wizard.drafts import SPEED_CAP, source_clusters, target_projects
 
 # Step names: the URL names of the pages, in order, per flow.
 CURRENT_STEPS = ["wizard_current_edit", "wizard_target", "wizard_collections", "wizard_schema"]
@@ -205,6 +205,7 @@ def migration_request(draft: WizardDraft) -> MigrationRequest:
         for name in data.get("collections", [])
     ]
     new = data.get("migrate_to") == "new"
+    cap = data.get(SPEED_CAP, {})
     return MigrationRequest(
         source_cluster_id="" if draft.is_other else data.get("source_cluster_id", ""),
         source_connection=draft.connection() if draft.is_other else None,
@@ -213,6 +214,8 @@ def migration_request(draft: WizardDraft) -> MigrationRequest:
         target_db=data.get("target_db", ""),
         load_after=bool(data.get("load_after")),
         collections=collections,
+        max_rows_per_second=cap.get("max_rows_per_second"),
+        max_mb_per_second=cap.get("max_mb_per_second"),
         new_cluster_name=data.get("new_cluster_name", "") if new else "",
         new_cluster_project_id=data.get("target_project_id", "") if new else "",
     )

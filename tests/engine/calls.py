@@ -19,6 +19,7 @@ CALLBACKS = frozenset(
         "on_creating_target",
         "on_write_intent",
         "lease_left",
+        "pace",
     }
 )
 

@@ -667,3 +667,59 @@ def test_it_copies_from_a_milvus_standalone(standalone, lite_server):
         assert target.query("dst", filter="", output_fields=["count(*)"])[0]["count(*)"] == 18_500
     finally:
         source.drop_collection(name)
+
+
+def test_it_paces_every_batch_and_keeps_batches_to_the_row_limit(pair):
+    """A speed cap: batches of at most `batch_rows`, each asked `pace` before it is written
+    and held back as long as it answers, cancel-aware."""
+    source, target = pair
+    make_collection(source, "src")
+    make_collection(target, "dst")
+    source.insert("src", make_rows(1_000))
+    asked: list[tuple[int, int]] = []
+    written: list[int] = []
+
+    def pace(rows: int, size: int) -> float:
+        asked.append((rows, size))
+        return 0.3 if len(asked) == 2 else 0.0
+
+    started = time.monotonic()
+    result = run_copy(
+        source,
+        target,
+        options=Options(batch_rows=120),
+        observer=Calls(pace=pace, on_progress=lambda p: written.append(p.rows)),
+    )
+
+    assert pks(target, "dst") == list(range(1_000)) and result.rows == 1_000
+    assert max(rows for rows, _ in asked) == 120 and sum(rows for rows, _ in asked) == 1_000
+    assert all(size > 0 for _, size in asked) and len(written) == len(asked)
+    assert time.monotonic() - started >= 0.3  # the second batch waited
+
+
+def test_it_stops_a_paced_wait_when_canceled(pair):
+    source, target = pair
+    make_collection(source, "src")
+    make_collection(target, "dst")
+    source.insert("src", make_rows(200))
+    paced = threading.Event()
+
+    def pace(rows: int, size: int) -> float:
+        paced.set()
+        return 60.0
+
+    started = time.monotonic()
+    with pytest.raises(CopyCanceled):
+        run_copy(source, target, observer=Calls(pace=pace, should_cancel=paced.is_set))
+
+    assert paced.is_set() and time.monotonic() - started < 10
+    assert pks(target, "dst") == []
+
+
+def test_it_refuses_a_batch_row_limit_below_one(pair):
+    source, target = pair
+    make_collection(source, "src")
+    make_collection(target, "dst")
+
+    with pytest.raises(CopyError, match="batch_rows must be positive, got 0"):
+        run_copy(source, target, options=Options(batch_rows=0))

@@ -1,5 +1,6 @@
 """manage.py start_migration --as EMAIL --source CLUSTER_ID --target CLUSTER_ID [--db DB]
         [--target-db DB] [--collection NAME[=TARGET_NAME]]... [--load]
+        [--max-rows-per-second N] [--max-mb-per-second M]
 
 The same service and rules as the wizard and the API (migrations_app.service): roles, the plan
 matrix, both clusters reachable, every collection planned before anything is created. Without
@@ -7,6 +8,8 @@ matrix, both clusters reachable, every collection planned before anything is cre
 """
 
 from __future__ import annotations
+
+import argparse
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -31,6 +34,15 @@ class Command(BaseCommand):
             help="a collection to migrate, optionally renamed; repeat for more",
         )
         parser.add_argument("--load", action="store_true", help="load the targets afterwards")
+        parser.add_argument(
+            "--max-rows-per-second", type=_number, metavar="N", help="speed cap: rows per second"
+        )
+        parser.add_argument(
+            "--max-mb-per-second",
+            type=_number,
+            metavar="M",
+            help="speed cap: megabytes (10^6 bytes) per second",
+        )
 
     def handle(
         self,
@@ -42,6 +54,8 @@ class Command(BaseCommand):
         target_db: str,
         collection: list[str],
         load: bool,
+        max_rows_per_second: float | None,
+        max_mb_per_second: float | None,
         **options,
     ) -> None:
         user = User.objects.filter(email__iexact=email.strip()).first()
@@ -54,6 +68,8 @@ class Command(BaseCommand):
             target_db=target_db,
             collections=[_choice(item) for item in collection] or None,
             load_after=load,
+            max_rows_per_second=max_rows_per_second,
+            max_mb_per_second=max_mb_per_second,
         )
         try:
             job = service.start_migration(user, request)
@@ -72,3 +88,12 @@ def _choice(item: str) -> service.CollectionChoice:
     if not name.strip():
         raise CommandError(f"collection {item!r}: give a collection name, optionally =new_name")
     return service.CollectionChoice(name=name.strip(), target_name=target.strip() or None)
+
+
+def _number(raw: str) -> int | float:
+    """A flag's number as typed (the service says whether it is a valid cap)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+    return int(value) if value.is_integer() else value

@@ -21,12 +21,13 @@ from console import throttle
 from console.access import visible_clusters
 from console.errors import Kind, ServiceError
 from console.live_reads import collection_names
+from jobs.forms import SpeedCapForm
 from migrations_app import service
 from migrations_app.engine.model import CollectionInfo
 from migrations_app.engine.names import duplicate_targets, invalid_name, name_taken
 from migrations_app.models import WizardDraft
 from migrations_app.wizard import steps
-from migrations_app.wizard.drafts import load_draft
+from migrations_app.wizard.drafts import SPEED_CAP, load_draft
 from migrations_app.wizard.forms import CollectionSchemaForm
 
 
@@ -109,13 +110,17 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     if request.method == "GET" and draft.data.pop(TARGET_NAMES, None) is not None:
         draft.save(update_fields=["data", "updated_at"])
     forms = _forms(draft, infos, request.POST or None)
+    cap_form = SpeedCapForm(
+        request.POST or None, prefix="cap", initial=draft.data.get(SPEED_CAP, {})
+    )
     check, failure, problems, status = None, "", [], 200
     if request.method == "POST":
         action = request.POST.get("action", "check")
-        if not all(form.is_valid() for form in forms):
+        if not all([form.is_valid() for form in forms] + [cap_form.is_valid()]):
             failure, status = "Correct the fields marked below.", 400
         else:
             _store_choices(draft, forms)
+            draft.data[SPEED_CAP] = cap_form.cleaned_data
             draft.save()
             if action == "back":
                 return redirect(steps.previous_url(draft, "wizard_schema"))
@@ -141,6 +146,7 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     context = {
         "draft": draft,
         "sections": _sections(forms, problems),
+        "cap_form": cap_form,
         "check": check,
         "failure": failure,
         "problems": problems,

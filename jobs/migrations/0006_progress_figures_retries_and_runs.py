@@ -30,7 +30,7 @@ def one_run_per_started_job(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0004_job_verification_repair_types_and_link'),
+        ('jobs', '0005_job_speed_cap'),
     ]
 
     operations = [
