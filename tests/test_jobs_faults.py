@@ -173,6 +173,21 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
     assert job.events.filter(level="WARNING", message__contains="retrying: ").exists()
 
 
+def _watch_verification(job: Job, worker, timeout: float = 180) -> list[tuple[str, int, int]]:
+    """(collection status, rows verified, job progress) as often as they can be read, until
+    the job is final."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = job.collections.get()
+        progress, status = Job.objects.values_list("progress", "status").get(pk=job.pk)
+        seen.append((c.status, c.verified_entities, progress))
+        if status in Job.FINAL_STATES:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"the job did not end\n{worker.logs()[-2000:]}")
+
+
 def _wait_retrying(job: Job, worker, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -225,9 +240,15 @@ def test_a_retry_keeps_its_progress_and_view_details_lists_every_run(
         html = owner_client.get(reverse("job_detail", args=[job.pk])).content.decode()
         assert f'value="{job.progress}">' in html
         assert f"Copied {copied:,} of {ROWS:,} rows" in html
-    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)
+    seen = _watch_verification(job, job_worker)
+    job.refresh_from_db()
 
     assert job.status == Job.Status.SUCCESSFUL, job.reason
+    # The verification had its own figures while it ran, and the bar followed them: past the
+    # copy's half, under 100 until the end.
+    verifying = [(rows, progress) for status, rows, progress in seen if status == "VERIFYING"]
+    assert any(0 < rows < ROWS for rows, _ in verifying), seen
+    assert all(50 <= progress < 100 for rows, progress in verifying if rows), seen
     assert job.started_at == first_start  # the job's start, not the last run's
     runs = list(job.runs.all())
     assert [run.status for run in runs] == [Job.Status.FAILED, Job.Status.SUCCESSFUL]
