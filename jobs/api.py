@@ -53,13 +53,17 @@ class SourceOut(Schema):
     clusterId: str | None = None
     clusterName: str | None = None
     endpoint: str | None = None
-    dbName: str
+    dbName: str | None = Field(
+        description="null when the job reads several databases (each collection names its own)"
+    )
 
 
 class DestinationOut(Schema):
     clusterId: str | None
     clusterName: str
-    dbName: str
+    dbName: str | None = Field(
+        description="null when the job writes into several databases (each collection says)"
+    )
 
 
 class PhaseOut(Schema):
@@ -83,6 +87,25 @@ class VerificationDetailsOut(Schema):
     )
 
 
+class RetryingOut(Schema):
+    """A call being sent again after a transient error (or a copy resuming after an
+    interruption): the attempt that failed, of how many, and when the next one is due."""
+
+    reason: str
+    attempt: int
+    attempts: int
+    nextAttemptTime: str | None = Field(description="ISO 8601 UTC")
+
+
+class RunOut(Schema):
+    """One run of the job: the first, then one per Retry."""
+
+    startTime: str = Field(description="ISO 8601 UTC")
+    endTime: str | None = Field(description="ISO 8601 UTC, null while the run goes on")
+    status: JobStatus | None = Field(description="the job's final status at the run's end")
+    reason: str
+
+
 class CollectionOut(Schema):
     sourceDb: str
     sourceCollection: str
@@ -91,7 +114,9 @@ class CollectionOut(Schema):
     status: CollectionStatus
     totalEntities: int
     migratedEntities: int
+    verifiedEntities: int = Field(description="rows the verification has compared so far")
     verification: Verification
+    retrying: RetryingOut | None = Field(description="null unless a call is being retried")
     phases: list[PhaseOut]
     verificationDetails: VerificationDetailsOut | None = Field(
         description="null until the collection is verified"
@@ -114,6 +139,10 @@ class JobOut(Schema):
     source: SourceOut
     destination: DestinationOut
     collections: list[CollectionOut]
+    runs: list[RunOut] = Field(
+        description="every run of the job, oldest first (a Retry makes another); startTime is "
+        "the first run's"
+    )
     maxRowsPerSecond: int | None = Field(description="the speed cap in rows/s; null: none")
     maxMegabytesPerSecond: float | None = Field(
         description="the speed cap in megabytes (10^6 bytes)/s; null: none"
@@ -287,7 +316,7 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
     count = jobs.count()
     start = (filters.currentPage - 1) * filters.pageSize
     page = list(
-        jobs.select_related("created_by").prefetch_related("collections")[
+        jobs.select_related("created_by").prefetch_related("collections", "runs")[
             start : start + filters.pageSize
         ]
     )

@@ -29,6 +29,7 @@ from jobs.events import log_event
 from jobs.lease import Heartbeat, Lease
 from jobs.models import Job, JobCollection
 from jobs.pace import SpeedCap
+from jobs.progress import retry_state, retrying_text
 from migrations_app.engine.errors import (
     CopyCanceled,
     CopyError,
@@ -38,7 +39,14 @@ from migrations_app.engine.errors import (
 )
 from migrations_app.engine.fence import FencedClient
 from migrations_app.engine.migrate import migrate_collection, verify_collection
-from migrations_app.engine.model import CollectionInfo, CopyProgress, SchemaChoices, TargetSpec
+from migrations_app.engine.model import (
+    CollectionInfo,
+    CopyProgress,
+    RetryNote,
+    SchemaChoices,
+    TargetSpec,
+    VerifyProgress,
+)
 from migrations_app.engine.options import DEFAULTS, Observer, Options, RetrySchedule
 from migrations_app.engine.plan import plan, require_ok
 
@@ -84,6 +92,7 @@ class CollectionRun(Observer):
         self.lease = Lease(collection.pk, self.attempt, self.job.pk)
         self.write_intent = collection.write_intent
         self.batches = 0  # batches booked under the speed cap (pace)
+        self.copied: int | None = None  # rows copied at the last on_progress
 
     # --- the run ------------------------------------------------------------------------
 
@@ -163,10 +172,22 @@ class CollectionRun(Observer):
                     # Run once more: the engine sees the flag first thing and drops the
                     # incomplete target it created.
                     continue
+                reason = redact(exc.message, self.secrets)
                 self.event(
-                    f"copy interrupted ({redact(exc.message, self.secrets)}); resuming from "
+                    f"copy interrupted ({reason}); resuming from "
                     f"the checkpoint ({checkpoint.get('rows', 0)} rows)",
                     level="WARNING",
+                )
+                # Shown beside the collection until the resumed run starts (on_phase clears it).
+                self.mine.update(
+                    retrying=retry_state(
+                        "copy",
+                        f"copy interrupted, resuming from the checkpoint: {reason}",
+                        resume + 1,
+                        settings.MIGRATION_COPY_RESUMES,
+                        RESUME_PAUSE,
+                        timezone.now(),
+                    )
                 )
                 time.sleep(RESUME_PAUSE)
                 continue
@@ -258,6 +279,7 @@ class CollectionRun(Observer):
                 verification=JobCollection.Verification.VERIFIED,
                 report=report.to_dict(),
                 migrated_entities=report.target_count,
+                verified_entities=report.rows_compared,
             )
             self.event(report.summary())
         else:
@@ -266,6 +288,7 @@ class CollectionRun(Observer):
                 verification=JobCollection.Verification.MISMATCH,
                 report=report.to_dict(),
                 error=report.summary(),
+                verified_entities=report.rows_compared,
             )
             self.event(report.summary(), level="ERROR")
         for message in report.messages:
@@ -279,18 +302,31 @@ class CollectionRun(Observer):
     def _finish(self, status: str, **changes) -> None:
         now = timezone.now()
         self._close_phase(now)
-        self.mine.update(status=status, ended_at=now, phases=self.phases, **changes)
+        self.mine.update(
+            status=status, ended_at=now, phases=self.phases, retrying=None, rows_per_s=0, **changes
+        )
 
     # --- the engine's Observer ------------------------------------------------------------
 
     def on_phase(self, phase: str) -> None:
         now = timezone.now()
         self._close_phase(now)
+        changes: dict = {"status": phase, "heartbeat_at": now}
+        changes["retrying"] = None  # a resumed run has started: nothing waits any more
+        if self.current_phase == C.COPYING and self.copied is not None:
+            # The copy's last figure, which the once-a-second writes may have skipped: the
+            # bar must not fall short of the rows copied while the next phases run.
+            changes["migrated_entities"] = self.copied
+        if phase == C.VERIFYING:
+            # The verification reads every row again, from the start, at its own rate.
+            changes.update(verified_entities=0, rows_per_s=0)
+            self.last_write = 0.0
         self.current_phase = phase
         self.phases[phase] = {"start": now.isoformat()}
-        self.mine.exclude(status__in=JobCollection.FINAL_STATES).update(
-            status=phase, phases=self.phases, heartbeat_at=now
-        )
+        changes["phases"] = self.phases
+        self.mine.exclude(status__in=JobCollection.FINAL_STATES).update(**changes)
+        if "migrated_entities" in changes:
+            lifecycle.update_progress(self.job.pk)
 
     def _close_phase(self, now) -> None:
         if self.current_phase and self.current_phase in self.phases:
@@ -343,6 +379,7 @@ class CollectionRun(Observer):
             self.pending_checkpoint = None
 
     def on_progress(self, progress: CopyProgress) -> None:
+        self.copied = progress.rows
         now = time.monotonic()
         if now - self.last_write < PROGRESS_EVERY:
             return
@@ -357,6 +394,28 @@ class CollectionRun(Observer):
             self.pending_checkpoint = None
         self.mine.update(**changes)
         lifecycle.update_progress(self.job.pk)
+
+    def on_verify_progress(self, progress: VerifyProgress) -> None:
+        now = time.monotonic()
+        if now - self.last_write < PROGRESS_EVERY:
+            return
+        self.last_write = now
+        self.mine.update(
+            verified_entities=progress.rows,
+            rows_per_s=round(progress.rows_per_s, 1),
+            heartbeat_at=timezone.now(),
+        )
+        lifecycle.update_progress(self.job.pk)
+
+    def on_retry(self, note: RetryNote | None) -> None:
+        if note is None:
+            self.mine.update(retrying=None)
+            return
+        reason = redact(f"{note.what} on the {note.role}: {note.reason}", self.secrets)
+        now = timezone.now()
+        state = retry_state(note.role, reason, note.attempt, note.attempts, note.delay, now)
+        self.mine.update(retrying=state, heartbeat_at=now)
+        self.event(retrying_text(state, now), level="WARNING")
 
     def pace(self, rows: int, size: int) -> float:
         """The job's speed cap as it is now (a Project Admin may change it while the job runs),

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -29,7 +29,8 @@ from console.models import Cluster, User
 from console.signals import collection_dropped
 from jobs import slots
 from jobs.events import log_event
-from jobs.models import Job, JobCollection
+from jobs.models import Job, JobCollection, JobRun
+from jobs.progress import job_percent
 
 log = logging.getLogger("jobs")
 
@@ -202,12 +203,20 @@ def settle(job_id: str) -> str | None:
     with transaction.atomic():  # no moment where the job is final with credentials it ended
         if not Job.objects.filter(pk=job_id, status=job.status).update(**changes):
             return None  # someone else moved it meanwhile (e.g. Cancel): they settle it
+        _end_run(job_id, now, final, reason)
         log_event(job, summary, level=level)
         if final != Job.Status.FAILED:  # a FAILED job keeps them for Retry (until the reaper)
             _remove_source_credentials(Job.objects.filter(pk=job_id), "the job ended")
         _ended(job_id)
     fill_slots()  # its slot is free
     return final
+
+
+def _end_run(job_id: str, now: datetime, status: str, reason: str) -> None:
+    """The job's open run (JobRun) ends with the job's final status."""
+    JobRun.objects.filter(job_id=job_id, ended_at__isnull=True).update(
+        ended_at=now, status=status, reason=reason
+    )
 
 
 def claim(collection: JobCollection, attempt: int) -> bool:
@@ -231,9 +240,11 @@ def claim(collection: JobCollection, attempt: int) -> bool:
 
 def fail_pending(job: Job, reason: str) -> None:
     """PENDING → FAILED before anything ran (e.g. its new cluster never started)."""
+    now = timezone.now()
     if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
-        status=Job.Status.FAILED, reason=reason, ended_at=timezone.now()
+        status=Job.Status.FAILED, reason=reason, ended_at=now
     ):
+        _end_run(job.pk, now, Job.Status.FAILED, reason)
         JobCollection.objects.filter(job=job, status=C.PENDING).update(
             status=C.FAILED, error=reason
         )
@@ -252,6 +263,7 @@ def cancel(job: Job, by: User) -> bool:
             status=Job.Status.CANCELED, ended_at=now, canceled_by=by, reason="canceled"
         )
         if canceled:
+            _end_run(job.pk, now, Job.Status.CANCELED, "canceled")
             _cancel_pending_collections(job.pk, now)
             log_event(job, f"canceled by {by.email} before it started", level="WARNING")
             _remove_source_credentials(Job.objects.filter(pk=job.pk), "the job ended")
@@ -304,7 +316,6 @@ def retry(job: Job, by: User, source_connection_enc: str = "") -> bool:
             status=Job.Status.PENDING,
             reason="",
             ended_at=None,
-            progress=0,
             waiting_since=None,
             task_id=str(uuid.uuid4()),
             **changes,
@@ -322,7 +333,14 @@ def retry(job: Job, by: User, source_connection_enc: str = "") -> bool:
                 attempt=collection.attempt + 1,
                 resumes=0,  # a Retry starts a new budget of resumes after lost workers
                 ended_at=None,
+                # Copied rows stay (the copy resumes from its checkpoint); the verification
+                # runs again from the start.
+                verified_entities=0,
+                rows_per_s=0,
+                retrying=None,
             )
+        # The same figures as the rows shown: a resumed copy keeps its share of the bar.
+        Job.objects.filter(pk=job.pk).update(progress=_percent(job.pk))
         log_event(job, f"retried by {by.email}: {count} unfinished collection(s) run again")
         transaction.on_commit(lambda: enqueue(job.pk))
     return True
@@ -384,22 +402,17 @@ def failure_reason(rows: list[JobCollection]) -> str:
 
 
 def update_progress(job_id: str) -> None:
-    """Job progress 0–99 from the rows copied (100 is set only with SUCCESSFUL)."""
-    totals = JobCollection.objects.filter(job_id=job_id).aggregate(
-        total=Sum("total_entities"), done=Sum("migrated_entities")
-    )
-    collections = JobCollection.objects.filter(job_id=job_id)
-    count = collections.count()
-    finished = collections.filter(status=C.DONE).count()
-    total, done = totals["total"] or 0, totals["done"] or 0
-    if total:
-        # Rows carry 90 % of the bar, the phases after the copy (index, verify) the rest.
-        percent = int(90 * min(done, total) / total + 10 * finished / max(count, 1))
-    else:
-        percent = int(100 * finished / max(count, 1))
+    """Job progress 0–99 from its collections' rows copied and verified (jobs.progress; 100 is
+    set only with SUCCESSFUL)."""
     Job.objects.filter(pk=job_id).exclude(status__in=Job.FINAL_STATES).update(
-        progress=min(percent, 99), heartbeat_at=timezone.now()
+        progress=_percent(job_id), heartbeat_at=timezone.now()
     )
+
+
+def _percent(job_id: str) -> int:
+    job = Job.objects.only("status", "type").get(pk=job_id)
+    fields = ("status", "total_entities", "migrated_entities", "verified_entities", "rows_per_s")
+    return job_percent(job, JobCollection.objects.filter(job_id=job_id).only(*fields))
 
 
 # --- the reaper --------------------------------------------------------------------------

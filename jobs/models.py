@@ -24,6 +24,8 @@ from jobs.pace import SpeedCap
 # How pages and the API name a job's source cluster to a viewer who may not see it (it is in a
 # project they are no member of): no name, no id, no link (jobs.access.hide_sources).
 OTHER_PROJECT_SOURCE = "a cluster of another project"
+# How a job over several databases names them (its source_db/target_db are "").
+SEVERAL_DATABASES = "several databases"
 
 
 class JobQuerySet(models.QuerySet):
@@ -90,6 +92,7 @@ class Job(models.Model):
     )
     source_connection_enc = models.TextField(blank=True, default="")
     source_name = models.CharField(max_length=255)
+    # "" when the job reads (writes) several databases: each JobCollection names its own.
     source_db = models.CharField(max_length=255, default="default")
     target_cluster = models.ForeignKey(
         Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -211,13 +214,23 @@ class Job(models.Model):
         return OTHER_PROJECT_SOURCE if self.source_hidden else self.source_name
 
     @property
+    def source_db_label(self) -> str:
+        """The source database, or "several databases" (source_db "": each collection says)."""
+        return self.source_db or SEVERAL_DATABASES
+
+    @property
+    def target_db_label(self) -> str:
+        return self.target_db or SEVERAL_DATABASES
+
+    @property
     def description(self) -> str:
         """The Jobs page's "Description & Type" line."""
+        db = self.source_db_label
         if self.type == self.Type.VERIFICATION:
-            return f"Verify {self.source_label} ({self.source_db}) against {self.target_name}"
+            return f"Verify {self.source_label} ({db}) against {self.target_name}"
         if self.type == self.Type.REPAIR:
-            return f"Repair {self.target_name} from {self.source_label} ({self.source_db})"
-        return f"Migrate {self.source_label} ({self.source_db}) to {self.target_name}"
+            return f"Repair {self.target_name} from {self.source_label} ({db})"
+        return f"Migrate {self.source_label} ({db}) to {self.target_name}"
 
     @property
     def can_discard(self) -> bool:
@@ -283,7 +296,13 @@ class JobCollection(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     total_entities = models.BigIntegerField(default=0)
     migrated_entities = models.BigIntegerField(default=0)
+    # Rows the verification has read on both sides so far (of total_entities); reset by Retry.
+    verified_entities = models.BigIntegerField(default=0)
+    # The rate of the phase running: rows copied per second, then rows verified per second.
     rows_per_s = models.FloatField(default=0)
+    # A call being sent again after a transient error (engine RetryNote + "next_at", ISO), or a
+    # copy resuming after an interruption; null when nothing is being retried.
+    retrying = models.JSONField(null=True, blank=True)
     checkpoint = models.JSONField(null=True, blank=True)
     source_count_at_start = models.BigIntegerField(null=True, blank=True)
     verification = models.CharField(
@@ -339,13 +358,27 @@ class JobCollection(models.Model):
             self.TargetState.CREATED,
         )
 
+
+class JobRun(models.Model):
+    """One run of a job: from IN PROGRESS to a final status. A Retry makes the next one, so
+    View Details lists them all; the job's start time is its first run's."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The job's final status at the end of the run ("" while it runs), and why.
+    status = models.CharField(max_length=20, choices=Job.Status.choices, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} run {self.started_at:%Y-%m-%d %H:%M:%S}"
+
     @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        if not self.total_entities:
-            return 0
-        return min(99, int(100 * self.migrated_entities / self.total_entities))
+    def duration(self):
+        return (self.ended_at or timezone.now()) - self.started_at
 
 
 class JobEvent(models.Model):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.access import hide_source_in
-from jobs.models import Job, JobCollection
+from jobs.models import Job, JobCollection, JobRun
 
 
 def iso(value: datetime | None) -> str | None:
@@ -68,6 +68,27 @@ def verification_details(report: dict | None) -> dict[str, Any] | None:
     }
 
 
+def retrying_data(retrying: dict | None) -> dict[str, Any] | None:
+    """The call being sent again after a transient error (None when nothing is retried)."""
+    if not retrying:
+        return None
+    return {
+        "reason": retrying.get("reason", ""),
+        "attempt": retrying.get("attempt", 0),
+        "attempts": retrying.get("attempts", 0),
+        "nextAttemptTime": _iso_text(retrying.get("next_at")),
+    }
+
+
+def run_data(run: JobRun, job: Job) -> dict[str, Any]:
+    return {
+        "startTime": iso(run.started_at),
+        "endTime": iso(run.ended_at),
+        "status": run.status or None,
+        "reason": hide_source_in(job, run.reason),
+    }
+
+
 def collection_data(c: JobCollection) -> dict[str, Any]:
     return {
         "sourceDb": c.source_db,
@@ -77,7 +98,9 @@ def collection_data(c: JobCollection) -> dict[str, Any]:
         "status": c.status,
         "totalEntities": c.total_entities,
         "migratedEntities": c.migrated_entities,
+        "verifiedEntities": c.verified_entities,
         "verification": c.verification,
+        "retrying": retrying_data(c.retrying),
         "phases": phases_data(c),
         "verificationDetails": verification_details(c.report),
     }
@@ -92,7 +115,7 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
         source = {"clusterId": job.source_cluster_id, "clusterName": job.source_name}
     else:
         source = {"endpoint": job.source_name}
-    source["dbName"] = job.source_db
+    source["dbName"] = job.source_db or None  # None: several (each collection names its own)
     return {
         "jobId": job.pk,
         "type": job.type,
@@ -107,9 +130,10 @@ def job_data(job: Job, collections: list[JobCollection] | None = None) -> dict[s
         "destination": {
             "clusterId": job.target_cluster_id,
             "clusterName": job.target_name,
-            "dbName": job.target_db,
+            "dbName": job.target_db or None,
         },
         "collections": [collection_data(c) for c in collections],
+        "runs": [run_data(run, job) for run in job.runs.all()],
         "maxRowsPerSecond": job.max_rows_per_second,
         "maxMegabytesPerSecond": job.max_mb_per_second,
         **({"verifies": job.verifies_id} if job.type != Job.Type.MIGRATION else {}),

@@ -23,10 +23,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.events import log_event
-from jobs.models import Job
+from jobs.models import Job, JobRun
 
 WAITING_FOR_SLOT = "waiting for a free slot"
 # pg_advisory_xact_lock's key for slot decisions: any constant no other code uses.
@@ -121,11 +123,13 @@ def _fill(now: datetime) -> list[str]:
         job_id, org = waiting.pop(index)
         if Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
             status=Job.Status.IN_PROGRESS,
-            started_at=now,
+            # The job's start is its first run's: a Retry starts another run, not another job.
+            started_at=Coalesce("started_at", Value(now, output_field=DateTimeField())),
             heartbeat_at=now,
             waiting_since=None,
             reason="",
         ):
+            JobRun.objects.create(job_id=job_id, started_at=now)
             running[org] += 1
             total += 1
             started.append(job_id)

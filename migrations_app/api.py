@@ -18,7 +18,6 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    field_validator,
     model_validator,
 )
 
@@ -28,6 +27,7 @@ from console.connections import Connection
 from migrations_app.service import (
     MAX_COLLECTIONS,
     CollectionChoice,
+    DatabaseChoice,
     MigrationRequest,
     start_migration,
 )
@@ -101,8 +101,8 @@ class CollectionIn(StrictSchema):
 
 
 class DbCollectionsIn(StrictSchema):
-    """`dbName` omitted: `default`; `destDbName` omitted: the same as `dbName`;
-    `collections` omitted: every collection of the database."""
+    """`dbName` omitted: `default`; `destDbName` omitted: the same as `dbName` (created on
+    the target when missing); `collections` omitted: every collection of the database."""
 
     dbName: Name | None = None
     destDbName: Name | None = None
@@ -110,33 +110,36 @@ class DbCollectionsIn(StrictSchema):
         Annotated[list[CollectionIn], Field(min_length=1, max_length=MAX_COLLECTIONS)] | None
     ) = None
 
+    def choice(self) -> DatabaseChoice:
+        return DatabaseChoice(
+            source_db=self.dbName or "default",
+            target_db=self.destDbName or "",
+            collections=[c.choice() for c in self.collections] if self.collections else None,
+        )
 
-DbCollections = Annotated[list[DbCollectionsIn], Field(min_length=1)]
+
+# At most one entry per source database (the service names a database listed twice).
+DbCollections = Annotated[list[DbCollectionsIn], Field(min_length=1, max_length=MAX_COLLECTIONS)]
 
 
 class _MigrationIn(StrictSchema):
+    """`dbCollections` omitted: every collection of every database of the source, each into
+    the target database of the same name."""
+
     source: SourceIn
-    dbCollections: DbCollections
+    dbCollections: DbCollections | None = None
     loadAfterMigration: StrictBool = False
     # The speed cap (checked by the service, like every other rule): omitted or null, no cap.
     maxRowsPerSecond: StrictInt | StrictFloat | None = None
     maxMegabytesPerSecond: StrictInt | StrictFloat | None = None
 
-    @field_validator("dbCollections")
-    @classmethod
-    def one_database(cls, value: list[DbCollectionsIn]) -> list[DbCollectionsIn]:
-        if len(value) != 1:
-            raise ValueError("a job migrates one database: give exactly one entry")
-        return value
-
     def migration_request(self, **target: str) -> MigrationRequest:
-        db = self.dbCollections[0]
+        databases = self.dbCollections
         return MigrationRequest(
             source_cluster_id=self.source.clusterId or "",
             source_connection=self.source.connection(),
-            source_db=db.dbName or "default",
-            target_db=db.destDbName or "",
-            collections=[c.choice() for c in db.collections] if db.collections else None,
+            databases=[db.choice() for db in databases] if databases is not None else None,
+            every_database=databases is None,
             load_after=self.loadAfterMigration,
             max_rows_per_second=self.maxRowsPerSecond,
             max_mb_per_second=self.maxMegabytesPerSecond,

@@ -41,18 +41,24 @@ from jobs import lifecycle, pace
 from jobs.events import log_event
 from jobs.models import OTHER_PROJECT_SOURCE, Job, JobCollection
 from jobs.pace import SpeedCap
-from migrations_app.engine import catalog, ownership
+from migrations_app.engine import ownership
 from migrations_app.engine.errors import (
     CannotReach,
     DatabaseNotFound,
     EndpointRejected,
     EngineError,
 )
-from migrations_app.engine.model import CollectionInfo, PlanResult, Problem, SchemaChoices
+from migrations_app.engine.model import CollectionInfo, PlanResult, Problem
 from migrations_app.engine.names import duplicate_targets, invalid_name
 from migrations_app.engine.plan import plan_many
-
-MAX_COLLECTIONS = 100
+from migrations_app.selection import (
+    MAX_COLLECTIONS,
+    CollectionChoice,
+    DatabaseChoice,
+    Selected,
+    check_databases,
+    describe_selection,
+)
 
 # What only a manager may do, in the words of console.access.refusal (the 403 page, a disabled
 # button's reason, the API's 403 and the CLI's error all say the same).
@@ -65,36 +71,17 @@ ACTION_SPEED_CAP = "change the speed cap of jobs"
 
 
 @dataclass
-class CollectionChoice:
-    """One source collection and what the user chose for its target (None keeps the source's).
-
-    partition_key: None keeps the source's, "" removes it, a field name makes that field the key.
-    """
-
-    name: str
-    target_name: str | None = None
-    description: str | None = None
-    enable_dynamic_field: bool | None = None
-    partition_key: str | None = None
-
-    def schema_choices(self, target_db: str) -> SchemaChoices:
-        return SchemaChoices(
-            target_db=target_db,
-            target_name=self.target_name or self.name,
-            description=self.description,
-            enable_dynamic_field=self.enable_dynamic_field,
-            partition_key=self.partition_key,
-        )
-
-
-@dataclass
 class MigrationRequest:
     """What to migrate, as the wizard, the API and the CLI collect it.
 
     Source: `source_cluster_id` (In Current Organization) or `source_connection` (In Other
     Organization). Target: `target_cluster_id`, or `new_cluster_name` + `new_cluster_project_id`
-    for a new Dedicated cluster. `collections` None means every collection of `source_db`;
-    `target_db` "" means the same name as `source_db`.
+    for a new Dedicated cluster.
+
+    What: one database — `source_db` into `target_db` ("" means the same name), `collections`
+    None meaning every collection of it (the wizard, the CLI) — or `databases`, several of
+    them (the REST API), or `every_database`: every collection of every database of the
+    source, each into the target database of the same name.
     """
 
     source_cluster_id: str = ""
@@ -103,6 +90,8 @@ class MigrationRequest:
     target_cluster_id: str = ""
     target_db: str = ""
     collections: list[CollectionChoice] | None = None
+    databases: list[DatabaseChoice] | None = None
+    every_database: bool = False
     load_after: bool = False
     # The speed cap as typed (jobs.pace.check decides, in the service): None for no cap.
     max_rows_per_second: object = None
@@ -114,11 +103,21 @@ class MigrationRequest:
     def to_new_cluster(self) -> bool:
         return bool(self.new_cluster_name or self.new_cluster_project_id)
 
+    def database_choices(self) -> list[DatabaseChoice] | None:
+        """The databases asked for, in order; None: every database of the source."""
+        if self.every_database:
+            return None
+        if self.databases is not None:
+            return self.databases
+        return [DatabaseChoice(self.source_db, self.target_db, self.collections)]
+
 
 @dataclass
 class CollectionCheck:
     source: CollectionInfo
     plan: PlanResult | None
+    choice: CollectionChoice
+    target_db: str
 
 
 @dataclass
@@ -130,8 +129,8 @@ class Check:
     source_label: str
     target_cluster: Cluster | None
     target_label: str
-    source_db: str
-    target_db: str
+    # The databases asked for (names checked); None: every database of the source.
+    databases: list[DatabaseChoice] | None
     collections: list[CollectionCheck] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -141,6 +140,25 @@ class Check:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def _database(self, names: list[str]) -> str:
+        """The one database of `names`, or "" when there are several."""
+        unique = list(dict.fromkeys(names))
+        return unique[0] if len(unique) == 1 else ""
+
+    @property
+    def source_db(self) -> str:
+        """The job's source database; "" when it reads several (each collection says)."""
+        if self.collections:
+            return self._database([c.source.db for c in self.collections])
+        return self._database([d.source_db for d in self.databases or []])
+
+    @property
+    def target_db(self) -> str:
+        """The job's target database; "" when it writes into several."""
+        if self.collections:
+            return self._database([c.target_db for c in self.collections])
+        return self._database([d.target_db for d in self.databases or []])
 
     def raise_problems(self) -> None:
         """Invalid (or Conflict when every problem is a name already taken), listing all."""
@@ -172,7 +190,7 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     speed_cap = _speed_cap(request.max_rows_per_second, request.max_mb_per_second)
     check, source_connection = _check_request(user, request)
     check.speed_cap = speed_cap
-    source_db, target_db, target_cluster = check.source_db, check.target_db, check.target_cluster
+    target_cluster = check.target_cluster
     source_label, target_label = check.source_label, check.target_label
     target_connection = target_cluster.connection() if target_cluster is not None else None
     # Counted before anything connects: the answers (refused, not Milvus, no answer) of an
@@ -180,24 +198,30 @@ def check_migration(user: User, request: MigrationRequest) -> Check:
     for connection in (source_connection, target_connection):
         if connection is not None and not throttle.allow_connection(user.pk, connection):
             raise TooMany(throttle.TOO_MANY_CONNECTION_TESTS)
-    source = _open(source_connection, source_db, "source", source_label)
-    try:
-        infos = _describe_source(source, request, source_db, source_label, check)
-        if target_cluster is None:
-            # A new cluster is empty and not running yet: the engine plans each collection
-            # against it when the job starts; names only need to be unique in the request.
-            _check_new_cluster_names(infos, request, target_db, check)
-        else:
+    selected, problems = describe_selection(
+        lambda db: _open(source_connection, db, "source", source_label),
+        check.databases,
+        source_label,
+    )
+    check.problems.extend(problems)
+    if target_cluster is None:
+        # A new cluster is empty and not running yet: the engine plans each collection
+        # against it when the job starts; names only need to be unique in the request.
+        _check_new_cluster_names(selected, check)
+    elif selected:
+        # The plan samples the source's dynamic keys (on each collection's own database).
+        source = _open(source_connection, selected[0].info.db, "source", source_label)
+        try:
             target = _open(target_connection, "default", "target", target_label)
             try:
-                _plan(source, target, infos, request, target_db, check)
+                _plan(source, target, selected, check)
             finally:
                 target.close()
-    finally:
-        source.close()
-    for info in infos:
-        if info.entity_count == 0:
-            check.warnings.append(f"collection {info.name} is empty: only its schema is copied")
+        finally:
+            source.close()
+    for item in selected:
+        if item.info.entity_count == 0:
+            check.warnings.append(f"collection {item.label} is empty: only its schema is copied")
     return check
 
 
@@ -240,20 +264,13 @@ def _check_request(user: User, request: MigrationRequest) -> tuple[Check, Connec
     if refused:
         raise Invalid(f"{refused} ({source_label} → {target_label})", step="target")
 
-    source_db = (request.source_db or "default").strip()
-    target_db = (request.target_db or source_db).strip()
-    for db, what in ((source_db, "source"), (target_db, "target")):
-        problem = invalid_name(db, f"{what} database")
-        if problem:
-            raise Invalid(problem.message, step=what)
     check = Check(
         project=project,
         source_cluster=source_cluster,
         source_label=source_label,
         target_cluster=target_cluster,
         target_label=target_label,
-        source_db=source_db,
-        target_db=target_db,
+        databases=check_databases(request.database_choices()),
     )
     return check, source_connection
 
@@ -356,83 +373,35 @@ def _open(connection: Connection, db: str, role: str, label: str):
         raise Invalid(f"the {role} refused the connection: {message}", step=role) from None
 
 
-def _describe_source(
-    source, request: MigrationRequest, db: str, label: str, check: Check
-) -> list[CollectionInfo]:
-    try:
-        existing = catalog.list_collections(source)
-    except EngineError as exc:
-        raise Unavailable(f"cannot list the collections of the source: {exc.message}") from None
-    if request.collections is None:
-        names = sorted(existing)
-        if not names:
-            raise Invalid(
-                f"database {db} of the source ({label}) has no collections", step="source"
-            )
-    else:
-        names = [c.name for c in request.collections]
-        if not names:
-            raise Invalid("choose at least one collection to migrate", step="collections")
-    if len(names) > MAX_COLLECTIONS:
-        raise Invalid(
-            f"a job migrates at most {MAX_COLLECTIONS} collections; {len(names)} were chosen",
-            step="collections",
-        )
-    seen: set[str] = set()
-    infos = []
-    for name in names:
-        if name in seen:
-            check.problems.append(f"collection {name} is chosen more than once")
-            continue
-        seen.add(name)
-        if name not in existing:
-            check.problems.append(
-                f"collection {name} does not exist in database {db} of the source"
-            )
-            continue
-        try:
-            infos.append(catalog.describe_collection(source, name))
-        except EngineError as exc:
-            check.problems.append(f"collection {name} cannot be read: {exc.message}")
-    return infos
-
-
-def _choice_for(request: MigrationRequest, name: str) -> CollectionChoice:
-    for choice in request.collections or []:
-        if choice.name == name:
-            return choice
-    return CollectionChoice(name=name)
-
-
-def _plan(source, target, infos, request: MigrationRequest, target_db: str, check: Check) -> None:
-    pairs = [(info, _choice_for(request, info.name).schema_choices(target_db)) for info in infos]
+def _plan(source, target, selected: list[Selected], check: Check) -> None:
+    pairs = [(item.info, item.schema_choices()) for item in selected]
     try:
         results = plan_many(pairs, target, source_client=source)
     except EngineError as exc:
         raise Unavailable(f"cannot plan the migration on the target: {exc.message}") from None
-    for info, result in zip(infos, results, strict=True):
-        check.collections.append(CollectionCheck(source=info, plan=result))
+    for item, result in zip(selected, results, strict=True):
+        check.collections.append(CollectionCheck(item.info, result, item.choice, item.target_db))
         for finding in result.findings:
-            problem = f"{info.name}: {finding.message}"
+            problem = f"{item.label}: {finding.message}"
             check.problems.append(problem)
             if finding.kind == Problem.NAME_TAKEN:
                 check.conflicts.append(problem)
-        check.warnings.extend(f"{info.name}: {warning}" for warning in result.warnings)
+        check.warnings.extend(f"{item.label}: {warning}" for warning in result.warnings)
 
 
-def _check_new_cluster_names(infos, request: MigrationRequest, target_db: str, check) -> None:
-    names = [_choice_for(request, info.name).target_name or info.name for info in infos]
+def _check_new_cluster_names(selected: list[Selected], check: Check) -> None:
+    names = [item.choice.target_name or item.info.name for item in selected]
     duplicates = duplicate_targets(
         [
-            (f"{info.db}.{info.name}", target_db, name)
-            for info, name in zip(infos, names, strict=True)
+            (f"{item.info.db}.{item.info.name}", item.target_db, name)
+            for item, name in zip(selected, names, strict=True)
         ]
     )
-    for index, (info, name) in enumerate(zip(infos, names, strict=True)):
+    for index, (item, name) in enumerate(zip(selected, names, strict=True)):
         problem = invalid_name(name, "target collection") or duplicates.get(index)
         if problem:
-            check.problems.append(f"{info.name}: {problem.message}")
-        check.collections.append(CollectionCheck(source=info, plan=None))
+            check.problems.append(f"{item.label}: {problem.message}")
+        check.collections.append(CollectionCheck(item.info, None, item.choice, item.target_db))
 
 
 # --- starting ----------------------------------------------------------------------------
@@ -463,6 +432,10 @@ def _locked_quotas(project: Project) -> None:
     check_unfinished_quota(project)
 
 
+def _databases_label(names: str) -> str:
+    return f"database{'s' if ',' in names else ''} {names}"
+
+
 def _create_job(user: User, request: MigrationRequest, check: Check, target: Cluster) -> Job:
     connection = request.source_connection
     job = Job.objects.create(
@@ -482,14 +455,14 @@ def _create_job(user: User, request: MigrationRequest, check: Check, target: Clu
         task_id=str(uuid.uuid4()),
     )
     for position, item in enumerate(check.collections):
-        choice = _choice_for(request, item.source.name).schema_choices(check.target_db)
+        choice = item.choice.schema_choices(item.target_db)
         spec = item.plan.spec if item.plan is not None else None
         JobCollection.objects.create(
             job=job,
             position=position,
             source_db=item.source.db,
             source_name=item.source.name,
-            target_db=check.target_db,
+            target_db=item.target_db,
             target_name=spec.name if spec else choice.target_name,
             choices=choice.to_dict(),
             source_info=item.source.to_dict(),
@@ -497,11 +470,14 @@ def _create_job(user: User, request: MigrationRequest, check: Check, target: Clu
             total_entities=item.source.entity_count,
         )
     job.index_for_search()
-    who = user.email
+    sources = ", ".join(dict.fromkeys(c.source.db for c in check.collections))
+    targets = ", ".join(dict.fromkeys(c.target_db for c in check.collections))
     log_event(
         job,
-        f"job created by {who}: {len(check.collections)} collection(s) from {check.source_label} "
-        f"(database {check.source_db}) to {check.target_label} (database {check.target_db})",
+        f"job created by {user.email}: {len(check.collections)} collection(s) from "
+        f"{check.source_label} ({_databases_label(sources)}) to {check.target_label} "
+        f"({_databases_label(targets)})"
+        + (", loaded after the migration" if request.load_after else ""),
     )
     for warning in check.warnings:
         log_event(job, warning, level="WARNING")
@@ -645,8 +621,11 @@ def recheck_job(
             f"the target cluster of job {job.pk} ({job.target_name}) was deleted: start a new "
             "migration"
         )
+    pairs = dict.fromkeys(job.collections.values_list("source_db", "target_db"))
     request = MigrationRequest(
-        source_db=job.source_db, target_db=job.target_db, target_cluster_id=job.target_cluster_id
+        databases=[DatabaseChoice(source_db, target_db) for source_db, target_db in pairs]
+        or [DatabaseChoice(job.source_db, job.target_db)],
+        target_cluster_id=job.target_cluster_id,
     )
     if source_connection is not None:
         request.source_connection = source_connection
@@ -880,7 +859,9 @@ def _check_collections_exist(
 
 __all__ = [
     "Check",
+    "MAX_COLLECTIONS",
     "CollectionChoice",
+    "DatabaseChoice",
     "MigrationRequest",
     "ServiceError",
     "cancel_job",

@@ -77,7 +77,9 @@ def test_it_describes_a_job_in_the_designs_shape(owner, api_as, project):
             "status": "PENDING",
             "totalEntities": 100,
             "migratedEntities": 40,
+            "verifiedEntities": 0,
             "verification": "PENDING",
+            "retrying": None,
             "phases": [],
             "verificationDetails": None,
         }

@@ -134,6 +134,132 @@ def test_it_migrates_every_collection_when_none_are_listed(owner, api_as, projec
     assert sorted(c.source_name for c in job.collections.all()) == ["docs", "notes"]
 
 
+# --- several databases, or every one ------------------------------------------------------
+
+
+@pytest.fixture
+def two_databases(lite_factory, project):
+    """A source with `docs` and `notes` in default and `orders` in `sales`; an empty target."""
+    source_server, target_server = lite_factory(), lite_factory()
+    fill(source_server, "docs", 12)
+    fill(source_server, "notes", 3, varchar_pk=True)
+    client = MilvusClient(uri=source_server.uri)
+    client.create_database("sales")
+    client.close()
+    client = MilvusClient(uri=source_server.uri, db_name="sales")
+    create_simple(client, "orders", rows=7)
+    client.close()
+    source = local_cluster(project, source_server, "multi", plan=Cluster.Plan.SERVERLESS)
+    target = local_cluster(project, target_server, "landing", plan=Cluster.Plan.DEDICATED)
+    return source, target, target_server
+
+
+def _target_databases(server) -> list[str]:
+    client = MilvusClient(uri=server.uri)
+    try:
+        return sorted(client.list_databases())
+    finally:
+        client.close()
+
+
+def test_it_migrates_several_databases_in_one_job(owner, api_as, two_databases):
+    source, target, _ = two_databases
+    body = {
+        "source": {"clusterId": source.pk},
+        "destination": {"clusterId": target.pk},
+        "dbCollections": [
+            {"dbName": "default", "collections": [{"collectionName": "docs"}]},
+            {"dbName": "sales", "destDbName": "sales_copy"},
+        ],
+        "loadAfterMigration": True,
+    }
+
+    response = api_as(owner).post(TO_EXISTING, body)
+
+    assert response.status_code == 200, response.content
+    job = Job.objects.get(pk=response.json()["data"]["jobId"])
+    assert job.load_after is True
+    assert (job.source_db, job.target_db) == ("", "")
+    assert "several databases" in job.description
+    pairs = [
+        (c.source_db, c.source_name, c.target_db, c.target_name) for c in job.collections.all()
+    ]
+    assert pairs == [
+        ("default", "docs", "default", "docs"),
+        ("sales", "orders", "sales_copy", "orders"),
+    ]
+    data = api_as(owner).get(f"/v2/jobs/{job.pk}").json()["data"]
+    assert data["source"]["dbName"] is None and data["destination"]["dbName"] is None
+    assert [c["targetDb"] for c in data["collections"]] == ["default", "sales_copy"]
+
+
+def test_it_migrates_every_database_when_db_collections_is_omitted(owner, api_as, two_databases):
+    source, target, _ = two_databases
+    body = {"source": {"clusterId": source.pk}, "destination": {"clusterId": target.pk}}
+
+    response = api_as(owner).post(TO_EXISTING, body)
+
+    assert response.status_code == 200, response.content
+    job = Job.objects.get(pk=response.json()["data"]["jobId"])
+    pairs = sorted((c.source_db, c.source_name, c.target_db) for c in job.collections.all())
+    assert pairs == [
+        ("default", "docs", "default"),
+        ("default", "notes", "default"),
+        ("sales", "orders", "sales"),
+    ]
+    assert [c.total_entities for c in job.collections.order_by("source_name")] == [12, 3, 7]
+
+
+@pytest.mark.parametrize(
+    ("entries", "named"),
+    [
+        (
+            [{"dbName": "default"}, {"dbName": "ghost"}],
+            "database ghost does not exist on the source (cluster multi)",
+        ),
+        (
+            [{"dbName": "sales", "destDbName": "9lives"}],
+            "target database name '9lives' is invalid",
+        ),
+        (
+            [{"dbName": "sales"}, {"dbName": " sales", "destDbName": "other"}],
+            "source database sales is listed more than once",
+        ),
+        (
+            [
+                {
+                    "dbName": "default",
+                    "destDbName": "merged",
+                    "collections": [{"collectionName": "docs"}],
+                },
+                {
+                    "dbName": "sales",
+                    "destDbName": "merged",
+                    "collections": [{"collectionName": "orders", "targetCollectionName": "docs"}],
+                },
+            ],
+            "target collection docs in database merged is chosen more than once in this "
+            "request (for default.docs, sales.orders)",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_database_choice_and_creates_nothing(
+    owner, api_as, two_databases, entries, named
+):
+    source, target, target_server = two_databases
+    body = {
+        "source": {"clusterId": source.pk},
+        "destination": {"clusterId": target.pk},
+        "dbCollections": entries,
+    }
+
+    message = _error(api_as(owner).post(TO_EXISTING, body), 400)
+
+    assert named in message
+    assert not Job.objects.exists()
+    assert _target_databases(target_server) == ["default"]
+
+
 def test_it_creates_a_dedicated_cluster_and_a_job_waiting_for_it(owner, api_as, project, source):
     body = {
         "source": {"clusterId": source.pk},
@@ -418,11 +544,6 @@ def test_it_counts_connections_to_an_external_target(
             lambda b: b.update(source={"endpoint": "http://h:1", "username": "u"}),
             422,
             "source: endpoint needs apiKey, or username and password",
-        ),
-        (
-            lambda b: b["dbCollections"].append({}),
-            422,
-            "dbCollections: a job migrates one database",
         ),
         (lambda b: b.update(dbCollections=[]), 422, "dbCollections:"),
         (

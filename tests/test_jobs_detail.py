@@ -102,9 +102,12 @@ def test_it_shows_the_overall_progress_with_rows_per_second_and_eta(viewer_clien
     html = viewer_client.get(_url(running)).content.decode()
 
     assert '<label for="overall-progress">Overall progress</label>' in html
-    assert '<progress id="overall-progress" max="100" value="55">' in html
+    # The bar from the rows shown, not the stored figure (55): (45,000 copied + 5,000
+    # verified) of twice 105,000 rows.
+    assert '<progress id="overall-progress" max="100" value="23">' in html
     # 45,000 of 105,000 rows; 60,000 left at 2,000 rows/s: half a minute.
-    assert "45,000 of 105,000 rows · 2,000 rows/s · about 30s left" in html
+    assert "Copied 45,000 of 105,000 rows · 2,000 rows/s · about 30s left" in html
+    assert "Verified 5,000 of 105,000 rows</p>" in html
 
 
 def test_it_shows_each_collection_with_its_progress_phases_and_verification(viewer_client, running):
@@ -117,8 +120,8 @@ def test_it_shows_each_collection_with_its_progress_phases_and_verification(view
 
     r = row(docs)
     assert 'data-status="COPYING">Copying</span>' in r
-    assert 'value="40" aria-label="Progress of docs"' in r
-    assert "40,000 of 100,000 rows · 40% · 2,000 rows/s" in r
+    assert 'value="20" aria-label="Progress of docs"' in r
+    assert "40,000 of 100,000 rows copied · 20% · 2,000 rows/s" in r
     assert '<span>Creating</span> <span class="num">5s</span>' in r
     assert re.search(
         r'<span>Copying</span> <span class="num">1m 0[5-9]s</span> <span class="muted">\(running\)</span>',
@@ -297,7 +300,7 @@ def test_it_shows_the_average_speed_of_a_finished_job(viewer_client, project):
 
     html = viewer_client.get(_url(job)).content.decode()
 
-    assert "4,200 of 4,200 rows · 100 rows/s on average" in html
+    assert "Copied 4,200 of 4,200 rows · 100 rows/s on average" in html
     assert "<dt>Current Phase</dt><dd>—</dd>" in html
 
 

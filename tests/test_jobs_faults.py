@@ -4,15 +4,19 @@ server stopped mid-copy and back, or gone for good."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
 import pytest
+from django.urls import reverse
 
 from console.clusters.lite_process import port_open, start_lite
 from console.models import Cluster
 from jobs import lifecycle
 from jobs.models import Job, JobCollection
+from jobs.progress import retrying_text
+from migrations_app import service
 from tests.jobs_support import count, fill, local_cluster, start_copy, wait_for
 from tests.milvus import MilvusClient
 
@@ -152,12 +156,46 @@ def test_it_succeeds_when_the_source_comes_back_within_the_retry_window(
     server.stop()  # returns once the process has exited: the source is down mid-copy
     assert not port_open(server.port)
     assert job.collections.get().migrated_entities < ROWS
+    # While it is down, the collection says it is being retried, in the words people read.
+    retrying = _wait_retrying(job, job_worker)
+    assert retrying["role"] == "source"
+    assert re.fullmatch(
+        r"retrying: .+ on the source: UNAVAILABLE.* \(attempt \d+ of 8, next in \d+ s\)",
+        retrying_text(retrying),
+    ), retrying_text(retrying)
     server.proc = start_lite(
         server.data_dir, server.port, log_path=server.data_dir.parent / "again.log"
     )
     job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)
     assert job.status == Job.Status.SUCCESSFUL, job.reason
     assert count(target_server, "big") == ROWS
+    assert job.collections.get().retrying is None  # nothing waits any more
+    assert job.events.filter(level="WARNING", message__contains="retrying: ").exists()
+
+
+def _watch_verification(job: Job, worker, timeout: float = 180) -> list[tuple[str, int, int]]:
+    """(collection status, rows verified, job progress) as often as they can be read, until
+    the job is final."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = job.collections.get()
+        progress, status = Job.objects.values_list("progress", "status").get(pk=job.pk)
+        seen.append((c.status, c.verified_entities, progress))
+        if status in Job.FINAL_STATES:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"the job did not end\n{worker.logs()[-2000:]}")
+
+
+def _wait_retrying(job: Job, worker, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        retrying = job.collections.get().retrying
+        if retrying:
+            return retrying
+        time.sleep(0.05)
+    raise AssertionError(f"no retry was shown\n{worker.logs()[-2000:]}")
 
 
 @pytest.mark.parametrize("worker_env", [SHORT_BACK_OFF], ids=["short-back-off"])
@@ -176,3 +214,52 @@ def test_it_fails_naming_the_source_when_it_does_not_come_back(
     # What was copied is kept with its checkpoint: Retry goes on from there.
     assert collection.checkpoint and collection.checkpoint["rows"] >= 3000
     assert count(target_server, "big") >= 3000
+
+
+@pytest.mark.parametrize("worker_env", [SHORT_BACK_OFF], ids=["short-back-off"])
+def test_a_retry_keeps_its_progress_and_view_details_lists_every_run(
+    owner, owner_client, stoppable_source, lite_target, job_worker
+):
+    source_cluster, server = stoppable_source
+    target, _ = lite_target
+    job = start_copy(owner, source_cluster, target)
+    _wait_rows(job, 3000, job_worker)
+    server.stop()
+    job = wait_for(job, *Job.FINAL_STATES, timeout=180, worker=job_worker)
+    assert job.status == Job.Status.FAILED
+    first_start = job.started_at
+    copied = job.collections.get().migrated_entities
+    server.proc = start_lite(
+        server.data_dir, server.port, log_path=server.data_dir.parent / "again.log"
+    )
+
+    with job_worker.paused():
+        job = service.retry_job(owner, job)
+        # The bar holds the rows already copied (half of the work is the verification).
+        assert job.progress == copied * 100 // (2 * ROWS) > 0
+        html = owner_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+        assert f'value="{job.progress}">' in html
+        assert f"Copied {copied:,} of {ROWS:,} rows" in html
+    seen = _watch_verification(job, job_worker)
+    job.refresh_from_db()
+
+    assert job.status == Job.Status.SUCCESSFUL, job.reason
+    # The verification had its own figures while it ran, and the bar followed them: past the
+    # copy's half, under 100 until the end.
+    verifying = [(rows, progress) for status, rows, progress in seen if status == "VERIFYING"]
+    assert any(0 < rows < ROWS for rows, _ in verifying), seen
+    assert all(50 <= progress < 100 for rows, progress in verifying if rows), seen
+    assert job.started_at == first_start  # the job's start, not the last run's
+    runs = list(job.runs.all())
+    assert [run.status for run in runs] == [Job.Status.FAILED, Job.Status.SUCCESSFUL]
+    assert runs[0].started_at == first_start and "source" in runs[0].reason
+    assert runs[0].ended_at <= runs[1].started_at and runs[1].ended_at == job.ended_at
+    html = owner_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    table = html[
+        html.index('aria-label="Runs"') : html.index("</table>", html.index('aria-label="Runs"'))
+    ]
+    assert table.count("<tr>") == 3  # the head and two runs
+    assert ">Failed</span>" in table and ">Successful</span>" in table
+    assert "in 2 runs" in html
+    collection = job.collections.get()
+    assert collection.verified_entities == collection.total_entities == ROWS

@@ -31,8 +31,9 @@ def test_it_keeps_polling_while_the_job_runs(request, persona, project):
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="job-body" data-status="IN_PROGRESS"')
     assert f'hx-get="{_url(job)}" hx-trigger="every 2s"' in html
-    assert '<progress id="overall-progress" max="100" value="12">' in html
-    assert "12 of 100 rows" in html
+    # 12 rows copied, none verified yet: 12 of the 200 rows of work.
+    assert '<progress id="overall-progress" max="100" value="6">' in html
+    assert "Copied 12 of 100 rows" in html
     assert "<!doctype html>" not in html
     assert "Error Log" not in html  # the log polls on its own
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from jobs.models import Job
+from jobs.models import Job, JobCollection
+from jobs.progress import retry_state
 from tests.jobrows import make_job
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -32,6 +34,21 @@ def test_it_keeps_polling_an_unfinished_row(request, persona, project):
     assert 'data-status="IN_PROGRESS">In Progress</span>' in html
     assert "37%" in html
     assert "<!doctype html>" not in html
+
+
+def test_it_says_when_a_collection_is_being_retried(viewer_client, project):
+    job = make_job(project, status=Job.Status.IN_PROGRESS, progress=4)
+    reason = "reading 'docs' on the source: UNAVAILABLE: connection refused"
+    JobCollection.objects.filter(job=job).update(
+        status=JobCollection.Status.COPYING,
+        retrying=retry_state("source", reason, 2, 8, 30.0, timezone.now()),
+    )
+
+    html = viewer_client.get(_url(job), **HTMX).content.decode()
+
+    assert f"retrying: {reason} (attempt 2 of 8, next in " in html.replace("&#x27;", "'")
+    detail = viewer_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert f"docs: retrying: {reason} (attempt 2 of 8, next in" in detail.replace("&#x27;", "'")
 
 
 @pytest.mark.parametrize("status", Job.FINAL_STATES)

@@ -45,12 +45,20 @@ def test_it_runs_a_job_to_successful_with_verified_collections(owner, pair, job_
         assert c.status == JobCollection.Status.DONE
         assert c.verification == JobCollection.Verification.VERIFIED
         assert c.migrated_entities == c.total_entities
+        assert c.verified_entities == c.total_entities  # the verification's own figure
+        assert c.retrying is None
         assert c.report["target_count"] == c.total_entities
         assert c.source_count_at_start == c.total_entities
         # In the order they ran (PostgreSQL's jsonb keeps no key order: sort by start time).
         ran = sorted(c.phases, key=lambda phase: c.phases[phase]["start"])
         assert ran == ["CREATING", "COPYING", "INDEXING", "VERIFYING"]
         assert all("end" in times for times in c.phases.values())
+    (run,) = job.runs.all()
+    assert (run.started_at, run.ended_at, run.status) == (
+        job.started_at,
+        job.ended_at,
+        Job.Status.SUCCESSFUL,
+    )
     messages = [e.message for e in job.events.all()]
     assert messages[0].startswith("job created by owner@acme.test")
     assert "job started" in messages

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from jobs.progress import retrying_text
+
 register = template.Library()
 
 # Job and JobCollection statuses → the console's badge colours (static/console/console.css).
@@ -92,3 +94,12 @@ def breakable_email(email: str | None) -> SafeString | str:
         return "—"
     local, at, domain = email.partition("@")
     return mark_safe(f"{escape(local)}{at}<wbr>{escape(domain)}")  # noqa: S308 - both parts escaped
+
+
+@register.filter
+def retrying(collections) -> str:
+    """The first "retrying: …" line of a job's collections (the Jobs row); "" when none."""
+    for c in collections:
+        if c.retrying:
+            return retrying_text(c.retrying)
+    return ""

@@ -23,7 +23,8 @@ from console.redaction import redact
 from jobs.access import get_job_for, hide_source_in
 from jobs.events import job_secrets
 from jobs.forms import LogFilterForm, RetrySourceForm, SpeedCapForm
-from jobs.models import Job, JobCollection, JobEvent
+from jobs.models import Job, JobCollection, JobEvent, JobRun
+from jobs.progress import Figures, figures, job_percent, retrying_text
 from jobs.serializers import PHASES, iso, verification_details
 from migrations_app.discard import ACTION_DISCARD
 from migrations_app.service import ACTION_CANCEL, ACTION_REPAIR, ACTION_RETRY, ACTION_VERIFY
@@ -48,16 +49,19 @@ class CollectionRow:
     phases: list[Phase]
     report: dict | None
     details: dict | None = None  # serializers.verification_details of the report
+    figures: Figures | None = None  # its own rows copied and verified (jobs.progress)
+    retrying: str = ""  # "retrying: <reason> (attempt k of n, next in s)"
 
 
 @dataclass
 class Overview:
-    total: int
-    migrated: int
-    rows_per_s: float
-    eta: float | None
+    figures: Figures
+    percent: int  # from the same figures (jobs.progress), not a stored copy of them
     phase: str
-    # Once final: rows copied per second of the job's whole duration.
+    runs: list[JobRun]
+    # The time the job ran: its runs' durations added up (a Retry's wait is not work).
+    duration: timedelta | None
+    # Once final: rows copied per second of the time the job ran.
     average: float | None = None
 
 
@@ -81,15 +85,7 @@ def collection_phases(collection: JobCollection, now: datetime) -> list[Phase]:
 
 
 def overview(job: Job, collections: list[JobCollection]) -> Overview:
-    total = sum(c.total_entities for c in collections)
-    migrated = sum(
-        min(c.migrated_entities, c.total_entities or c.migrated_entities) for c in collections
-    )
-    copying = [c for c in collections if c.status == JobCollection.Status.COPYING]
-    rows_per_s = sum(c.rows_per_s for c in copying)
-    eta = None
-    if copying and rows_per_s > 0 and total > migrated:
-        eta = (total - migrated) / rows_per_s
+    found = figures(job.type, collections)
     if job.is_final:
         phase = "—"
     elif job.is_waiting_for_slot:
@@ -107,10 +103,12 @@ def overview(job: Job, collections: list[JobCollection]) -> Overview:
             )
         else:
             phase = "Waiting for a worker"
+    runs = list(job.runs.all())
+    duration = sum((run.duration for run in runs), timedelta()) if runs else job.duration
     average = None
-    if job.is_final and job.duration and job.duration.total_seconds() > 0:
-        average = migrated / job.duration.total_seconds()
-    return Overview(total, migrated, rows_per_s, eta, phase, average)
+    if job.is_final and duration and duration.total_seconds() > 0:
+        average = found.copied / duration.total_seconds()
+    return Overview(found, job_percent(job, collections), phase, runs, duration, average)
 
 
 def _body_context(request: HttpRequest, job: Job) -> dict:
@@ -121,13 +119,21 @@ def _body_context(request: HttpRequest, job: Job) -> dict:
     secrets = job_secrets(job)
     for c in collections:
         c.error = hide_source_in(job, redact(c.error, secrets))
+    summary = overview(job, collections)
+    for run in summary.runs:
+        run.reason = hide_source_in(job, redact(run.reason, secrets))
     return {
         "job": job,
         "reason": hide_source_in(job, redact(job.reason, secrets)),
-        "overview": overview(job, collections),
+        "overview": summary,
         "rows": [
             CollectionRow(
-                c, collection_phases(c, now), c.report or None, verification_details(c.report)
+                c,
+                collection_phases(c, now),
+                c.report or None,
+                verification_details(c.report),
+                figures(job.type, [c]),
+                hide_source_in(job, redact(retrying_text(c.retrying, now), secrets)),
             )
             for c in collections
         ],

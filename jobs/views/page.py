@@ -35,6 +35,7 @@ class RowCollection(NamedTuple):
     source_name: str
     target_db: str
     target_name: str
+    retrying: dict | None  # JobCollection.retrying: what jobs_tags.retrying reads
 
 
 def with_row_data(jobs: QuerySet[Job], *, with_project: bool = False) -> QuerySet[Job]:
@@ -57,7 +58,9 @@ def attach_collections(jobs: list[Job]) -> None:
     rows = (
         JobCollection.objects.filter(job_id__in=list(by_job))
         .order_by("job_id", "position", "pk")
-        .values_list("job_id", "source_db", "source_name", "target_db", "target_name")
+        .values_list(
+            "job_id", "source_db", "source_name", "target_db", "target_name", "retrying"
+        )
     )
     for job_id, *names in rows:
         by_job[job_id].append(RowCollection(*names))

@@ -60,7 +60,7 @@ from .reader import (
     schema_row_bytes,
 )
 from .rewrite import delete_keys, rewrite_request
-from .rpc import CancelFlag, RpcChannel, StatusError, pause
+from .rpc import CancelFlag, RetryNotes, RpcChannel, StatusError, pause
 
 
 class _Unbounded:
@@ -131,7 +131,8 @@ def copy_collection(
     Before every batch: `observer.pace(rows, bytes)`, waited out (a speed cap; batches are at
     most `options.batch_rows` rows). After every written batch:
     `observer.on_checkpoint(checkpoint)` with a JSON-safe dict, then `on_progress(CopyProgress)`,
-    then `should_cancel()`. `should_cancel` is also asked (at most
+    then `should_cancel()`. A call being retried after a transient error is reported by
+    `on_retry(RetryNote)` (then `on_retry(None)` once calls go through). `should_cancel` is also asked (at most
     twice a second) while waiting for the source, the target or a retry: when it returns True,
     CopyCanceled is raised within about a second. Passing a checkpoint (any one this copy
     reported, or `initial_checkpoint()`) resumes right after it, rewriting what a killed run may
@@ -154,9 +155,10 @@ def copy_collection(
             raise CopyError(f"batch_rows must be positive, got {options.batch_rows}")
         if pk_field not in read_fields:
             raise CopyError(f"read_fields must include the primary key field {pk_field!r}")
-        cancel = CancelFlag(observer.should_cancel)
-        src = RpcChannel(source, "source", options=options)
-        dst = RpcChannel(target, "target", cancel, options)
+        notes = RetryNotes(observer)
+        cancel = CancelFlag(observer.should_cancel, notes=notes)
+        src = RpcChannel(source, "source", options=options, notes=notes)
+        dst = RpcChannel(target, "target", cancel, options, notes)
         source_schema = _describe(src, scope.source_collection)
         _describe(dst, scope.target_collection)
         partitions = scope.partitions
@@ -252,6 +254,7 @@ def _run(
             )
             if cancel.now():
                 raise CopyCanceled("canceled")
+        cancel.now()  # the last word on retries (none pending) reaches the observer
     finally:
         reader.stop()
     return CopyResult(

@@ -260,6 +260,31 @@ class CopyProgress:
 
 
 @dataclass
+class VerifyProgress:
+    """Reported while a verification reads: `rows` read on both sides so far (the smaller of
+    the two counts) of `total` expected, at `rows_per_s` since it began `elapsed` seconds ago."""
+
+    rows: int
+    total: int
+    rows_per_s: float
+    elapsed: float
+
+
+@dataclass
+class RetryNote(Serializable):
+    """A call that failed with a transient error and waits to be sent again: on the `role`
+    ("source"/"target"), `what` it was doing, why it failed, the attempt that failed (`attempt`
+    of `attempts` allowed) and the seconds until the next one (`delay`)."""
+
+    role: str
+    what: str
+    reason: str
+    attempt: int
+    attempts: int
+    delay: float
+
+
+@dataclass
 class VerifyReport(Serializable):
     """Outcome of verify: `verified` is True only when every check passed.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .digest import DEFAULT_RANGE_ROWS
-from .model import CopyProgress
+from .model import CopyProgress, RetryNote, VerifyProgress
 
 # 16 MB pages: Milvus Lite scans the whole collection for every query, so fewer, larger pages
 # are much faster there (at 400,000 rows a query costs ~0.5 s before it returns a row); peak RSS
@@ -82,6 +82,13 @@ class Observer:
 
     def on_progress(self, progress: CopyProgress) -> None:
         """After every written batch."""
+
+    def on_verify_progress(self, progress: VerifyProgress) -> None:
+        """While a verification reads both sides, about twice a second."""
+
+    def on_retry(self, note: RetryNote | None) -> None:
+        """A call failed with a transient error and is sent again after `note.delay` seconds;
+        None once the calls go through again (or the retries gave up: the error follows)."""
 
     def on_note(self, text: str) -> None:
         """Something a person should read in the job log."""

@@ -27,7 +27,8 @@ from pymilvus import MilvusClient
 from pymilvus.grpc_gen import common_pb2
 
 from .errors import CopyCanceled, CopyError
-from .options import DEFAULTS, Options
+from .model import RetryNote
+from .options import DEFAULTS, Observer, Options
 
 _TRANSIENT_GRPC = frozenset(
     {
@@ -82,17 +83,56 @@ def rpc_reason(error: grpc.RpcError) -> str:
     return f"{error.code().name}: {details}" if details else error.code().name
 
 
+class RetryNotes:
+    """The back-offs of a run's channels, noted from any thread (a reader's, the caller's) and
+    reported to the observer on the caller's thread by `report()` — which the run's CancelFlag
+    calls each time it asks `should_cancel` — so `Observer.on_retry` keeps the engine's rule
+    that callbacks run where the caller lives."""
+
+    def __init__(self, observer: Observer) -> None:
+        self.observer = observer
+        self.lock = threading.Lock()
+        self.current: RetryNote | None = None
+        self.reported: RetryNote | None = None
+
+    def note(self, note: RetryNote) -> None:
+        with self.lock:
+            self.current = note
+
+    def clear(self, role: str, what: str) -> None:
+        """The call `what` on `role` ended (went through, or gave up): its note goes."""
+        with self.lock:
+            if self.current is not None and (self.current.role, self.current.what) == (role, what):
+                self.current = None
+
+    def report(self) -> None:
+        with self.lock:
+            current = self.current
+        if current != self.reported:
+            self.reported = current
+            self.observer.on_retry(current)
+
+
 class CancelFlag:
     """`should_cancel` asked at most every `every` seconds while waiting (it may be a database
-    read); `now()` asks at once. Once it said True it stays True."""
+    read); `now()` asks at once. Once it said True it stays True. With `notes`, each asking
+    also reports the run's retries (RetryNotes.report) on this, the caller's, thread."""
 
-    def __init__(self, should_cancel: Callable[[], bool] | None, every: float = 0.5) -> None:
+    def __init__(
+        self,
+        should_cancel: Callable[[], bool] | None,
+        every: float = 0.5,
+        notes: RetryNotes | None = None,
+    ) -> None:
         self.should_cancel = should_cancel
         self.every = every
+        self.notes = notes
         self.asked = -float("inf")
         self.canceled = False
 
     def now(self) -> bool:
+        if self.notes is not None:
+            self.notes.report()
         if not self.canceled and self.should_cancel is not None:
             self.asked = time.monotonic()
             self.canceled = bool(self.should_cancel())
@@ -156,7 +196,8 @@ class RpcChannel:
 
     `role` ("source"/"target") names the side in messages; `cancel`, when given, is looked at
     while a call or a back-off waits. `options` gives the retry schedule, the call timeout and
-    how often the cancel flag is looked at. The stub is fetched on every call because pymilvus
+    how often the cancel flag is looked at. `notes`, when given, hears of every back-off (and
+    of the call going through after one). The stub is fetched on every call because pymilvus
     replaces it when it reconnects.
     """
 
@@ -166,11 +207,13 @@ class RpcChannel:
         role: str,
         cancel: Callable[[], bool] | None = None,
         options: Options = DEFAULTS,
+        notes: RetryNotes | None = None,
     ) -> None:
         self.client = client
         self.role = role
         self.cancel = cancel
         self.options = options
+        self.notes = notes
         self.metadata = client._generate_call_context().to_grpc_metadata()
 
     @property
@@ -193,6 +236,13 @@ class RpcChannel:
         Raises StatusError/AnswerTooLarge for an error status, CopyError for a failed call,
         CopyCanceled when `cancel` says so.
         """
+        try:
+            return self._call(what, method, request, ambiguous_retry)
+        finally:
+            if self.notes is not None:
+                self.notes.clear(self.role, what)
+
+    def _call(self, what: str, method: str, request, ambiguous_retry):
         retry = self.options.retry
         delay = retry.first_delay
         last_reason = ""
@@ -223,6 +273,9 @@ class RpcChannel:
                     raise StatusError(status)
                 last_reason = status.reason
             if attempt < retry.attempts:
+                if self.notes is not None:
+                    note = RetryNote(self.role, what, last_reason, attempt, retry.attempts, delay)
+                    self.notes.note(note)
                 pause(delay, self.cancel, what, self.options.cancel_poll)
                 delay = min(delay * 2, retry.max_delay)
         raise CopyError(

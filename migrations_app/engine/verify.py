@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,10 +54,10 @@ from .digest import (
 )
 from .errors import CopyCanceled, CopyError, EngineError, VerifyError
 from .filters import INT64_MAX, pk_literal
-from .model import CollectionInfo, FieldInfo, TargetSpec, VerifyReport
+from .model import CollectionInfo, FieldInfo, TargetSpec, VerifyProgress, VerifyReport
 from .options import DEFAULTS, SILENT, Observer, Options
 from .reader import WHOLE_COLLECTION, PageSizer, read_pages, scan_keys
-from .rpc import CancelFlag, RpcChannel
+from .rpc import CancelFlag, RetryNotes, RpcChannel
 
 FIRST_KEYS = 10  # differing keys listed in the report
 NARROWED_RANGES = 20  # differing ranges read again to find their keys
@@ -110,10 +110,18 @@ def verify(
     the source was written to. `source_read` is the source's read started ahead (SourceRead,
     with the same `copy_digests`); without one both sides are read now, at the same time.
     `observer.should_cancel` is asked while reading: CopyCanceled within about a second.
+    `observer.on_verify_progress` hears how many rows both sides have read (of the rows the copy
+    wrote, else of the source's count at the start, else of its statistics), about twice a
+    second; `on_retry` of reads sent again after transient errors.
     Raises VerifyError when a check cannot run.
     """
     started = time.monotonic()
-    cancel = CancelFlag(observer.should_cancel)
+    notes = RetryNotes(observer)
+    cancel = CancelFlag(observer.should_cancel, notes=notes)
+    expected = next(
+        n for n in (copied_rows, source_count_at_start, source.entity_count, 0) if n is not None
+    )
+    meter = _Meter(observer, expected)
     label_source = f"{source.db}.{source.name}"
     label_target = f"{spec.db}.{spec.name}"
     mismatches: list[str] = []
@@ -131,17 +139,14 @@ def verify(
             uppers = {stream: copied.sums(stream).uppers for stream in streams}
         else:
             uppers = _source_ranges(src, source.name, spec, streams, cancel, options.range_rows)
-        reading = _Reading(src, dst, source.name, spec, output, options, cancel)
+        reading = _Reading(src, dst, source.name, spec, output, options, cancel, notes)
 
-        def meanwhile() -> tuple[list[str], int]:
+        def meanwhile() -> tuple[list[str], int | None]:
             # Small calls, made while both sides are read: nothing writes the target now.
             return compare_collections(src, dst, source, spec), _stored_rows(dst, spec, cancel)
 
         source_side, target_side, (differences, stored) = reading.both(
-            streams,
-            uppers,
-            source_read.future if source_read is not None else None,
-            meanwhile=meanwhile,
+            streams, uppers, source_read, meter, meanwhile=meanwhile
         )
         mismatches += differences
         source_count, distinct = source_side.rows, target_side.rows
@@ -375,6 +380,28 @@ class _HiddenKeys:
         return found
 
 
+class _Meter:
+    """Reports the rows a verification has read on both sides (the smaller count), throttled,
+    on the caller's thread."""
+
+    EVERY = 0.5  # seconds between reports
+
+    def __init__(self, observer: Observer, total: int) -> None:
+        self.observer = observer
+        self.total = total
+        self.started = time.monotonic()
+        self.last = -float("inf")
+
+    def tick(self, source_rows: int, target_rows: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < self.EVERY:
+            return
+        self.last = now
+        rows, elapsed = min(source_rows, target_rows), now - self.started
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        self.observer.on_verify_progress(VerifyProgress(rows, self.total, rate, elapsed))
+
+
 @dataclass
 class _Narrowed:
     keys: list[Any] = field(default_factory=list)
@@ -393,10 +420,17 @@ class _Reading:
         output: list[str],
         options: Options,
         cancel: CancelFlag,
+        notes: RetryNotes | None = None,
     ) -> None:
         self.stopping = threading.Event()
-        self.src = RpcChannel(src, "source", options=options).with_cancel(self.stopping.is_set)
-        self.dst = RpcChannel(dst, "target", options=options).with_cancel(self.stopping.is_set)
+        self.src = RpcChannel(src, "source", options=options, notes=notes).with_cancel(
+            self.stopping.is_set
+        )
+        self.dst = RpcChannel(dst, "target", options=options, notes=notes).with_cancel(
+            self.stopping.is_set
+        )
+        # Rows read so far per side, each written by its reading thread only.
+        self.read = {"source": 0, "target": 0}
         self.names = {"source": source_name, "target": spec.name}
         self.spec = spec
         self.output = output
@@ -407,23 +441,34 @@ class _Reading:
         self,
         streams: list[str],
         uppers: dict[str, list],
-        source: Future | None = None,
+        ahead: SourceRead | None = None,
+        meter: _Meter | None = None,
         meanwhile: Callable[[], Any] | None = None,
     ) -> tuple[_Side, _Side, Any]:
         """Both sides' range sums, read at the same time, and what `meanwhile` returned (called
-        on this thread while they are read); `source`: the source's, read ahead."""
+        on this thread while they are read); `ahead`: the source's, read ahead. `meter` hears
+        the rows read on both sides while they read."""
+        source_reading = ahead.reading if ahead is not None else self
         with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
+            source = ahead.future if ahead is not None else None
             if source is None:
                 source = pool.submit(self.side, self.src, streams, uppers)
             futures = [source, pool.submit(self.side, self.dst, streams, uppers)]
+
+            def progress(force: bool = False) -> None:
+                if meter is not None:
+                    rows = source_reading.read["source"], self.read["target"]
+                    meter.tick(*rows, force=force)
+
             try:
                 extra = meanwhile() if meanwhile is not None else None
-                self._wait(futures)
+                self._wait(futures, progress)
             finally:
                 self.stopping.set()
+            progress(force=True)
         return futures[0].result(), futures[1].result(), extra
 
-    def _wait(self, futures) -> None:
+    def _wait(self, futures, progress: Callable[[], None]) -> None:
         pending = set(futures)
         while pending:
             done, pending = wait(
@@ -432,6 +477,7 @@ class _Reading:
             for future in done:
                 if future.exception() is not None:
                     raise future.exception()
+            progress()
             if pending and self.cancel():
                 raise CopyCanceled(f"verification of {self.spec.db}.{self.spec.name} canceled")
 
@@ -470,6 +516,7 @@ class _Reading:
             for answer, keys, _ in _ahead(self.pages(channel, stream), self.stopping):
                 sums.add(keys, row_hashes(answer.fields_data, len(keys), stream, self.output))
                 side.rows += len(keys)
+                self.read[channel.role] += len(keys)
         return side
 
     def narrow(self, ranges: list[tuple[str, int, bool]], side: _Side, limit: int) -> _Narrowed:

@@ -12,6 +12,7 @@ from django import forms
 from console.clusters.forms import ConnectionForm
 from console.models import Cluster
 from migrations_app.engine.model import CollectionInfo
+from migrations_app.engine.names import invalid_name
 
 EXISTING, NEW = "existing", "new"
 OFFLINE = "offline"
@@ -60,7 +61,34 @@ class StartForm(forms.Form):
             self.add_error("source_cluster", self.refused[chosen])
 
 
-class TargetForm(forms.Form):
+class TargetDatabaseForm(forms.Form):
+    """Target Database (an existing database of the target cluster or a new name, created by
+    the job; empty: the source database's name) and Load after migration: the target step of
+    both flows. The name is checked by the engine's own rule."""
+
+    target_db = forms.CharField(
+        label="Target Database",
+        max_length=255,
+        required=False,
+        help_text=(
+            "Choose a database of the target cluster, or type a new name: the job creates it."
+        ),
+    )
+    load_after = forms.BooleanField(
+        label="Load after migration",
+        required=False,
+        help_text="Load the target collections when they are verified, ready to search.",
+    )
+
+    def clean_target_db(self) -> str:
+        name = self.cleaned_data.get("target_db", "").strip()
+        problem = invalid_name(name, "target database") if name else None
+        if problem:
+            raise forms.ValidationError(problem.message[:1].upper() + problem.message[1:] + ".")
+        return name
+
+
+class TargetForm(TargetDatabaseForm):
     """Target Project plus Target Cluster (Existing Cluster) or Cluster Name (New Cluster).
 
     `refused` maps the ids of clusters shown disabled to the reason; choosing one anyway
@@ -147,7 +175,7 @@ class ConnectForm(ConnectionForm):
         return data
 
 
-class SourceTargetForm(forms.Form):
+class SourceTargetForm(TargetDatabaseForm):
     """Select Source and Target (In Other Organization)."""
 
     source_db = forms.ChoiceField(label="Source Database")

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from console import throttle
 from console.access import managed_projects, visible_clusters
+from console.live_reads import check_cluster
 from console.models import Cluster, Organization, Project, User
 from console.plans import target_refusal
 from jobs.models import Job
@@ -107,6 +109,49 @@ def target_options(user: User, draft: WizardDraft, project: Project | None) -> l
     return options
 
 
+def cluster_databases(user: User, cluster: Cluster | None) -> tuple[list[str], str]:
+    """(databases of the cluster, "default" first; or [] and the reason they cannot be read).
+
+    An external cluster's endpoint was typed by a person: reading it counts against the
+    user's connections (console.throttle)."""
+    if cluster is None:
+        return [], ""
+    connection = cluster.connection()
+    if not throttle.allow_connection(user.pk, connection):
+        return [], throttle.TOO_MANY_CONNECTION_TESTS
+    check = check_cluster(connection)
+    if not check.ok:
+        return [], f"Cannot read the databases of {cluster.name}: {check.error}"
+    return sorted(check.databases, key=lambda n: (n != "default", n)), ""
+
+
+def target_cluster_option(user: User, draft: WizardDraft, cluster_id: str | None) -> Cluster | None:
+    """The cluster `cluster_id` if it may be the draft's target (visible, not refused)."""
+    cluster = visible_clusters(user).filter(pk=cluster_id).first() if cluster_id else None
+    if cluster is None:
+        return None
+    options = target_options(user, draft, cluster.project)
+    return next((o.cluster for o in options if o.cluster.pk == cluster.pk and not o.refusal), None)
+
+
+def target_database_context(user: User, draft: WizardDraft, cluster_id: str | None) -> dict:
+    """What templates/migrations/_target_database.html shows: the databases of the chosen
+    target cluster as suggestions (none before one is chosen), or why they cannot be read."""
+    cluster = target_cluster_option(user, draft, cluster_id)
+    databases, error = cluster_databases(user, cluster)
+    return {"target_databases": databases, "target_databases_error": error, "target": cluster}
+
+
+def target_db(draft: WizardDraft) -> str:
+    """The database the collections go into: the chosen one, else the source's name."""
+    return draft.data.get("target_db") or draft.data.get("source_db", "default")
+
+
+def keep_target_database(draft: WizardDraft, data: dict) -> None:
+    """Store Target Database and Load after migration from a valid TargetDatabaseForm."""
+    draft.data.update(target_db=data["target_db"], load_after=data["load_after"])
+
+
 def split_options(options: list[ClusterOption]) -> tuple[list[Cluster], dict[str, str]]:
     allowed = [o.cluster for o in options if o.refusal is None]
     refused = {o.cluster.pk: o.refusal for o in options if o.refusal}
@@ -166,6 +211,8 @@ def migration_request(draft: WizardDraft) -> MigrationRequest:
         source_connection=draft.connection() if draft.is_other else None,
         source_db=data.get("source_db", "default"),
         target_cluster_id="" if new else data.get("target_cluster_id", ""),
+        target_db=data.get("target_db", ""),
+        load_after=bool(data.get("load_after")),
         collections=collections,
         max_rows_per_second=cap.get("max_rows_per_second"),
         max_mb_per_second=cap.get("max_mb_per_second"),

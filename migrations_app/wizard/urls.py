@@ -16,6 +16,11 @@ urlpatterns = [
         name="wizard_target_clusters",
     ),
     path(
+        "<uuid:draft_id>/target/databases/",
+        current.target_databases,
+        name="wizard_target_databases",
+    ),
+    path(
         "<uuid:draft_id>/target/cluster-name/",
         goes_to_its_job(current.cluster_name_check),
         name="wizard_cluster_name",

@@ -207,6 +207,57 @@ def test_it_migrates_in_the_current_organization_to_an_existing_cluster(
     assert spec["description"] == "copied by the wizard"
 
 
+def test_it_migrates_into_a_target_database_of_choice_and_loads_it(
+    live_server, browser_page, owner, project, same_org, job_worker
+):
+    source, target = same_org
+    client = MilvusClient(uri=target.uri)
+    client.create_database("archive")
+    client.close()
+    page = browser_page
+    log_in(page, live_server.url, owner)
+    open_migrations(page)
+    page.get_by_role("link", name="In Current Organization").click()
+    choose(page, "Source Cluster", source.pk, "current/databases/")
+    page.get_by_role("button", name="Next").click()
+
+    expect(page.get_by_role("heading", name="Select Target")).to_be_visible()
+    choose(page, "Target Cluster", target.pk, "target/databases/")
+    expect(page.get_by_text("Databases of dst:")).to_contain_text("archive")
+    database = page.get_by_label("Target Database")
+    expect(database).to_have_attribute("placeholder", "default")
+    database.fill("9 lives")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("alert")).to_contain_text("Target database name '9 lives' is invalid")
+    expect(page.get_by_label("Load after migration")).not_to_be_checked()
+
+    page.get_by_label("Target Database").fill("wizard_db")
+    page.get_by_label("Load after migration").check()
+    page.screenshot(path="/tmp/wizard-target-database-420.png", full_page=True)
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("docs", exact=True).check()
+    page.get_by_role("button", name="Next").click()
+
+    expect(page.get_by_text("database wizard_db, loaded after migration")).to_be_visible()
+    section = page.get_by_role("group", name="docs", exact=True)
+    section.get_by_label("Target Collection Name").fill("docs_in_db")
+    expect(section.get_by_text("docs_in_db is free in database wizard_db")).to_be_visible()
+    page.get_by_role("button", name="Migrate").click()
+
+    job = migrated_job(page, job_worker)
+    assert (job.target_db, job.load_after) == ("wizard_db", True)
+    client = MilvusClient(uri=target.uri, db_name="wizard_db")
+    try:
+        assert client.list_collections() == ["docs_in_db"]
+        assert client.get_load_state("docs_in_db")["state"].name == "Loaded"
+        copied = client.query(
+            "docs_in_db", filter="", output_fields=["count(*)"], consistency_level="Strong"
+        )
+    finally:
+        client.close()
+    assert copied[0]["count(*)"] == len(rows(source.uri, "docs"))
+
+
 def test_it_migrates_in_the_current_organization_to_a_new_cluster(
     live_server, browser_page, owner, project, lite_factory, job_worker, tmp_path, settings
 ):

@@ -13,6 +13,8 @@ CALLBACKS = frozenset(
         "on_checkpoint",
         "on_progress",
         "on_note",
+        "on_verify_progress",
+        "on_retry",
         "should_cancel",
         "on_creating_target",
         "on_write_intent",

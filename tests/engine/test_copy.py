@@ -503,15 +503,24 @@ def test_it_retries_while_the_target_restarts(lite_factory, fresh_lite_factory):
 
         threading.Thread(target=restart, daemon=True).start()
 
+    retries = []
     result = run_copy(
         source,
         target,
         options=Options(batch_bytes=10_000),
-        observer=Calls(on_checkpoint=bounce_target_once),
+        observer=Calls(on_checkpoint=bounce_target_once, on_retry=retries.append),
     )
 
     assert restarted
     assert result.rows == 1_000
+    # The back-off was told as it happened, on this thread, and its end too.
+    notes = [n for n in retries if n is not None]
+    assert notes and retries[-1] is None
+    first = notes[0]
+    assert (first.role, first.attempt, first.attempts) == ("target", 1, DEFAULTS.retry.attempts)
+    assert first.what.startswith("writing into target collection 'dst'")
+    assert first.reason.startswith("UNAVAILABLE")
+    assert first.delay == DEFAULTS.retry.first_delay
     target.load_collection("dst")  # a restarted Milvus Lite comes back with it released
     assert pks(target, "dst") == list(range(1_000))
 

@@ -22,6 +22,7 @@ from migrations_app.engine.options import Observer, Options
 from migrations_app.engine.plan import plan, require_ok
 from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import verify
+from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple, scalar_row, schema_with_every_scalar, vector
 from tests.milvus import MilvusClient
 
@@ -51,6 +52,32 @@ def test_it_verifies_an_exact_copy(pair):
     assert report.mismatches == [] and report.messages == []
     assert (report.ranges_compared, report.ranges_differing) == (1, 0)
     assert report.source_changed is None  # no copy digests given: not known
+
+
+def test_it_reports_the_rows_it_has_verified_as_it_reads(pair):
+    source, target = pair
+    create_simple(source, "counted", rows=3_000)
+    info, spec = copied(source, target, "counted")
+    reported = []
+
+    # Small pages: the two sides are read in many steps, each counted.
+    report = verify(
+        source,
+        target,
+        info,
+        spec,
+        copied_rows=3_000,
+        options=Options(batch_bytes=20_000),
+        observer=Calls(on_verify_progress=reported.append),
+    )
+
+    assert report.verified, report.summary()
+    assert reported, "no progress reported"
+    assert all(p.total == 3_000 for p in reported)
+    counts = [p.rows for p in reported]
+    assert counts == sorted(counts)  # never backwards
+    assert counts[-1] == 3_000  # the last word: every row read on both sides
+    assert reported[-1].rows_per_s > 0 and reported[-1].elapsed > 0
 
 
 def test_it_finds_a_changed_field_value(pair):

@@ -75,8 +75,12 @@ def draft_url_of(response) -> str:
     return match.group(1)
 
 
-def walk_current_to_schema(client, source, target, collections, *, db="default") -> str:
-    """Select Source → Select Target → Select Collections; returns the draft URL prefix."""
+def walk_current_to_schema(
+    client, source, target, collections, *, db="default", **target_step
+) -> str:
+    """Select Source → Select Target → Select Collections; returns the draft URL prefix.
+
+    target_step: more fields of the target step (target_db="x", load_after="on")."""
     response = client.post(
         reverse("wizard_current"),
         {
@@ -89,7 +93,8 @@ def walk_current_to_schema(client, source, target, collections, *, db="default")
     base = draft_url_of(response)
     assert response["Location"] == base + "target/"
     response = client.post(
-        base + "target/", {"target_project": target.project_id, "target_cluster": target.pk}
+        base + "target/",
+        {"target_project": target.project_id, "target_cluster": target.pk, **target_step},
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert response["Location"] == base + "collections/"

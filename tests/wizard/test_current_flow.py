@@ -142,6 +142,66 @@ def test_it_keeps_the_choices_on_back_and_reload(owner_client, source, target):
     assert f'value="{source.pk}" selected' in start
 
 
+def test_it_migrates_into_a_new_target_database_and_loads_after(
+    owner_client, source, target, target_server
+):
+    MilvusClient(uri=target_server.uri).create_database("archive")
+    response = owner_client.post(
+        reverse("wizard_current"),
+        {
+            "source_cluster": source.pk,
+            "source_db": "default",
+            "migrate_to": "existing",
+            "migration_type": "offline",
+        },
+    )
+    base = draft_url_of(response)
+    page = owner_client.get(base + "target/").content.decode()
+    assert ">Target Database</label>" in page and "Load after migration</label>" in page
+    suggestions = owner_client.get(
+        base + "target/databases/", {"target_cluster": target.pk}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert '<option value="archive">' in suggestions and "Databases of dst:" in suggestions
+
+    base = walk_current_to_schema(
+        owner_client, source, target, ["docs"], target_db="fresh_db", load_after="on"
+    )
+    schema = owner_client.get(base + "schema/").content.decode()
+    assert "database <code>fresh_db</code>, loaded after migration" in schema
+    response = owner_client.post(base + "schema/", schema_post("migrate", ["docs"]))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    job = Job.objects.get()
+    assert (job.target_db, job.load_after) == ("fresh_db", True)
+    assert job.collections.get().target_db == "fresh_db"
+    # created by the job, not by the wizard
+    assert "fresh_db" not in MilvusClient(uri=target_server.uri).list_databases()
+
+
+def test_it_refuses_an_invalid_target_database_name_on_the_target_step(
+    owner_client, source, target
+):
+    response = owner_client.post(
+        reverse("wizard_current"),
+        {
+            "source_cluster": source.pk,
+            "source_db": "default",
+            "migrate_to": "existing",
+            "migration_type": "offline",
+        },
+    )
+    base = draft_url_of(response)
+
+    response = owner_client.post(
+        base + "target/",
+        {"target_project": target.project_id, "target_cluster": target.pk, "target_db": "9-x"},
+    )
+
+    assert response.status_code == 400
+    assert "Target database name &#x27;9-x&#x27; is invalid" in response.content.decode()
+    assert "target_db" not in WizardDraft.objects.get().data
+
+
 # --- bad input: a clear message on its step, nothing created ------------------------------
 
 FORBIDDEN_CELLS = [

@@ -74,8 +74,9 @@ def test_it_migrates_from_the_standalone_to_a_pending_job(owner_client, filled, 
     page = owner_client.get(base + "source/").content.decode()
     assert "<h1>Select Source and Target</h1>" in page
     assert f">{DOCS}</label>" in page and "12 entities" in page
-    for label in ("Source Database", "Target Project", "Target Cluster"):
+    for label in ("Source Database", "Target Project", "Target Cluster", "Target Database"):
         assert f">{label}</label>" in page
+    assert "Load after migration</label>" in page
     assert filled.token not in page and f'value="{STANDALONE_PASSWORD}"' not in page
 
     response = owner_client.post(
@@ -85,11 +86,14 @@ def test_it_migrates_from_the_standalone_to_a_pending_job(owner_client, filled, 
             "collections": [DOCS, ITEMS],
             "target_project": target.project_id,
             "target_cluster": target.pk,
+            "target_db": "from_elsewhere",
+            "load_after": "on",
         },
     )
     assert response["Location"] == base + "schema/"
     page = owner_client.get(base + "schema/").content.decode()
     assert f"<legend>{DOCS}</legend>" in page and "<h1>Configure Schema</h1>" in page
+    assert "database <code>from_elsewhere</code>, loaded after migration" in page
 
     response = owner_client.post(
         base + "schema/",
@@ -106,6 +110,7 @@ def test_it_migrates_from_the_standalone_to_a_pending_job(owner_client, filled, 
     job = Job.objects.get()
     assert response["Location"].endswith(f"&highlight={job.pk}")
     assert job.source_cluster is None and job.target_cluster == target
+    assert (job.target_db, job.load_after) == ("from_elsewhere", True)
     kept = Connection.decrypt(job.source_connection_enc)
     assert kept.pymilvus_token == filled.token
     names = list(JobCollection.objects.filter(job=job).values_list("source_name", "target_name"))

@@ -16,8 +16,7 @@ from console import services as console_services
 from console import throttle
 from console.access import visible_clusters
 from console.errors import ServiceError
-from console.live_reads import SourceListing, check_cluster, list_collections
-from console.models import Cluster
+from console.live_reads import SourceListing, list_collections
 from migrations_app.models import WizardDraft
 from migrations_app.service import source_refusal
 from migrations_app.wizard import steps
@@ -32,22 +31,6 @@ from migrations_app.wizard.drafts import (
 from migrations_app.wizard.forms import NEW, CollectionsForm, StartForm, TargetForm
 
 CURRENT = WizardDraft.Flow.CURRENT
-
-
-def _databases(request: HttpRequest, cluster: Cluster | None) -> tuple[list[str], str]:
-    """(databases of the cluster, "default" first; or [] and the reason they cannot be read).
-
-    An external cluster's endpoint was typed by a person: reading it counts against the
-    user's connections (console.throttle)."""
-    if cluster is None:
-        return [], ""
-    connection = cluster.connection()
-    if not throttle.allow_connection(request.user.pk, connection):
-        return [], throttle.TOO_MANY_CONNECTION_TESTS
-    check = check_cluster(connection)
-    if not check.ok:
-        return [], f"Cannot read the databases of {cluster.name}: {check.error}"
-    return sorted(check.databases, key=lambda n: (n != "default", n)), ""
 
 
 @login_required
@@ -66,7 +49,7 @@ def start(request: HttpRequest, draft_id: uuid.UUID | None = None) -> HttpRespon
     else:
         chosen_id = request.GET.get("source_cluster") or draft.data.get("source_cluster_id")
     chosen = next((c for c in clusters if c.pk == chosen_id), clusters[0] if clusters else None)
-    databases, db_error = _databases(request, chosen)
+    databases, db_error = steps.cluster_databases(request.user, chosen)
     initial = {
         "source_cluster": chosen.pk if chosen else "",
         "source_db": draft.data.get("source_db", ""),
@@ -122,7 +105,7 @@ def source_databases(request: HttpRequest) -> HttpResponse:
     refused = source_refusal(request.user, cluster)
     if refused:  # listed disabled: its databases are not read for someone who may not take them
         raise PermissionDenied(refused)
-    databases, db_error = _databases(request, cluster)
+    databases, db_error = steps.cluster_databases(request.user, cluster)
     form = StartForm(
         initial={"source_cluster": cluster.pk}, clusters=[cluster], databases=databases
     )
@@ -136,7 +119,7 @@ def source_databases(request: HttpRequest) -> HttpResponse:
 def _target_context(request: HttpRequest, draft: WizardDraft, project_id: str | None) -> dict:
     project = steps.chosen_project(request.user, draft, project_id)
     options = steps.target_options(request.user, draft, project)
-    return {"project": project, "options": options}
+    return {"project": project, "options": options, "draft": draft}
 
 
 @login_required
@@ -162,6 +145,8 @@ def target(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         "target_project": context["project"].pk if context["project"] else "",
         "target_cluster": draft.data.get("target_cluster_id", ""),
         "cluster_name": draft.data.get("new_cluster_name", ""),
+        "target_db": draft.data.get("target_db", ""),
+        "load_after": draft.data.get("load_after", False),
     }
     form = TargetForm(
         request.POST or None,
@@ -198,15 +183,20 @@ def target(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
                 target_cluster_id="" if new_cluster else data["target_cluster"],
                 new_cluster_name=data["cluster_name"].strip() if new_cluster else "",
             )
+            steps.keep_target_database(draft, data)
             draft.save()
             return redirect(steps.step_url(draft, "wizard_collections"))
         status = 400
     context.update(
-        draft=draft,
         form=form,
         new_cluster=new_cluster,
         step_error=steps.pop_error(draft, "wizard_target"),
+        source_db=draft.data.get("source_db", "default"),
     )
+    if not new_cluster:
+        context.update(
+            steps.target_database_context(request.user, draft, form["target_cluster"].value())
+        )
     return render(request, "migrations/current_target.html", context, status=status)
 
 
@@ -220,6 +210,17 @@ def target_clusters(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     context = _target_context(request, draft, project_id)
     context.update(selected=draft.data.get("target_cluster_id", ""), field_errors=[])
     return render(request, "migrations/_target_cluster.html", context)
+
+
+@login_required
+@require_GET
+def target_databases(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    """htmx: the Target Database suggestions for the chosen Target Cluster (both flows)."""
+    draft = load_draft(request, draft_id)
+    cluster_id = request.GET.get("target_cluster", "")
+    require_visible(request, cluster_ids=[cluster_id])
+    context = steps.target_database_context(request.user, draft, cluster_id)
+    return render(request, "migrations/_target_database.html#suggestions", context)
 
 
 @login_required

@@ -152,6 +152,8 @@ def source(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         "collections": draft.data.get("collections", []),
         "target_project": project.pk if project else "",
         "target_cluster": draft.data.get("target_cluster_id", ""),
+        "target_db": draft.data.get("target_db", ""),
+        "load_after": draft.data.get("load_after", False),
     }
     form = SourceTargetForm(
         request.POST or None,
@@ -172,24 +174,25 @@ def source(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
                 target_cluster_id=data["target_cluster"],
                 migrate_to="existing",
             )
+            steps.keep_target_database(draft, data)
             steps.choose_collections(draft, infos, data["collections"])
             draft.save()
             return redirect(steps.step_url(draft, "wizard_schema"))
         status = 400
-    return render(
-        request,
-        "migrations/other_source.html",
-        {
-            "draft": draft,
-            "form": form,
-            "listing": listing,
-            "project": project,
-            "options": options,
-            "endpoint": connection.address,
-            "step_error": steps.pop_error(draft, "wizard_source"),
-        },
-        status=status,
+    context = {
+        "draft": draft,
+        "form": form,
+        "listing": listing,
+        "project": project,
+        "options": options,
+        "endpoint": connection.address,
+        "source_db": db,
+        "step_error": steps.pop_error(draft, "wizard_source"),
+    }
+    context.update(
+        steps.target_database_context(request.user, draft, form["target_cluster"].value())
     )
+    return render(request, "migrations/other_source.html", context, status=status)
 
 
 @login_required

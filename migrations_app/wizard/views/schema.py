@@ -165,6 +165,7 @@ def schema(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         "other_problems": other_problems,
         "problem_count": len(other_problems) + sum(len(x["problems"]) for x in sections),
         "target_label": _target_label(request, draft),
+        "target_db": steps.target_db(draft),
         "back_url": steps.previous_url(draft, "wizard_schema"),
         "step_error": steps.pop_error(draft, "wizard_schema"),
     }
@@ -221,7 +222,7 @@ def _taken_on_target(request: HttpRequest, draft: WizardDraft) -> tuple[set[str]
     cluster = visible_clusters(request.user).filter(pk=draft.data.get("target_cluster_id")).first()
     if cluster is None:
         raise Http404("No such cluster")
-    db = draft.data.get("source_db", "default")
+    db = steps.target_db(draft)
     of = f"{cluster.pk}/{db}"
     kept = draft.data.get(TARGET_NAMES, {})
     if kept.get("of") == of:
@@ -263,7 +264,7 @@ def name_check(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     ]
     name = names[index]
     others = {n for i, n in enumerate(names) if i != index}
-    db = draft.data.get("source_db", "default")
+    db = steps.target_db(draft)
     finding = invalid_name(name, "target collection")
     suggestion, ok, note = "", "", ""
     if finding is None:
