@@ -14,6 +14,8 @@ Each round runs both paths into fresh target collections, in alternating order:
 - hand-made: the rows, already in memory, inserted in batches of 10,000, then flush, the same
   index type built with the parameters the engine builds (the documented defaults: Milvus Lite
   reports none), load — what a person who knows the index would do, with no reading cost;
+- hand-made, reading: the same, but the rows read from the source with `query_iterator`
+  (batches of 10,000) as a person copying a collection by hand would;
 - engine: `migrate_collection` (plan check, create, copy, flush, index build, load, verify of
   every row), in a child process, timed as a whole.
 
@@ -90,13 +92,21 @@ def _rounds(rows: int, dim: int, index_type: str, rounds: int, source_kind: str)
                 print("starting the Milvus standalone ...", flush=True)
                 standalone = start_standalone()
             target = MilvusClient(standalone.uri, token=standalone.token)
-            hand, engine = [], []
+            hand, reading, engine = [], [], []
+            paths = ("hand", "reading", "engine")
             for number in range(rounds):
-                order = ("hand", "engine") if number % 2 == 0 else ("engine", "hand")
-                for path in order:
+                # Each path goes first, second and last in turn.
+                for path in paths[number % 3 :] + paths[: number % 3]:
                     if path == "hand":
                         hand.append(_hand_made(target, data, dim, index_type, params, number))
                         print(f"round {number + 1} hand-made: {_line(hand[-1])}", flush=True)
+                    elif path == "reading":
+                        reading.append(
+                            _hand_made(
+                                target, data, dim, index_type, params, number, read_from=source
+                            )
+                        )
+                        print(f"round {number + 1} hand-made, reading: {_line(reading[-1])}")
                     else:
                         engine.append(_run_engine(where, standalone, number))
                         print(f"round {number + 1} engine:    {_line(engine[-1])}", flush=True)
@@ -119,6 +129,12 @@ def _rounds(rows: int, dim: int, index_type: str, rounds: int, source_kind: str)
     print(f"hand-made (insert + flush + index + load): median {hand_median:.2f} s")
     print(f"engine (migrate_collection, verify included): median {engine_median:.2f} s")
     print(f"engine speed / hand-made speed = {hand_median / engine_median:.2f}   (target >= 0.9)")
+    reading_median = statistics.median(r["seconds"] for r in reading)
+    print(
+        f"hand-made reading the source (query_iterator {RAW_BATCH:,} + insert + flush + index + "
+        f"load): median {reading_median:.2f} s; engine speed / its speed = "
+        f"{reading_median / engine_median:.2f}"
+    )
     # Like for like: the engine's work up to a loaded, indexed target, its verification left out.
     unverified = statistics.median(r["seconds"] - r["phases"].get("verifying", 0) for r in engine)
     print(
@@ -133,16 +149,27 @@ def _line(figures: dict) -> str:
     return f"{figures['seconds']:.2f} s ({parts})"
 
 
-def _hand_made(target, data: list[dict], dim: int, index_type: str, params, number) -> dict:
-    name = f"hand_{number}"
+def _hand_made(
+    target, data: list[dict], dim: int, index_type: str, params, number, read_from=None
+) -> dict:
+    """The rows from memory, or with `read_from` read from the source with query_iterator
+    (what a person would write to copy a collection by hand), then flush, index and load."""
+    name = f"hand_{number}" if read_from is None else f"hand_read_{number}"
     if target.has_collection(name):
         target.drop_collection(name)
     _create(target, name, dim)
     phases = {}
     started = mark = time.perf_counter()
-    for start in range(0, len(data), RAW_BATCH):
-        target.insert(name, data[start : start + RAW_BATCH])
-    phases["insert"], mark = _since(mark)
+    if read_from is None:
+        for start in range(0, len(data), RAW_BATCH):
+            target.insert(name, data[start : start + RAW_BATCH])
+        phases["insert"], mark = _since(mark)
+    else:
+        iterator = read_from.query_iterator(SOURCE, batch_size=RAW_BATCH, output_fields=["*"])
+        while batch := iterator.next():
+            target.insert(name, batch)
+        iterator.close()
+        phases["read + insert"], mark = _since(mark)
     target.flush(name)
     phases["flush"], mark = _since(mark)
     index = target.prepare_index_params()

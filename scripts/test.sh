@@ -32,8 +32,10 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 redis_pidfile=""
+idle_probe=""
 finish() {
     local rc=$?
+    if [ -n "$idle_probe" ]; then kill "$idle_probe" 2>/dev/null || true; fi
     if [ -n "$redis_pidfile" ]; then $PY scripts/redis_ctl.py stop "$redis_pidfile" || true; fi
     $PY scripts/test_summary.py "$results" || true
     exit "$rc"
@@ -75,6 +77,11 @@ run_pytest() {
 # several test processes share the 2 cores well (README: Two commands). Each process gets a Redis
 # database of its own below REDIS_URL's (tests/settings.py), so REDIS_URL leaves room below it.
 workers="${TEST_PROCESSES:-3}"
+# The 100-second idle of tests/test_connections.py runs beside the pass, not inside a test
+# process (tests/idle_probe.py); the test reads its result.
+export IDLE_PROBE_RESULT="$PWD/$results/idle-probe.json"
+$PY -m tests.idle_probe "$IDLE_PROBE_RESULT" 2>"$results/idle-probe.log" &
+idle_probe=$!
 echo "== pytest on SQLite: every test ($workers processes)"
 run_pytest sqlite -n "$workers" --dist loadgroup
 

@@ -115,6 +115,7 @@ def test_it_publishes_the_openapi_document(client):
         "/v2/jobs/{jobId}/retry",
         "/v2/jobs/{jobId}/verify",
         "/v2/jobs/{jobId}/repair",
+        "/v2/jobs/{jobId}/discard",
         "/v2/jobs/{jobId}/speedCap",
         "/v2/projects/{projectId}/webhook",
     }

@@ -25,8 +25,8 @@ from migrations_app.engine.plan import plan, require_ok
 from tests.engine.sample_data import create_simple
 
 REPO = Path(__file__).resolve().parents[2]
-ROWS = 30_000
-BATCH_BYTES = "60000"  # about 500 rows a batch: ~60 batches, time to kill the copy mid-way
+ROWS = 8_000
+BATCH_BYTES = "24000"  # about 200 rows a batch: ~40 batches, time to kill the copy mid-way
 
 
 @pytest.fixture(scope="module")
