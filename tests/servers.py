@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
     try:
         server.start()
         server.wait_started(timeout=180_000)  # 2.2's own default (30 s) is short on a busy box
+        _wait_answering(server.listen_port)
     except BaseException:
         server.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
@@ -137,6 +139,25 @@ def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
         lock=lock if own_lock else None,
         version=version,
     )
+
+
+def _wait_answering(port: int, timeout: float = 120) -> None:
+    """wait_started sees the port open; a 2.2 proxy may refuse the Milvus protocol for a while
+    after ("not a Milvus server"): connect as the tests will, until it answers."""
+    from migrations_app.engine.connect import connect
+    from migrations_app.engine.errors import EngineError, ServerTooOld
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connect(f"http://{HOST}:{port}", token="root:Milvus").close()
+            return
+        except ServerTooOld:  # 2.2.8 answers, to say it is too old: that is its answer
+            return
+        except EngineError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def _installed():
