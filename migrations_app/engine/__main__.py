@@ -96,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        # The state is saved and the resume command printed. A thread of the interrupted copy
+        # (the reader, blocked in a gRPC call) can hold the interpreter's exit for good (seen
+        # once in the test suite): leave now instead of waiting for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 def _interrupt(signum, frame) -> None:
