@@ -69,3 +69,23 @@ def start_copy(owner, source: Cluster, target: Cluster, target_name: str = "big"
             collections=[service.CollectionChoice("big", target_name=target_name)],
         ),
     )
+
+
+def settle_index_files(server, name: str = "big", timeout: float = 60) -> None:
+    """Flush `name` and wait until Milvus Lite has written its index files: it writes them in
+    the background after a flush, not atomically, and a server stopped in the middle of one
+    cannot load the collection again. For tests that stop and restart a source."""
+    client = MilvusClient(uri=server.uri)
+    try:
+        client.flush(name)
+    finally:
+        client.close()
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        sizes = sorted((str(p), p.stat().st_size) for p in server.data_dir.rglob("*.idx"))
+        if sizes and sizes == last:
+            return
+        last = sizes
+        time.sleep(0.5)
+    raise AssertionError(f"the source's index files were not written within {timeout:.0f} s")

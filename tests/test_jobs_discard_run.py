@@ -11,7 +11,7 @@ import pytest
 from console.clusters.lite_process import start_lite
 from jobs.models import Job, JobCollection
 from migrations_app import discard, service
-from tests.jobs_support import count, fill, local_cluster, start_copy, wait_for
+from tests.jobs_support import count, fill, local_cluster, settle_index_files, start_copy, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,6 +45,7 @@ def test_a_discarded_failed_job_retries_from_the_start(
 ):
     source_server, target_server = fresh_lite_factory(), lite_factory()
     fill(source_server, "big", ROWS)
+    settle_index_files(source_server)  # the test stops and restarts the source
     source = local_cluster(project, source_server, "src")
     target = local_cluster(project, target_server, "dst")
     job = start_copy(owner, source, target)
