@@ -413,6 +413,25 @@ def _session_job_queue():
     use_session_queue()
 
 
+_SERVED = {"job_worker", "own_worker", "_worker_pool"}
+
+
+@pytest.fixture(autouse=True)
+def _unserved_jobs(request):
+    """A test without a worker sends its jobs to a queue no worker reads, dropped at its end:
+    the session's worker, left running by an earlier test of this process, must not pick them
+    up and run them while the test's database is flushed under it."""
+    names = set(request.fixturenames)
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & names
+    if not uses_db or _SERVED & names:
+        yield
+        return
+    from tests.workers import unserved_queue
+
+    with unserved_queue():
+        yield
+
+
 @pytest.fixture
 def worker_env() -> dict[str, str]:
     """Extra environment of the worker (override in a module: small batches...)."""

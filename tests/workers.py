@@ -201,10 +201,31 @@ class Worker:
         return tasks
 
 
-def purge() -> int:
-    """Drop the messages waiting in this session's queue; how many there were."""
+def purge(queue: str = JOB_QUEUE) -> int:
+    """Drop the messages waiting in this session's queue (or `queue`); how many there were."""
     with app.connection_for_write() as conn:
-        return conn.default_channel.queue_purge(JOB_QUEUE) or 0
+        return conn.default_channel.queue_purge(queue) or 0
+
+
+UNSERVED_QUEUE = f"{JOB_QUEUE}-unserved"
+
+
+@contextmanager
+def unserved_queue() -> Iterator[None]:
+    """Jobs sent inside go to a queue no worker reads, emptied at the end."""
+    app.conf.task_default_queue = UNSERVED_QUEUE
+    os.environ[QUEUE_VARIABLE] = UNSERVED_QUEUE
+    try:
+        yield
+    finally:
+        use_session_queue()
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            channel.queue_purge(UNSERVED_QUEUE)
+            channel.client.delete(
+                channel.keyprefix_queue % UNSERVED_QUEUE,
+                channel.keyprefix_binding_permanent % UNSERVED_QUEUE,
+            )
 
 
 class TestWorker:
