@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: Chromium for the browser tests, Redis, then ruff, the migrations check and two
-# pytest passes: every test on SQLite, then the tests that go through the database layer on
-# PostgreSQL (127.0.0.1:5432; the rule is in tests/conftest.py). It ends with one summary
+# pytest passes side by side: every test on SQLite, and the tests that go through the database
+# layer on PostgreSQL (127.0.0.1:5432; the rule is in tests/conftest.py). It ends with one summary
 # (scripts/test_summary.py). With CI=true, a pass or a module that cannot run here (no
 # PostgreSQL, no redis-server) fails the run instead of being skipped.
 set -euo pipefail
@@ -33,9 +33,14 @@ fi
 
 redis_pidfile=""
 idle_probe=""
+pg_pid=""
 finish() {
     local rc=$?
     if [ -n "$idle_probe" ]; then kill "$idle_probe" 2>/dev/null || true; fi
+    if [ -n "$pg_pid" ]; then
+        pkill -TERM -P "$pg_pid" 2>/dev/null || true
+        wait "$pg_pid" 2>/dev/null || true
+    fi
     if [ -n "$redis_pidfile" ]; then $PY scripts/redis_ctl.py stop "$redis_pidfile" || true; fi
     $PY scripts/test_summary.py "$results" || true
     exit "$rc"
@@ -73,25 +78,32 @@ run_pytest() {
     return "$rc"
 }
 
-# pytest-xdist: most of a test's time is spent waiting on servers, workers and the browser, so
-# several test processes share the 2 cores well (README: Two commands). Each process gets a Redis
-# database of its own below REDIS_URL's (tests/settings.py), so REDIS_URL leaves room below it.
-workers="${TEST_PROCESSES:-3}"
-# The 100-second idle of tests/test_connections.py runs beside the pass, not inside a test
-# process (tests/idle_probe.py); the test reads its result.
-export IDLE_PROBE_RESULT="$PWD/$results/idle-probe.json"
-$PY -m tests.idle_probe "$IDLE_PROBE_RESULT" 2>"$results/idle-probe.log" &
-idle_probe=$!
-echo "== pytest on SQLite: every test ($workers processes)"
-run_pytest sqlite -n "$workers" --dist loadgroup
+# pytest-xdist: most of a test's time is spent waiting on servers, workers and the browser (a
+# whole run keeps the 2 cores about half busy), so several test processes share them well, and
+# the PostgreSQL pass runs beside the SQLite pass (README: Two commands). Each process gets a
+# Redis database of its own below the one REDIS_URL names (tests/settings.py): the SQLite pass's
+# from REDIS_URL's down, the PostgreSQL pass's below those.
+workers="${TEST_PROCESSES:-4}"
+pg_workers="${TEST_PG_PROCESSES:-2}"
+redis_base="${REDIS_URL%/*}"
+redis_db="${REDIS_URL##*/}"
+pg_redis_db=$((redis_db - workers))
+if [ $((pg_redis_db - pg_workers + 1)) -lt 0 ]; then
+    echo "REDIS_URL $REDIS_URL leaves too few Redis databases below it for $workers + $pg_workers test processes" >&2
+    exit 1
+fi
 
 pg_rc=0
 pg_url="$($PY scripts/pg_ready.py)" || pg_rc=$?
+pg_pid=""
 if [ "$pg_rc" -eq 0 ]; then
-    echo "== pytest on PostgreSQL ($pg_url): the tests that go through the database layer"
+    echo "== pytest on PostgreSQL ($pg_url), beside the SQLite pass: the tests that go through the database layer ($pg_workers processes; output below once it ends)"
     # tests/engine never touch the database (the engine is free of Django): not even collected.
-    DATABASE_URL="$pg_url" run_pytest postgresql --ignore=tests/engine -n "$workers" \
-        -m "database and not e2e and not standalone and not provisioning"
+    DATABASE_URL="$pg_url" REDIS_URL="$redis_base/$pg_redis_db" run_pytest postgresql \
+        --ignore=tests/engine -n "$pg_workers" \
+        -m "database and not e2e and not standalone and not provisioning" \
+        >"$results/postgresql.log" 2>&1 &
+    pg_pid=$!
 elif [ "$pg_rc" -eq 3 ]; then
     pg_at="${PG_HOST:-127.0.0.1}:${PG_PORT:-5432}"
     echo "nothing answers on $pg_at" >"$results/postgresql.not-run"
@@ -99,6 +111,26 @@ elif [ "$pg_rc" -eq 3 ]; then
 else
     echo "PostgreSQL answers but cannot be used (above)" >"$results/postgresql.not-run"
     exit "$pg_rc"
+fi
+
+# The 100-second idle of tests/test_connections.py runs beside the pass, not inside a test
+# process (tests/idle_probe.py); the test reads its result.
+export IDLE_PROBE_RESULT="$PWD/$results/idle-probe.json"
+$PY -m tests.idle_probe "$IDLE_PROBE_RESULT" 2>"$results/idle-probe.log" &
+idle_probe=$!
+echo "== pytest on SQLite: every test ($workers processes)"
+sqlite_status=0
+run_pytest sqlite -n "$workers" --dist loadgroup || sqlite_status=$?
+
+pg_status=0
+if [ -n "$pg_pid" ]; then
+    wait "$pg_pid" || pg_status=$?
+    pg_pid=""
+    echo "== pytest on PostgreSQL: its output"
+    cat "$results/postgresql.log"
+fi
+if [ "$sqlite_status" -ne 0 ] || [ "$pg_status" -ne 0 ]; then
+    exit 1
 fi
 
 if [ "$not_run" -ne 0 ] && [ "$in_ci" = true ]; then

@@ -63,11 +63,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.standalone)
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.e2e)
-        # For pytest-xdist's `--dist loadgroup`: every standalone test on one test process (one
-        # standalone per machine: another process would wait for its lock until the first one's
-        # session ends), the browser tests on one (one Chromium). Checked below.
+        # For pytest-xdist's `--dist loadgroup`: the standalone tests on two test processes, each
+        # with a standalone of its own (the engine's, with the version matrix, and the console's),
+        # the browser tests on one (one Chromium). Checked below.
         if used & STANDALONE_FIXTURES:
-            item.add_marker(pytest.mark.xdist_group("standalone"))
+            engine = item.path.parent.name == "engine"
+            item.add_marker(pytest.mark.xdist_group("standalone" if engine else "standalone-jobs"))
         elif used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.xdist_group("browser"))
         if used & PROVISIONING_FIXTURES:

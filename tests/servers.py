@@ -11,6 +11,8 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +49,13 @@ def start_lite_server(base_dir: Path) -> LiteServer:
     return LiteServer(port=port, data_dir=data_dir, proc=proc)
 
 
-# Held while a standalone runs: its embedded etcd always binds 127.0.0.1:2380, so test runs on
-# one machine (two checkouts, a benchmark) take turns instead of failing.
+# Held while a standalone whose embedded etcd binds the default ports (127.0.0.1:2379/2380) runs,
+# so test runs on one machine (two checkouts, a benchmark) take turns instead of failing. A
+# standalone given an etcd config of its own (`_isolate_etcd`) needs no turn.
 STANDALONE_LOCK = Path(os.environ.get("MILVUS_STANDALONE_LOCK", "/tmp/milvus-standalone.lock"))
+# Releases whose embedded etcd reads `etcd.config.path` (tried: a second one started beside a
+# first, both answering). The others bind the default ports whatever the config says.
+ISOLATED_ETCD = {INSTALLED}
 
 
 @dataclass
@@ -75,30 +81,35 @@ class Standalone:
             self.lock.close()
 
 
+def needs_lock(version: str) -> bool:
+    """Whether a standalone of `version` binds the embedded etcd's default ports."""
+    return version not in ISOLATED_ETCD
+
+
 def take_standalone_lock():
     """The machine's standalone lock (an open file, held until closed); RuntimeError when
     another standalone or etcd holds the embedded etcd's port anyway."""
     lock = STANDALONE_LOCK.open("a")
     fcntl.flock(lock, fcntl.LOCK_EX)
-    # The embedded etcd always binds 127.0.0.1:2380 whatever the config says, so a second
-    # standalone on this machine would hang for minutes before failing: say why at once.
+    # A second standalone on etcd's default port would hang for minutes before failing: say
+    # why at once.
     if port_open(ETCD_PEER_PORT):
         lock.close()
         raise RuntimeError(
             f"another Milvus standalone (or etcd) already holds 127.0.0.1:{ETCD_PEER_PORT}; "
-            "only one can run on a machine at a time"
+            "only one such can run on a machine at a time"
         )
     return lock
 
 
 def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
     """A Milvus standalone of `version` (PyPI `milvus`, tests/milvus_versions.py) with
-    authorization on, on free loopback ports. It takes the machine's standalone lock unless the
-    caller holds it already (`lock`: then the caller keeps and closes it). Raises Unavailable
-    when that version is not installed."""
+    authorization on, on free loopback ports. A release whose embedded etcd binds its default
+    ports takes the machine's standalone lock unless the caller holds it already (`lock`: then
+    the caller keeps and closes it). Raises Unavailable when that version is not installed."""
     module = milvus_versions.load(version) if version != INSTALLED else _installed()
     package_data = Path(module.__file__).parent / "data"
-    own_lock = lock is None
+    own_lock = lock is None and needs_lock(version)
     if own_lock:
         lock = take_standalone_lock()
     base_dir = Path(tempfile.mkdtemp(prefix="milvus-standalone-"))
@@ -112,6 +123,8 @@ def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
         (package_data / "config.yaml.template").read_text(),
         flags=re.M,
     )
+    if not needs_lock(version):
+        template = _isolate_etcd(template, base_dir)
     template_path = base_dir / "config.yaml.template"
     template_path.write_text(template)
     config = module.MilvusServerConfig(template=str(template_path))
@@ -119,11 +132,12 @@ def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
         config.glog_conf_file = str(package_data / "glog.conf")
     server = module.MilvusServer(config, wait_for_started=False)
     server.set_base_dir(str(base_dir))
-    _share_binaries(base_dir, version)
     server.config.set("authorization_enabled", True)
     server.listen_port = free_port()
     try:
-        server.start()
+        with _unpacking(version):
+            _share_binaries(base_dir, version)
+            server.start()
         server.wait_started(timeout=180_000)  # 2.2's own default (30 s) is short on a busy box
         _wait_answering(server.listen_port)
     except BaseException:
@@ -139,6 +153,34 @@ def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
         lock=lock if own_lock else None,
         version=version,
     )
+
+
+def _isolate_etcd(template: str, base_dir: Path) -> str:
+    """The template with an embedded etcd config of its own: free loopback ports instead of
+    2379/2380, so this standalone runs beside others."""
+    peer, client = free_port(), free_port()
+    config = base_dir / "embedEtcd.yaml"
+    config.write_text(
+        f"listen-peer-urls: http://{HOST}:{peer}\n"
+        f"initial-advertise-peer-urls: http://{HOST}:{peer}\n"
+        f"initial-cluster: default=http://{HOST}:{peer}\n"
+        f"listen-client-urls: http://{HOST}:{client}\n"
+        f"advertise-client-urls: http://{HOST}:{client}\n"
+    )
+    embed = "  use:\n    embed: true"
+    if embed not in template:
+        raise RuntimeError("this Milvus release's config template has no embedded etcd section")
+    return template.replace(embed, f"{embed}\n  config:\n    path: {config}", 1)
+
+
+@contextmanager
+def _unpacking(version: str) -> Iterator[None]:
+    """One process at a time unpacks (or checks) a release's shared binaries and starts it."""
+    path = milvus_versions.ROOT / version / ".unpack.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _wait_answering(port: int, timeout: float = 120) -> None:
@@ -170,7 +212,7 @@ def _share_binaries(base_dir: Path, version: str) -> None:
     """Each start unpacks the wheel's lzma binaries (hundreds of MB, seconds of CPU) into
     <base_dir>/bin unless their checksums show them unpacked already: point that directory at
     one kept per version, so only a version's first start unpacks. Written only under the
-    machine's standalone lock."""
+    release's unpack lock (_unpacking)."""
     shared = milvus_versions.ROOT / version / "unpacked"
     shared.mkdir(parents=True, exist_ok=True)
     (base_dir / "bin").symlink_to(shared, target_is_directory=True)
@@ -179,8 +221,8 @@ def _share_binaries(base_dir: Path, version: str) -> None:
 class StandaloneHost:
     """The one standalone a test process runs at a time, of whichever version a test asks for.
 
-    It takes the machine's lock at its first start and keeps it until `close()`, so switching
-    versions never lets another process in between (their embedded etcds share ports)."""
+    It takes the machine's lock at the first start of a release that needs it (needs_lock) and
+    keeps it until `close()`, so switching versions never lets another process in between."""
 
     def __init__(self) -> None:
         self.lock = None
@@ -190,7 +232,7 @@ class StandaloneHost:
         """The running standalone of `version`, started (the one running stopped) if needed."""
         if self.current is not None and self.current.version == version:
             return self.current
-        if self.lock is None:
+        if self.lock is None and needs_lock(version):
             self.lock = take_standalone_lock()
         if self.current is not None:
             self.current.stop()
