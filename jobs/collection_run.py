@@ -19,6 +19,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from console.clients import open_client
@@ -324,9 +325,10 @@ class CollectionRun(Observer):
         self.current_phase = phase
         self.phases[phase] = {"start": now.isoformat()}
         changes["phases"] = self.phases
-        self.mine.exclude(status__in=JobCollection.FINAL_STATES).update(**changes)
-        if "migrated_entities" in changes:
-            lifecycle.update_progress(self.job.pk)
+        with transaction.atomic():  # the Jobs page never sees the figures without their bar
+            self.mine.exclude(status__in=JobCollection.FINAL_STATES).update(**changes)
+            if "migrated_entities" in changes:
+                lifecycle.update_progress(self.job.pk)
 
     def _close_phase(self, now) -> None:
         if self.current_phase and self.current_phase in self.phases:
@@ -392,20 +394,22 @@ class CollectionRun(Observer):
         if self.pending_checkpoint is not None:
             changes["checkpoint"] = self.pending_checkpoint
             self.pending_checkpoint = None
-        self.mine.update(**changes)
-        lifecycle.update_progress(self.job.pk)
+        with transaction.atomic():
+            self.mine.update(**changes)
+            lifecycle.update_progress(self.job.pk)
 
     def on_verify_progress(self, progress: VerifyProgress) -> None:
         now = time.monotonic()
         if now - self.last_write < PROGRESS_EVERY:
             return
         self.last_write = now
-        self.mine.update(
-            verified_entities=progress.rows,
-            rows_per_s=round(progress.rows_per_s, 1),
-            heartbeat_at=timezone.now(),
-        )
-        lifecycle.update_progress(self.job.pk)
+        with transaction.atomic():
+            self.mine.update(
+                verified_entities=progress.rows,
+                rows_per_s=round(progress.rows_per_s, 1),
+                heartbeat_at=timezone.now(),
+            )
+            lifecycle.update_progress(self.job.pk)
 
     def on_retry(self, note: RetryNote | None) -> None:
         if note is None:

@@ -135,11 +135,12 @@ def start_standalone(version: str = INSTALLED, *, lock=None) -> Standalone:
     server.config.set("authorization_enabled", True)
     server.listen_port = free_port()
     try:
-        with _unpacking(version):
+        with _starting():
             _share_binaries(base_dir, version)
             server.start()
-        server.wait_started(timeout=180_000)  # 2.2's own default (30 s) is short on a busy box
-        _wait_answering(server.listen_port)
+            # 2.2's own default (30 s) is short on a busy box.
+            server.wait_started(timeout=180_000)
+            _wait_answering(server.listen_port)
     except BaseException:
         server.stop()
         shutil.rmtree(base_dir, ignore_errors=True)
@@ -174,11 +175,11 @@ def _isolate_etcd(template: str, base_dir: Path) -> str:
 
 
 @contextmanager
-def _unpacking(version: str) -> Iterator[None]:
-    """One process at a time unpacks (or checks) a release's shared binaries and starts it."""
-    path = milvus_versions.ROOT / version / ".unpack.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as lock:
+def _starting() -> Iterator[None]:
+    """One process of the machine at a time unpacks (or checks) a release's shared binaries and
+    starts it: the milvus package picks its free ports before the server binds them, so two
+    standalones starting together could pick the same."""
+    with Path(f"{STANDALONE_LOCK}.start").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -194,8 +195,12 @@ def _wait_answering(port: int, timeout: float = 120) -> None:
         try:
             connect(f"http://{HOST}:{port}", token="root:Milvus").close()
             return
-        except ServerTooOld:  # 2.2.8 answers, to say it is too old: that is its answer
-            return
+        except ServerTooOld as exc:
+            # 2.2.8 answers, to say it is too old: that is its answer once it names its
+            # release (a proxy still starting answers GetVersion without one).
+            if exc.message.startswith("Milvus ") or time.monotonic() > deadline:
+                return
+            time.sleep(1)
         except EngineError:
             if time.monotonic() > deadline:
                 raise
@@ -212,7 +217,7 @@ def _share_binaries(base_dir: Path, version: str) -> None:
     """Each start unpacks the wheel's lzma binaries (hundreds of MB, seconds of CPU) into
     <base_dir>/bin unless their checksums show them unpacked already: point that directory at
     one kept per version, so only a version's first start unpacks. Written only under the
-    release's unpack lock (_unpacking)."""
+    machine's start lock (_starting)."""
     shared = milvus_versions.ROOT / version / "unpacked"
     shared.mkdir(parents=True, exist_ok=True)
     (base_dir / "bin").symlink_to(shared, target_is_directory=True)

@@ -192,9 +192,11 @@ def _watch_verification(job: Job, worker, timeout: float = 180) -> list[tuple[st
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        c = job.collections.get()
-        progress, status = Job.objects.values_list("progress", "status").get(pk=job.pk)
-        seen.append((c.status, c.verified_entities, progress))
+        # One statement: the collection's figures and the job's bar as of the same moment.
+        c_status, rows, progress, status = JobCollection.objects.values_list(
+            "status", "verified_entities", "job__progress", "job__status"
+        ).get(job=job)
+        seen.append((c_status, rows, progress))
         if status in Job.FINAL_STATES:
             return seen
         time.sleep(0.05)

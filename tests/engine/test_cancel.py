@@ -191,7 +191,16 @@ def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_facto
 
     try:
         with measured(cancel):
-            verify(source, target, info, spec, observer=Calls(should_cancel=should_cancel))
+            # Small pages: the target's next pages, fetched ahead on a thread of their own,
+            # cannot hold the rest of the collection when the server freezes.
+            verify(
+                source,
+                target,
+                info,
+                spec,
+                options=Options(batch_bytes=4_000),
+                observer=Calls(should_cancel=should_cancel),
+            )
     finally:
         hang.release()
 
