@@ -7,8 +7,8 @@
 A Milvus Lite source (bench.migrate's collection: INT64 key, FLOAT_VECTOR, VARCHAR, INT64, two
 dynamic keys, indexed with `--index` and its documented default parameters; with `--source
 milvus`, the same collection in database bench_src of the target server) and the Milvus 2.3
-standalone of the test suite (tests/servers.py: it takes /tmp/milvus-standalone.lock for the
-whole run, authorization on). 3 rounds by default.
+standalone of the test suite (tests/servers.py: an embedded etcd on ports of its own, so it
+runs beside the tests' standalones; authorization on). 3 rounds by default.
 Each round runs both paths into fresh target collections, in alternating order:
 
 - hand-made: the rows, already in memory, inserted in batches of 10,000, then flush, the same

@@ -344,6 +344,10 @@ class CollectionRun(Observer):
         self._fenced_update(target_state=JobCollection.TargetState.CREATING, write_intent={})
         self.write_intent = {}
 
+    def on_target_dropped(self) -> None:
+        # Nothing left to discard (View Details offers Discard only for what is left).
+        self.mine.update(target_state=JobCollection.TargetState.DISCARDED)
+
     def on_checkpoint(self, checkpoint: dict) -> None:
         # The first checkpoint (0 rows, right after the target is created) is written at once:
         # from then on a run that dies resumes instead of finding its target name taken.

@@ -70,6 +70,7 @@ def test_it_cancels_during_the_copy_and_drops_the_incomplete_target(owner, pair,
     assert time.monotonic() - clicked < 10
     assert job.collections.get().status == JobCollection.Status.CANCELED
     assert count(target_server, "big") == -1  # nothing left behind
+    assert not job.can_discard  # so View Details offers no Discard
     job_worker.wait_idle()
     assert count(target_server, "big") == -1  # and nothing written after CANCELED
     messages = [e.message for e in job.events.all()]

@@ -137,6 +137,7 @@ def migrate_collection(
         # The target is this migration's own (the plan refuses existing names): created by
         # this run or by the run being resumed, and incomplete.
         if (created or resuming) and drop_target(target_client, spec, owner):
+            observer.on_target_dropped()
             observer.on_note(
                 f"migration canceled: incomplete target collection {spec.name} dropped"
             )

@@ -97,6 +97,9 @@ class Observer:
         """The target collection is about to be created: keep that (with a resume, the run
         that finds it then knows it may be its own; see `migrate_collection`'s `maybe_created`)."""
 
+    def on_target_dropped(self) -> None:
+        """A canceled migration dropped the incomplete target collection it had created."""
+
     def on_write_intent(self, intent: dict) -> None:
         """Before a batch is written: {"stream": partition or "*", "last_pk": its last key}, a
         JSON-safe dict to keep and pass back as `write_intent` with the checkpoint to resume.

@@ -178,7 +178,7 @@ def test_it_cancels_finalize_while_the_target_hangs(lite_factory, fresh_lite_fac
 def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_factory):
     target_server = fresh_lite_factory()
     source, target = MilvusClient(lite_factory().uri), MilvusClient(target_server.uri)
-    info, spec = copied_target(source, target, "ver")
+    info, spec = copied_target(source, target, "ver", rows=1000)
     finalize(target, spec, options=Options(load=True))
     hang = Hang(target_server)
     cancel = CancelAfter(1.0)
@@ -191,8 +191,8 @@ def test_it_cancels_verify_while_the_target_hangs(lite_factory, fresh_lite_facto
 
     try:
         with measured(cancel):
-            # Small pages: the target's next pages, fetched ahead on a thread of their own,
-            # cannot hold the rest of the collection when the server freezes.
+            # Many small pages: the flag is first asked (and the server frozen) while most of
+            # the target is still to be read, however fast the box reads.
             verify(
                 source,
                 target,
