@@ -12,17 +12,41 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
 
 
+# Ports free_port handed out lately, machine-wide (one empty file each, named by the port).
+HANDED_OUT = Path(tempfile.gettempdir()) / "milvus-console-ports"
+HANDED_OUT_FOR = 120.0  # seconds a handed-out port is not handed out again
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that no process of this
+    machine was given by free_port in the last two minutes. A server binds its port a moment
+    after it is picked, and gRPC servers bind with SO_REUSEPORT: two servers given the same
+    port would both start, and share its connections."""
+    HANDED_OUT.mkdir(exist_ok=True)
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = sock.getsockname()[1]
+        mark = HANDED_OUT / str(port)
+        try:
+            fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                if time.time() - mark.stat().st_mtime < HANDED_OUT_FOR:
+                    continue
+                mark.unlink()
+            except FileNotFoundError:
+                pass
+            continue
+        os.close(fd)
+        return port
 
 
 def private_dir(path: str | os.PathLike) -> Path:
