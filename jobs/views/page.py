@@ -58,9 +58,7 @@ def attach_collections(jobs: list[Job]) -> None:
     rows = (
         JobCollection.objects.filter(job_id__in=list(by_job))
         .order_by("job_id", "position", "pk")
-        .values_list(
-            "job_id", "source_db", "source_name", "target_db", "target_name", "retrying"
-        )
+        .values_list("job_id", "source_db", "source_name", "target_db", "target_name", "retrying")
     )
     for job_id, *names in rows:
         by_job[job_id].append(RowCollection(*names))
