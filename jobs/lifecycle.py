@@ -444,6 +444,8 @@ def mark_discarded(job: Job, collections: list[JobCollection], by: User, summary
 
 
 def _forget_targets(collections) -> None:
+    # Key ranges copied into the dropped target are gone with it: a Retry splits again.
+    JobRange.objects.filter(collection__in=[c.pk for c in collections]).delete()
     JobCollection.objects.filter(pk__in=[c.pk for c in collections]).update(
         target_state=JobCollection.TargetState.DISCARDED,
         checkpoint=None,

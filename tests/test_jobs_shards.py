@@ -139,3 +139,128 @@ def test_a_range_whose_source_keys_are_deleted_mid_copy_ends_as_source_changed(
     assert "the source changed during the migration" in c.error
     assert c.report["source_changed"] is True
     assert JobRange.objects.get(pk=copying.pk).status == "DONE"
+
+
+# --- a worker killed mid-range, on the Milvus standalone (duplicates show there) ------------
+
+STALE, CALL = 3, 5
+KILL_ROWS = 12_000
+KILL_ENV = {
+    "MIGRATION_SHARD_ROWS": "3000",
+    "MIGRATION_BATCH_BYTES": "20000",
+    "MIGRATION_STALE_AFTER": str(STALE),
+    "MIGRATION_CALL_TIMEOUT": str(CALL),
+}
+
+
+@pytest.fixture
+def two_workers(transactional_db, _worker_pool, tmp_path):
+    """Two worker processes of the test's own (2 tasks each); the session's worker takes no
+    job meanwhile."""
+    from tests.workers import Worker
+
+    with _worker_pool.paused():
+        workers = [Worker(tmp_path / name, KILL_ENV) for name in ("first", "second")]
+        try:
+            for worker in workers:
+                worker.log_dir.mkdir()
+                worker.start()
+            yield workers
+        finally:
+            for worker in workers:
+                worker.stop()
+
+
+@pytest.mark.standalone
+def test_a_range_of_a_killed_worker_is_resumed_by_the_other_with_every_key_once(
+    owner, project, lite_factory, standalone, two_workers, settings
+):
+    import secrets
+
+    from console.models import Cluster
+    from jobs import lifecycle
+    from migrations_app.engine.connect import connect
+
+    settings.MIGRATION_STALE_AFTER = STALE
+    settings.MIGRATION_CALL_TIMEOUT = CALL
+    first, second = two_workers
+    source_server = lite_factory()
+    fill(source_server, "big", KILL_ROWS)
+    source = local_cluster(project, source_server, "src")
+    target = Cluster(
+        project=project,
+        name="standalone",
+        plan=Cluster.Plan.DEDICATED,
+        kind=Cluster.Kind.EXTERNAL,
+        uri=standalone.uri,
+        status=Cluster.Status.RUNNING,
+    )
+    target.set_credentials(username="root", password="Milvus")
+    target.save()
+    name = f"sharded_{secrets.token_hex(4)}"
+    client = connect(standalone.uri, token=standalone.token)
+    try:
+        job = service.start_migration(
+            owner,
+            service.MigrationRequest(
+                source_cluster_id=source.pk,
+                target_cluster_id=target.pk,
+                collections=[service.CollectionChoice("big", target_name=name)],
+                max_rows_per_second=2000,
+            ),
+        )
+        victim = wait_until(
+            lambda: JobRange.objects.filter(
+                collection__job=job,
+                status="COPYING",
+                rows__gt=0,
+                worker__startswith=first.hostname + ":",
+            ).first(),
+            90,
+            lambda: f"the first worker copied no range\n{first.tail()}\n{second.tail()}",
+        )
+        first.kill()  # mid-range: no cleanup, no ack
+        wait_until(
+            lambda: lifecycle.reap()["resumed"],
+            60,
+            lambda: f"never resumed: {list(JobRange.objects.values('status', 'worker'))}",
+        )
+
+        job = wait_for(job, *Job.FINAL_STATES, timeout=120, worker=second)
+
+        assert job.status == Job.Status.SUCCESSFUL, job.reason
+        c = job.collections.get()
+        assert len(c.ranges.all()) == 4
+        resumed = JobRange.objects.get(pk=victim.pk)
+        assert resumed.resumes == 1 and resumed.status == "DONE"
+        assert resumed.worker.startswith(second.hostname + ":")
+        assert (c.report["target_count"], c.report["duplicate_keys"]) == (KILL_ROWS, 0)
+        client.load_collection(name)
+        rows = client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        assert rows[0]["count(*)"] == KILL_ROWS  # count(*) counts every stored copy of a key
+        keys = set()
+        for batch in _key_pages(client, name):
+            assert keys.isdisjoint(batch)
+            keys.update(batch)
+        assert keys == set(range(KILL_ROWS))
+    finally:
+        if client.has_collection(name):
+            client.drop_collection(name)
+        client.close()
+
+
+def _key_pages(client, name: str):
+    last = -1
+    while True:
+        rows = client.query(
+            name,
+            filter=f"pk > {last}",
+            output_fields=["pk"],
+            limit=5000,
+            consistency_level="Strong",
+        )
+        if not rows:
+            return
+        keys = sorted(row["pk"] for row in rows)
+        yield keys
+        last = keys[-1]
