@@ -23,6 +23,7 @@ from jobs.events import log_event
 from jobs.lease import Heartbeat, Lease
 from jobs.models import Job, JobCollection, JobRange
 from jobs.pace import SpeedCap
+from migrations_app.engine.checkpoint import initial_checkpoint
 from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError, LeaseLost
 from migrations_app.engine.migrate import copy_key_range
 from migrations_app.engine.model import CollectionInfo, CopyProgress, TargetSpec
@@ -142,7 +143,7 @@ class RangeRun(Observer):
                     CollectionInfo.from_dict(c.source_info),
                     TargetSpec.from_dict(c.spec),
                     KeyRange(after=self.range.from_key, upto=self.range.to_key),
-                    checkpoint=self.checkpoint,
+                    checkpoint=self._resume_point(),
                     write_intent=self.write_intent,
                     owner=self.job.pk,
                     options=engine_options(self.job.load_after, self.job.speed_cap),
@@ -152,6 +153,14 @@ class RangeRun(Observer):
                 target.close()
         finally:
             source.close()
+
+    def _resume_point(self) -> dict | None:
+        """The checkpoint to go on from. A run that died after saving its first write intent
+        but before its first checkpoint may have written that batch: it resumes from the
+        0-row checkpoint, so the batch is rewritten (upserted), not inserted twice."""
+        if self.checkpoint is None and self.write_intent:
+            return initial_checkpoint()
+        return self.checkpoint
 
     def _fail(self, message: str) -> None:
         message = redact(message, self.secrets)

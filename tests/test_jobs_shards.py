@@ -89,6 +89,12 @@ def test_a_large_collection_is_copied_as_key_ranges_and_verified_once(
     assert "copied as 5 key ranges" in page
     assert ranges[0].worker in page
 
+    # Verify Again compares with the ranges' digests merged: nothing changed since.
+    again = service.verify_again(owner, job)
+    again = wait_for(again, *Job.FINAL_STATES, worker=job_worker)
+    assert again.status == Job.Status.SUCCESSFUL, again.reason
+    assert again.collections.get().report["source_changed"] is False
+
 
 def test_cancel_during_a_sharded_copy_drops_the_target_once(owner, pair, job_worker):
     source, target, _, target_server = pair
@@ -155,12 +161,12 @@ KILL_ENV = {
 
 @pytest.fixture
 def two_workers(transactional_db, _worker_pool, tmp_path):
-    """Two worker processes of the test's own (2 tasks each); the session's worker takes no
-    job meanwhile."""
+    """Two worker processes of the test's own (one task at a time each); the session's worker
+    takes no job meanwhile."""
     from tests.workers import Worker
 
     with _worker_pool.paused():
-        workers = [Worker(tmp_path / name, KILL_ENV) for name in ("first", "second")]
+        workers = [Worker(tmp_path / name, KILL_ENV, concurrency=1) for name in ("first", "second")]
         try:
             for worker in workers:
                 worker.log_dir.mkdir()
@@ -226,7 +232,7 @@ def test_a_range_of_a_killed_worker_is_resumed_by_the_other_with_every_key_once(
             lambda: f"never resumed: {list(JobRange.objects.values('status', 'worker'))}",
         )
 
-        job = wait_for(job, *Job.FINAL_STATES, timeout=120, worker=second)
+        job = _reap_until(job, Job.FINAL_STATES, second)
 
         assert job.status == Job.Status.SUCCESSFUL, job.reason
         c = job.collections.get()
@@ -249,6 +255,20 @@ def test_a_range_of_a_killed_worker_is_resumed_by_the_other_with_every_key_once(
         client.close()
 
 
+def _reap_until(job: Job, statuses, worker, timeout: float = 120) -> Job:
+    """Run the reaper (beat does not run in tests) until the job reaches one of `statuses`:
+    it also sends again the ranges the killed worker had taken from the queue."""
+    from jobs import lifecycle
+
+    def reached():
+        lifecycle.reap()
+        job.refresh_from_db()
+        return job.status in statuses
+
+    wait_until(reached, timeout, lambda: f"job stayed {job.status}\n{worker.tail()}")
+    return job
+
+
 def _key_pages(client, name: str):
     last = -1
     while True:
@@ -264,3 +284,59 @@ def _key_pages(client, name: str):
         keys = sorted(row["pk"] for row in rows)
         yield keys
         last = keys[-1]
+
+
+def test_retry_after_a_range_failed_runs_only_the_unfinished_ranges(
+    owner, project, lite_factory, two_workers, settings
+):
+    from jobs import lifecycle
+
+    settings.MIGRATION_STALE_AFTER = STALE
+    settings.MIGRATION_CALL_TIMEOUT = CALL
+    settings.MIGRATION_MAX_RESUMES = 0  # a range whose worker dies fails at once
+    first, second = two_workers
+    source_server, target_server = lite_factory(), lite_factory()
+    fill(source_server, "big", KILL_ROWS)
+    source = local_cluster(project, source_server, "src")
+    target = local_cluster(project, target_server, "dst")
+    job = start(owner, source, target, max_rows_per_second=3000)
+    wait_until(
+        lambda: (
+            JobRange.objects.filter(collection__job=job, status="DONE").exists()
+            and JobRange.objects.filter(
+                collection__job=job,
+                status="COPYING",
+                rows__gt=0,
+                worker__startswith=first.hostname + ":",
+            ).exists()
+        ),
+        90,
+        lambda: f"never a range done and one copying\n{first.tail()}\n{second.tail()}",
+    )
+    first.kill()
+    wait_until(
+        lambda: lifecycle.reap()["failed"],
+        60,
+        lambda: f"never failed: {list(JobRange.objects.values('status', 'worker'))}",
+    )
+    job = _reap_until(job, [Job.Status.FAILED], second)
+    assert "stopped responding" in job.reason
+    done = {
+        r.pk: (r.rows, r.worker, r.ended_at)
+        for r in JobRange.objects.filter(collection__job=job, status="DONE")
+    }
+    failed = set(
+        JobRange.objects.filter(collection__job=job, status="FAILED").values_list("pk", flat=True)
+    )
+    assert done and failed
+
+    service.retry_job(owner, job)
+
+    job = wait_for(job, *Job.FINAL_STATES, timeout=90, worker=second)
+    assert job.status == Job.Status.SUCCESSFUL, job.reason
+    ranges = {r.pk: r for r in JobRange.objects.filter(collection__job=job)}
+    assert {pk: (r.rows, r.worker, r.ended_at) for pk, r in ranges.items() if pk in done} == done
+    for pk in failed:
+        assert ranges[pk].status == "DONE"
+        assert ranges[pk].worker.startswith(second.hostname + ":")
+    assert count(target_server, "big") == KILL_ROWS
