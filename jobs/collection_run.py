@@ -293,6 +293,7 @@ class CollectionRun(Observer):
                 copied_rows=rows,
                 source_count_at_start=c.source_count_at_start,
                 owner=self.job.pk,
+                release_source=bool((c.checkpoint or {}).get("source_loaded_here")),
                 options=engine_options(self.job.load_after, self.job.speed_cap),
                 observer=self,
             )
@@ -325,6 +326,11 @@ class CollectionRun(Observer):
             )
             for index, key_range in enumerate(split.ranges)
         )
+        if split.source_loaded_here:
+            # Kept with the collection's checkpoint: its finish releases the source again.
+            checkpoint = {**(self.collection.checkpoint or {}), "source_loaded_here": True}
+            self._fenced_update(checkpoint=checkpoint)
+            self.collection.checkpoint = checkpoint
         self.on_phase(C.COPYING)
         self._hand_over()
 

@@ -50,6 +50,9 @@ class Split:
 
     ranges: list[KeyRange]
     source_count: int
+    # The source was loaded for the migration: finish_collection(release_source=True) releases
+    # it again once the ranges are copied.
+    source_loaded_here: bool = False
 
 
 def migrate_collection(
@@ -152,7 +155,7 @@ def migrate_collection(
                 if shards is not None and not (checkpoint or {}).get("rows"):
                     split = run.split(src, count_at_start, shards)
                     if split is not None:
-                        return split
+                        return replace(split, source_loaded_here=loaded_here)
                 # A fresh run's target was created just now and holds nothing: plain inserts.
                 # Its 0-row checkpoint is for the run that resumes it.
                 return run.copy_and_check(
@@ -227,13 +230,15 @@ def finish_collection(
     copied_rows: int,
     source_count_at_start: int | None = None,
     owner: str | None = None,
+    release_source: bool = False,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
 ) -> VerifyReport:
     """After every key range of a split collection was copied: flush, indexes, carry-over,
     load and verify, as migrate_collection does after its copy, with the ranges' digests
-    merged (`parts`: each range with its digests, in key order). CopyCanceled drops the
-    target (the job's own) like a canceled migrate_collection."""
+    merged (`parts`: each range with its digests, in key order); `release_source`: release
+    the source at the end (Split.source_loaded_here). CopyCanceled drops the target (the
+    job's own) like a canceled migrate_collection."""
     run = _Run(source_info, spec, options, observer)
     try:
         run.check_cancel("before building indexes")
@@ -243,8 +248,14 @@ def finish_collection(
             on_database(source_client, source_info.db) as src,
             on_database(target_client, spec.db) as dst,
         ):
-            run.ensure_loaded(src, source_info.name, "source")
-            return run.finish(src, dst, copied_rows, merge_digests(parts), source_count_at_start)
+            loaded_here = run.ensure_loaded(src, source_info.name, "source")
+            try:
+                digests = merge_digests(parts)
+                return run.finish(src, dst, copied_rows, digests, source_count_at_start)
+            finally:
+                if loaded_here or release_source:
+                    # Leave the source as it was found: it was loaded only to be read.
+                    src.release_collection(source_info.name)
     except CopyCanceled:
         if drop_target(target_client, spec, owner):
             observer.on_note(

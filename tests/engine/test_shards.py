@@ -99,6 +99,8 @@ def test_ranges_copied_one_by_one_then_finished_hold_every_key_once(pair, varcha
     rows = create_simple(source, "big", rows=900, varchar_pk=varchar)
     info, spec = planned(source, target, "big")
     options = Options(load=True, batch_rows=100)
+    if varchar:  # a source that was not loaded: loaded for the copy, released at the end
+        source.release_collection("big")
 
     split_result = migrate_collection(
         source,
@@ -111,6 +113,7 @@ def test_ranges_copied_one_by_one_then_finished_hold_every_key_once(pair, varcha
 
     assert isinstance(split_result, Split)
     assert split_result.source_count == 900
+    assert split_result.source_loaded_here is varchar
     ranges = split_result.ranges
     assert len(ranges) == 4
     assert keys_of(target, "big") == []
@@ -139,12 +142,15 @@ def test_ranges_copied_one_by_one_then_finished_hold_every_key_once(pair, varcha
         parts,
         copied_rows=total,
         source_count_at_start=900,
+        release_source=split_result.source_loaded_here,
         options=options,
     )
 
     assert report.verified, report.summary()
     assert (report.source_count, report.target_count, report.duplicate_keys) == (900, 900, 0)
     assert report.source_changed is False
+    state = source.get_load_state("big")["state"]
+    assert getattr(state, "name", str(state)) == ("NotLoad" if varchar else "Loaded")
 
 
 def test_a_range_resumed_from_its_checkpoint_goes_on_inside_the_range(pair):
