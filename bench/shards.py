@@ -9,7 +9,8 @@ and 2 worker processes (each a Celery worker of concurrency 1: one process copyi
 one migration job of the same source collection runs; printed: the job's wall time (started →
 ended, from its row), rows/s, and the CPU-seconds each process spent meanwhile — the client
 (the worker processes, with their children), the source server and the target server (one
-Milvus 2.3 standalone holds both with --standalone). "busy cores" = all CPU-seconds / wall
+Milvus 2.3 standalone holds both with --standalone) — and all of them by the collection's
+phase (creating: count and split; copying: the ranges; indexing and verifying: run once). "busy cores" = all CPU-seconds / wall
 seconds: how many cores the job kept busy. Each job's target is dropped after it.
 
 Everything is real and local, as in bench/jobs.py (whose setup this reuses): a throwaway SQLite
@@ -96,9 +97,11 @@ class _ShardBench(_Bench):
                 used = sorted({r.worker.split(":")[0] for r in collection.ranges.all()})
                 wall = (job.ended_at - job.started_at).total_seconds()
                 results.append((k, ranges, count, wall, cpu, len(used) or 1))
+                phases = ", ".join(f"{p.lower()} {v:.1f}" for p, v in self.phase_cpu.items())
                 print(
                     f"K={k} ({ranges} ranges), {count} worker(s): {wall:.1f} s, "
-                    f"{self.rows / wall:,.0f} rows/s, CPU-s {_cpu_text(cpu)}",
+                    f"{self.rows / wall:,.0f} rows/s, CPU-s {_cpu_text(cpu)}; "
+                    f"all CPU-s by phase: {phases}",
                     flush=True,
                 )
                 target = self._target_client()
@@ -142,7 +145,7 @@ class _ShardBench(_Bench):
         import psutil
 
         from console.models import User
-        from jobs.models import Job
+        from jobs.models import Job, JobCollection
         from migrations_app import service
 
         processes = {role: [psutil.Process(pid)] for role, pid in self.server_pids.items()}
@@ -172,14 +175,22 @@ class _ShardBench(_Bench):
             ),
         )
         # Sampled every 0.1 s: the processes' children come and go (prefork), so the sums
-        # are accumulated from each sample's increase.
+        # are accumulated from each sample's increase, credited to the collection's phase
+        # (CREATING: plan, count and the split's key scan; COPYING: the ranges; INDEXING and
+        # VERIFYING: the finish, which runs once whatever K).
         spent = dict.fromkeys(processes, 0.0)
-        before = cpu()
+        self.phase_cpu: dict[str, float] = {}
+        before, phase = cpu(), None
         while True:
             now = cpu()
             for role, value in now.items():
                 spent[role] += max(0.0, value - before[role])
+                if phase in JobCollection.ACTIVE_STATES:
+                    self.phase_cpu[phase] = self.phase_cpu.get(phase, 0.0) + max(
+                        0.0, value - before[role]
+                    )
             before = now
+            phase = JobCollection.objects.filter(job=job).values_list("status", flat=True)[0]
             job.refresh_from_db()
             if job.status in Job.FINAL_STATES:
                 break
