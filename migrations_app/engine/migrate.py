@@ -15,7 +15,7 @@ from pymilvus.exceptions import MilvusException
 from .carry import carry_over
 from .checkpoint import initial_checkpoint
 from .connect import on_database
-from .copy import CopyScope, copy_collection
+from .copy import CopyResult, CopyScope, copy_collection
 from .counting import count_rows
 from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
@@ -191,7 +191,7 @@ def copy_key_range(
     owner: str | None = None,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
-):
+) -> CopyResult:
     """Copy one key range of a collection that migrate_collection split (Split) into its
     target, which must exist (and carry `owner`'s mark when given): copy_collection with the
     range in its scope; `checkpoint`/`write_intent` are the range's own (None: from the start
