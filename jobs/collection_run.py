@@ -148,6 +148,8 @@ class CollectionRun(Observer):
         self.secrets = source_conn.secrets() + target_conn.secrets()
         if self.job.status == Job.Status.CANCELING:
             self.event("the job is being canceled: removing what this job created")
+        elif c.ranges.exists():
+            pass  # copied as key ranges: the ranges and their hand-over tell what happens
         elif c.checkpoint is not None:
             self.event(f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)")
         else:
