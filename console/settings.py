@@ -378,6 +378,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # worker slot to another job.
 MIGRATION_PARALLEL_COLLECTIONS = env_int("MIGRATION_PARALLEL_COLLECTIONS", 1, minimum=1)
 MIGRATION_HEARTBEAT = env_int("MIGRATION_HEARTBEAT", 5, minimum=1)
+# Key-range shards (jobs/range_run.py): a collection with more rows than this is copied as
+# key ranges, each its own task (several workers copy one collection), at most
+# MIGRATION_MAX_SHARDS of them.
+MIGRATION_SHARD_ROWS = env_int("MIGRATION_SHARD_ROWS", 2_000_000, minimum=1)
+MIGRATION_MAX_SHARDS = env_int("MIGRATION_MAX_SHARDS", 16, minimum=1)
 # A collection run's lease lasts this long past its last renewal (jobs/lease.py); a run that
 # cannot renew it for this long stops itself.
 MIGRATION_STALE_AFTER = env_int("MIGRATION_STALE_AFTER", 60, minimum=2)

@@ -106,6 +106,19 @@ class RunOut(Schema):
     reason: str
 
 
+class RangeOut(Schema):
+    """One key range of a collection copied as several (more rows than MIGRATION_SHARD_ROWS):
+    the keys after fromKey up to toKey included, each range copied by its own task."""
+
+    fromKey: int | str | None = Field(description="exclusive; null: from the first key")
+    toKey: int | str | None = Field(description="inclusive; null: to the last key")
+    rows: int = Field(description="rows copied so far")
+    status: Literal["PENDING", "COPYING", "DONE", "FAILED", "CANCELED"]
+    worker: str = Field(
+        description="the worker process that copied it (host:pid); empty until then"
+    )
+
+
 class CollectionOut(Schema):
     sourceDb: str
     sourceCollection: str
@@ -120,6 +133,11 @@ class CollectionOut(Schema):
     phases: list[PhaseOut]
     verificationDetails: VerificationDetailsOut | None = Field(
         description="null until the collection is verified"
+    )
+    ranges: list[RangeOut] | None = Field(
+        None,
+        description="the key ranges of a collection copied as several (each its own task, "
+        "several workers at once); absent for a collection copied whole",
     )
 
 
@@ -316,7 +334,7 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]):
     count = jobs.count()
     start = (filters.currentPage - 1) * filters.pageSize
     page = list(
-        jobs.select_related("created_by").prefetch_related("collections", "runs")[
+        jobs.select_related("created_by").prefetch_related("collections__ranges", "runs")[
             start : start + filters.pageSize
         ]
     )

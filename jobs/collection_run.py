@@ -28,7 +28,7 @@ from console.redaction import redact
 from jobs import lifecycle, pace
 from jobs.events import log_event
 from jobs.lease import Heartbeat, Lease
-from jobs.models import Job, JobCollection
+from jobs.models import Job, JobCollection, JobRange
 from jobs.pace import SpeedCap
 from jobs.progress import retry_state, retrying_text
 from migrations_app.engine.errors import (
@@ -39,7 +39,13 @@ from migrations_app.engine.errors import (
     MigrateError,
 )
 from migrations_app.engine.fence import FencedClient
-from migrations_app.engine.migrate import migrate_collection, verify_collection
+from migrations_app.engine.migrate import (
+    ShardPolicy,
+    Split,
+    finish_collection,
+    migrate_collection,
+    verify_collection,
+)
 from migrations_app.engine.model import (
     CollectionInfo,
     CopyProgress,
@@ -50,6 +56,7 @@ from migrations_app.engine.model import (
 )
 from migrations_app.engine.options import DEFAULTS, Observer, Options, RetrySchedule
 from migrations_app.engine.plan import plan, require_ok
+from migrations_app.engine.shards import KeyRange, merge_digests
 
 log = logging.getLogger("jobs")
 
@@ -74,6 +81,21 @@ def engine_options(load_after: bool, cap: SpeedCap | None = None) -> Options:
             first_delay=settings.MIGRATION_RETRY_FIRST_DELAY,
             max_delay=settings.MIGRATION_RETRY_MAX_DELAY,
         ),
+    )
+
+
+def open_fenced(connection: Connection, db: str, role: str, name: str, lease_left) -> FencedClient:
+    """A client of one side whose writes check the run's lease (`lease_left`) first."""
+    try:
+        client = open_client(connection, db_name=db, timeout=10)
+    except EngineError as exc:
+        raise MigrateError(f"the {role} ({name}) cannot be used: {exc.message}") from None
+    options = engine_options(load_after=False)
+    return FencedClient(
+        client,
+        lease_left,
+        call_timeout=options.call_timeout,
+        wait_timeout=options.wait_timeout,
     )
 
 
@@ -127,6 +149,8 @@ class CollectionRun(Observer):
         self.secrets = source_conn.secrets() + target_conn.secrets()
         if self.job.status == Job.Status.CANCELING:
             self.event("the job is being canceled: removing what this job created")
+        elif c.ranges.exists():
+            pass  # copied as key ranges: the ranges and their hand-over tell what happens
         elif c.checkpoint is not None:
             self.event(f"resuming from the checkpoint ({c.checkpoint.get('rows', 0)} rows)")
         else:
@@ -192,7 +216,10 @@ class CollectionRun(Observer):
                 )
                 time.sleep(RESUME_PAUSE)
                 continue
-            self._verified(report)
+            if isinstance(report, Split):
+                self._split(report)
+            elif report is not None:
+                self._verified(report)
             return
 
     def _run_once(self, source_conn: Connection, target_conn: Connection):
@@ -217,6 +244,9 @@ class CollectionRun(Observer):
                         observer=self,
                     )
                 spec = self._spec(info, source, target)
+                ranges = list(c.ranges.order_by("position"))
+                if ranges and self.job.status != Job.Status.CANCELING:
+                    return self._after_split(ranges, source, target, info, spec)
                 return migrate_collection(
                     source,
                     target,
@@ -229,6 +259,9 @@ class CollectionRun(Observer):
                     # into its unmarked target as it always did.
                     owner=self.job.pk if c.checkpoint is None or c.target_state else None,
                     maybe_created=c.target_state == JobCollection.TargetState.CREATING,
+                    shards=ShardPolicy(
+                        settings.MIGRATION_SHARD_ROWS, settings.MIGRATION_MAX_SHARDS
+                    ),
                     options=engine_options(self.job.load_after, self.job.speed_cap),
                     observer=self,
                 )
@@ -236,6 +269,81 @@ class CollectionRun(Observer):
                 target.close()
         finally:
             source.close()
+
+    def _after_split(self, ranges: list[JobRange], source, target, info, spec):
+        """A collection copied as key ranges: once every range is DONE, finish it (flush,
+        indexes, load, verification with the ranges' digests merged); otherwise (a Retry) send
+        the ranges that did not finish again, from their checkpoints, and return None."""
+        c = self.collection
+        if all(r.status == JobRange.Status.DONE for r in ranges):
+            self.current_phase = C.COPYING  # its end is now
+            parts = [
+                (KeyRange(r.from_key, r.to_key), (r.checkpoint or {}).get("digests"))
+                for r in ranges
+            ]
+            rows = sum(r.rows for r in ranges)
+            # The collection's checkpoint holds the whole copy's digests, as an unsplit one's
+            # does: Verify Again and Repair read them from there.
+            self._fenced_update(
+                checkpoint={**(c.checkpoint or {}), "rows": rows, "digests": merge_digests(parts)}
+            )
+            return finish_collection(
+                source,
+                target,
+                info,
+                spec,
+                parts,
+                copied_rows=rows,
+                source_count_at_start=c.source_count_at_start,
+                owner=self.job.pk,
+                release_source=bool((c.checkpoint or {}).get("source_loaded_here")),
+                options=engine_options(self.job.load_after, self.job.speed_cap),
+                observer=self,
+            )
+        self.on_phase(C.COPYING)
+        for r in ranges:
+            if r.status != JobRange.Status.DONE:
+                JobRange.objects.filter(pk=r.pk, attempt=r.attempt).update(
+                    status=JobRange.Status.PENDING,
+                    attempt=r.attempt + 1,
+                    resumes=0,
+                    error="",
+                    queued_at=None,
+                    ended_at=None,
+                )
+        unfinished = sum(r.status != JobRange.Status.DONE for r in ranges)
+        self.event(f"{unfinished} unfinished key range(s) run again from their checkpoints")
+        self._hand_over()
+        return None
+
+    def _split(self, split: Split) -> None:
+        """The engine split the collection: one JobRange per key range, sent to the workers;
+        this run ends and the last range to finish sends the collection on."""
+        JobRange.objects.filter(collection_id=self.collection.pk).delete()  # an earlier split's
+        JobRange.objects.bulk_create(
+            JobRange(
+                collection_id=self.collection.pk,
+                position=index,
+                from_key=key_range.after,
+                to_key=key_range.upto,
+            )
+            for index, key_range in enumerate(split.ranges)
+        )
+        if split.source_loaded_here:
+            # Kept with the collection's checkpoint: its finish releases the source again.
+            checkpoint = {**(self.collection.checkpoint or {}), "source_loaded_here": True}
+            self._fenced_update(checkpoint=checkpoint)
+            self.collection.checkpoint = checkpoint
+        self.on_phase(C.COPYING)
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """The ranges' own leases hold from now on: the collection's ends here."""
+        self._fenced_update(
+            lease_expires_at=None, migrated_entities=lifecycle.sum_range_rows(self.collection.pk)
+        )
+        self.lease.lost = True  # this run writes nothing more (the heartbeat stops renewing)
+        lifecycle.dispatch_ranges(self.collection.pk)
 
     def _migration_digests(self) -> dict | None:
         """The digests the migration's copy of this collection kept (its checkpoint's), so a
@@ -251,17 +359,7 @@ class CollectionRun(Observer):
         return (checkpoint or {}).get("digests") or None
 
     def _open(self, connection: Connection, db: str, role: str, name: str):
-        try:
-            client = open_client(connection, db_name=db, timeout=10)
-        except EngineError as exc:
-            raise MigrateError(f"the {role} ({name}) cannot be used: {exc.message}") from None
-        options = engine_options(self.job.load_after)
-        return FencedClient(
-            client,
-            self.lease_left,
-            call_timeout=options.call_timeout,
-            wait_timeout=options.wait_timeout,
-        )
+        return open_fenced(connection, db, role, name, self.lease_left)
 
     def _spec(self, info: CollectionInfo, source, target) -> TargetSpec:
         """The spec planned at submit; a job into a new cluster plans it now, once."""

@@ -1,4 +1,4 @@
-"""A collection run's lease: who may write to the target and the job's records, and until when.
+"""A collection run's (or a key range's) lease: who may write to the target and the job's records, and until when.
 
 The lease is the collection's attempt number (the fencing token) and an expiry
 (`JobCollection.lease_expires_at`), renewed by a heartbeat thread every MIGRATION_HEARTBEAT
@@ -34,9 +34,10 @@ log = logging.getLogger("jobs")
 
 
 class Lease:
-    """The lease of one run (collection `pk`, `attempt`)."""
+    """The lease of one run (collection `pk`, `attempt`; or of a key range: `model` JobRange)."""
 
-    def __init__(self, pk: int, attempt: int, job_id: str) -> None:
+    def __init__(self, pk: int, attempt: int, job_id: str, model=JobCollection) -> None:
+        self.model = model
         self.pk = pk
         self.attempt = attempt
         self.job_id = job_id
@@ -48,7 +49,7 @@ class Lease:
 
     @property
     def rows(self):
-        return JobCollection.objects.filter(pk=self.pk, attempt=self.attempt)
+        return self.model.objects.filter(pk=self.pk, attempt=self.attempt)
 
     def renew(self) -> bool:
         """Extend the lease (a conditional update on the attempt); False once it is lost.

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from console.models import Cluster, User
 from console.signals import collection_dropped
 from jobs import slots
 from jobs.events import log_event
-from jobs.models import Job, JobCollection, JobRun
+from jobs.models import Job, JobCollection, JobRange, JobRun
 from jobs.progress import job_percent
 
 log = logging.getLogger("jobs")
@@ -39,6 +39,7 @@ C = JobCollection.Status
 # The Celery names of the tasks in jobs/tasks.py.
 RUN_JOB = "jobs.run_job"
 RUN_COLLECTION = "jobs.run_collection"
+RUN_RANGE = "jobs.run_range"
 REAP = "jobs.reap"
 NOTIFY_END = "jobs.notify_end"
 
@@ -238,6 +239,89 @@ def claim(collection: JobCollection, attempt: int) -> bool:
     )
 
 
+# --- key ranges (jobs/range_run.py) ---------------------------------------------------------
+
+
+def dispatch_ranges(collection_id: int) -> int:
+    """Send a task for each PENDING key range of the collection not sent yet; how many sent.
+    Every range is sent at once: the workers' concurrency is the limit."""
+    sent = 0
+    waiting = JobRange.objects.filter(
+        collection_id=collection_id, status=JobRange.Status.PENDING, queued_at__isnull=True
+    )
+    for key_range in waiting.order_by("position"):
+        if not JobRange.objects.filter(
+            pk=key_range.pk, status=JobRange.Status.PENDING, queued_at__isnull=True
+        ).update(queued_at=timezone.now()):
+            continue
+        try:
+            app.send_task(RUN_RANGE, args=[key_range.pk, key_range.attempt])
+        except Exception as exc:  # noqa: BLE001 - the reaper sends it again
+            log.warning("could not queue key range %s: %s", key_range.pk, exc)
+        sent += 1
+    return sent
+
+
+def claim_range(key_range: JobRange, attempt: int, worker: str) -> bool:
+    """PENDING (this attempt) → COPYING by `worker`; False when another task claimed it first
+    or a newer attempt superseded this one."""
+    now = timezone.now()
+    return bool(
+        JobRange.objects.filter(
+            pk=key_range.pk, status=JobRange.Status.PENDING, attempt=attempt
+        ).update(
+            status=JobRange.Status.COPYING,
+            worker=worker,
+            started_at=key_range.started_at or now,
+            heartbeat_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.MIGRATION_STALE_AFTER),
+            queued_at=None,
+        )
+    )
+
+
+def sum_range_rows(collection_id: int) -> int:
+    """The collection's rows copied: the sum of its ranges' (written on the collection)."""
+    total = JobRange.objects.filter(collection_id=collection_id).aggregate(n=Sum("rows"))["n"]
+    JobCollection.objects.filter(pk=collection_id).update(migrated_entities=total or 0)
+    return total or 0
+
+
+def range_ended(collection_id: int) -> None:
+    """A key range became final. Once all of the collection's are, the collection goes on,
+    exactly once (a conditional update on its attempt): FAILED with the first failed range's
+    reason; otherwise back to PENDING with a new attempt, so that its next run finishes it
+    (flush, indexes, load, verification) or, for a job being canceled, drops its target."""
+    ranges = JobRange.objects.filter(collection_id=collection_id)
+    if ranges.exclude(status__in=JobRange.FINAL_STATES).exists():
+        return
+    collection = JobCollection.objects.select_related("job").filter(pk=collection_id).first()
+    if collection is None or collection.status != C.COPYING:
+        return
+    job = collection.job
+    rows = sum_range_rows(collection_id)
+    mine = JobCollection.objects.filter(
+        pk=collection_id, status=C.COPYING, attempt=collection.attempt
+    )
+    failed = ranges.filter(status=JobRange.Status.FAILED).order_by("position").first()
+    if failed is not None and job.status != Job.Status.CANCELING:
+        error = f"key range {failed.position + 1} of {ranges.count()} failed: {failed.error}"
+        if mine.update(status=C.FAILED, ended_at=timezone.now(), error=error, rows_per_s=0):
+            log_event(
+                job, f"{collection.source_name}: {error}", level="ERROR", collection=collection
+            )
+    elif mine.update(status=C.PENDING, attempt=collection.attempt + 1, queued_at=None):
+        if job.status == Job.Status.IN_PROGRESS:
+            log_event(
+                job,
+                f"{collection.source_name}: every key range copied ({rows} rows); "
+                "building indexes and verifying",
+                collection=collection,
+            )
+    dispatch(job.pk)
+    settle(job.pk)
+
+
 def fail_pending(job: Job, reason: str) -> None:
     """PENDING → FAILED before anything ran (e.g. its new cluster never started)."""
     now = timezone.now()
@@ -360,6 +444,8 @@ def mark_discarded(job: Job, collections: list[JobCollection], by: User, summary
 
 
 def _forget_targets(collections) -> None:
+    # Key ranges copied into the dropped target are gone with it: a Retry splits again.
+    JobRange.objects.filter(collection__in=[c.pk for c in collections]).delete()
     JobCollection.objects.filter(pk__in=[c.pk for c in collections]).update(
         target_state=JobCollection.TargetState.DISCARDED,
         checkpoint=None,
@@ -442,7 +528,11 @@ def reap() -> dict[str, int]:
         heartbeat_at__lt=stale,  # a run from before leases
     )
     counts = {"resumed": 0, "failed": 0, "requeued": 0, "jobs": 0}
-    dead = JobCollection.objects.filter(expired, status__in=JobCollection.ACTIVE_STATES)
+    dead = JobCollection.objects.filter(expired, status__in=JobCollection.ACTIVE_STATES).exclude(
+        # Copied as key ranges: each range has its own lease (reaped below).
+        pk__in=JobRange.objects.values("collection_id"),
+        status=C.COPYING,
+    )
     for collection in dead.select_related("job"):
         same = JobCollection.objects.filter(
             expired, pk=collection.pk, status=collection.status, attempt=collection.attempt
@@ -495,6 +585,8 @@ def reap() -> dict[str, int]:
             counts["requeued"] += 1
             dispatch(collection.job_id)
 
+    _reap_ranges(now, expired, stale, counts)
+
     # A job waiting for a running slot is started by fill_slots below, not by its message.
     pending = Job.objects.filter(
         status=Job.Status.PENDING, created_at__lt=stale, waiting_since__isnull=True
@@ -514,3 +606,62 @@ def reap() -> dict[str, int]:
     counts["started"] = len(fill_slots())
     counts["credentials_removed"] = remove_expired_credentials()
     return counts
+
+
+def _reap_ranges(now: datetime, expired: Q, stale: datetime, counts: dict[str, int]) -> None:
+    """The reaper's work on key ranges, as on collections: a range whose lease expired is sent
+    again with a new attempt (resuming from its checkpoint; failed after MIGRATION_MAX_RESUMES),
+    a range queued but never picked up is sent again, ranges never sent are sent."""
+    dead = JobRange.objects.filter(expired, status=JobRange.Status.COPYING)
+    for key_range in dead.select_related("collection__job"):
+        collection = key_range.collection
+        same = JobRange.objects.filter(
+            expired, pk=key_range.pk, status=key_range.status, attempt=key_range.attempt
+        )
+        resumes = key_range.resumes + 1
+        canceling = collection.job.status == Job.Status.CANCELING
+        what = f"{collection.source_name}: key range {key_range.position + 1}"
+        if resumes > settings.MIGRATION_MAX_RESUMES and not canceling:
+            if same.update(
+                status=JobRange.Status.FAILED,
+                attempt=key_range.attempt + 1,
+                ended_at=timezone.now(),
+                error=f"the worker copying it stopped responding {resumes} times",
+            ):
+                log_event(
+                    collection.job,
+                    f"{what}: the worker stopped responding again; giving up after {resumes} times",
+                    level="ERROR",
+                    collection=collection,
+                )
+                counts["failed"] += 1
+                range_ended(collection.pk)
+            continue
+        if same.update(
+            status=JobRange.Status.PENDING,
+            attempt=key_range.attempt + 1,
+            resumes=resumes,
+            queued_at=None,
+        ):
+            rows = (key_range.checkpoint or {}).get("rows", 0)
+            log_event(
+                collection.job,
+                f"{what}: the worker copying it ({key_range.worker}) stopped responding; "
+                f"resuming from its checkpoint ({rows} rows)",
+                level="WARNING",
+                collection=collection,
+            )
+            counts["resumed"] += 1
+            dispatch_ranges(collection.pk)
+    lost = JobRange.objects.filter(status=JobRange.Status.PENDING, queued_at__lt=stale)
+    for key_range in lost:
+        if JobRange.objects.filter(
+            pk=key_range.pk, status=JobRange.Status.PENDING, attempt=key_range.attempt
+        ).update(attempt=key_range.attempt + 1, queued_at=None):
+            counts["requeued"] += 1
+            dispatch_ranges(key_range.collection_id)
+    unsent = JobRange.objects.filter(
+        status=JobRange.Status.PENDING, queued_at__isnull=True, collection__status=C.COPYING
+    )
+    for collection_id in set(unsent.values_list("collection_id", flat=True)):
+        counts["requeued"] += dispatch_ranges(collection_id)

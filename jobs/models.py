@@ -359,6 +359,52 @@ class JobCollection(models.Model):
         )
 
 
+class JobRange(models.Model):
+    """One key range of a collection copied as several (engine/shards.py): its own run (a
+    `run_range` task), checkpoint, write intent and lease, so several workers copy one
+    collection at once. The collection's flush, indexes, load and verification run once, after
+    every range is DONE."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        COPYING = "COPYING", "Copying"
+        DONE = "DONE", "Done"
+        FAILED = "FAILED", "Failed"
+        CANCELED = "CANCELED", "Canceled"
+
+    FINAL_STATES = (Status.DONE, Status.FAILED, Status.CANCELED)
+
+    collection = models.ForeignKey(JobCollection, on_delete=models.CASCADE, related_name="ranges")
+    position = models.PositiveIntegerField()
+    # Keys after from_key (exclusive) up to to_key (inclusive); null: unbounded that side.
+    from_key = models.JSONField(null=True, blank=True)
+    to_key = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    rows = models.BigIntegerField(default=0)  # rows copied (its checkpoint's)
+    checkpoint = models.JSONField(null=True, blank=True)
+    write_intent = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    # As on JobCollection: the lease's fencing token, its expiry, lost-worker resumes.
+    attempt = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    resumes = models.PositiveIntegerField(default=0)
+    # The worker process that copied it last ("celery@host:pid").
+    worker = models.CharField(max_length=255, blank=True, default="")
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "position"], name="jobrange_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection_id} range {self.position}"
+
+
 class JobRun(models.Model):
     """One run of a job: from IN PROGRESS to a final status. A Retry makes the next one, so
     View Details lists them all; the job's start time is its first run's."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.access import hide_source_in
-from jobs.models import Job, JobCollection, JobRun
+from jobs.models import Job, JobCollection, JobRange, JobRun
 
 
 def iso(value: datetime | None) -> str | None:
@@ -89,7 +89,18 @@ def run_data(run: JobRun, job: Job) -> dict[str, Any]:
     }
 
 
+def range_data(r: JobRange) -> dict[str, Any]:
+    return {
+        "fromKey": r.from_key,
+        "toKey": r.to_key,
+        "rows": r.rows,
+        "status": r.status,
+        "worker": r.worker,
+    }
+
+
 def collection_data(c: JobCollection) -> dict[str, Any]:
+    ranges = list(c.ranges.all())
     return {
         "sourceDb": c.source_db,
         "sourceCollection": c.source_name,
@@ -103,6 +114,7 @@ def collection_data(c: JobCollection) -> dict[str, Any]:
         "retrying": retrying_data(c.retrying),
         "phases": phases_data(c),
         "verificationDetails": verification_details(c.report),
+        **({"ranges": [range_data(r) for r in ranges]} if ranges else {}),
     }
 
 

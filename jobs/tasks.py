@@ -10,6 +10,7 @@ hours): a collection whose heartbeat stops is resumed from its checkpoint on ano
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 
 from celery import shared_task
@@ -20,7 +21,8 @@ from console.webhook_delivery import deliver
 from jobs import lifecycle, notify
 from jobs.collection_run import CollectionRun
 from jobs.events import log_event
-from jobs.models import Job, JobCollection
+from jobs.models import Job, JobCollection, JobRange
+from jobs.range_run import RangeRun
 
 log = logging.getLogger("jobs")
 
@@ -90,6 +92,37 @@ def run_collection(collection_id: int, attempt: int) -> None:
         if owned:
             lifecycle.dispatch(job.pk)
             lifecycle.settle(job.pk)
+
+
+@shared_task(name=lifecycle.RUN_RANGE, bind=True, acks_late=True, ignore_result=True)
+def run_range(self, range_id: int, attempt: int) -> None:
+    """Copy one key range of a collection copied as several (jobs/range_run.py), then let the
+    collection go on if it was the last one (lifecycle.range_ended).
+
+    Runs only if the range is still PENDING with this attempt number. A range of a job that is
+    no longer in progress (being canceled) is canceled without copying."""
+    key_range = (
+        JobRange.objects.select_related(
+            "collection", "collection__job", "collection__job__target_cluster"
+        )
+        .filter(pk=range_id)
+        .first()
+    )
+    if key_range is None:
+        return
+    collection = key_range.collection
+    if collection.job.status != Job.Status.IN_PROGRESS:
+        JobRange.objects.filter(
+            pk=range_id, status=JobRange.Status.PENDING, attempt=attempt
+        ).update(status=JobRange.Status.CANCELED, ended_at=timezone.now(), queued_at=None)
+        lifecycle.range_ended(collection.pk)
+        return
+    worker = f"{self.request.hostname or 'worker'}:{os.getpid()}"
+    if not lifecycle.claim_range(key_range, attempt, worker):
+        return
+    key_range.refresh_from_db()
+    if RangeRun(key_range).run():
+        lifecycle.range_ended(collection.pk)
 
 
 @shared_task(name=lifecycle.REAP, ignore_result=True)

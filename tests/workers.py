@@ -75,8 +75,11 @@ def wait_until(condition: Callable[[], object], timeout: float, why: Callable[[]
 class Worker:
     """One worker process (scripts/worker.sh, as `make run` starts it), on JOB_QUEUE."""
 
-    def __init__(self, log_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, log_dir: Path, env: dict[str, str] | None = None, concurrency: int = 2
+    ) -> None:
         self.log_dir = Path(log_dir)
+        self.concurrency = concurrency
         self.extra_env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.runs = 0
@@ -117,7 +120,7 @@ class Worker:
                 "--pool",
                 "prefork",
                 "--concurrency",
-                "2",
+                str(self.concurrency),
                 "--loglevel",
                 "info",
                 "--without-gossip",

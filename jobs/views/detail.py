@@ -112,7 +112,7 @@ def overview(job: Job, collections: list[JobCollection]) -> Overview:
 
 
 def _body_context(request: HttpRequest, job: Job) -> dict:
-    collections = list(job.collections.all())
+    collections = list(job.collections.prefetch_related("ranges"))
     now = timezone.now()
     # Text written by the tasks is redacted when written; redacting again here means a
     # credential that slipped into a row still never reaches the screen.

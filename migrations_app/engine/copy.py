@@ -75,7 +75,8 @@ class CopyScope:
     """Which rows go where: every row of `source_collection` into the existing
     `target_collection`, partition by partition (`partitions` = explicit partitions, each
     written into the target partition of the same name, which must exist; None = the whole
-    collection without partition names). Only `read_fields` are copied (they must include
+    collection without partition names), or only the keys of a key range (`after`, `upto`).
+    Only `read_fields` are copied (they must include
     `pk_field`); with `dynamic` the source's dynamic keys are carried into the target's dynamic
     field, otherwise they are dropped."""
 
@@ -86,6 +87,10 @@ class CopyScope:
     read_fields: list[str]
     dynamic: bool = False
     partitions: list[str] | None = None
+    # A key range (engine/shards.py): only keys after `after` (exclusive) and up to `upto`
+    # (inclusive) are copied; None: unbounded on that side.
+    after: int | str | None = None
+    upto: int | str | None = None
 
     @classmethod
     def of(cls, spec: TargetSpec) -> CopyScope:
@@ -185,7 +190,8 @@ def copy_collection(
             row_bytes=schema_row_bytes(source_schema, read_fields, carry_dynamic),
             batch_bytes=options.batch_bytes,
             batch_rows=options.batch_rows,
-            work=[(s, state.last_pk.get(s)) for s in state.streams if s not in state.done],
+            work=[(s, _start_of(state, s, scope)) for s in state.streams if s not in state.done],
+            upto=scope.upto,
         )
         writer = _Writer(dst, scope)
         return _run(reader, writer, state, cancel, uncertain, observer)
@@ -199,6 +205,12 @@ def copy_collection(
     except CopyError as error:
         error.checkpoint = _last_checkpoint(state, checkpoint)
         raise
+
+
+def _start_of(state: CopyState, stream: str, scope: CopyScope) -> int | str | None:
+    """The key a stream's read continues after: its checkpoint's, else the range's start."""
+    last = state.last_pk.get(stream)
+    return scope.after if last is None else last
 
 
 def _last_checkpoint(state: CopyState | None, given: dict | None) -> dict:
@@ -298,7 +310,8 @@ def _uncertain_ranges(dst: RpcChannel, scope: CopyScope, state: CopyState) -> di
             scope.pk_field,
             scope.pk_is_varchar,
             partition=None if stream == WHOLE_COLLECTION else stream,
-            after=state.last_pk.get(stream),
+            after=_start_of(state, stream, scope),
+            upto=scope.upto,
         ):
             highest = keys[-1]
         ranges[stream] = highest

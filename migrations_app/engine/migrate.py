@@ -7,13 +7,15 @@ run again with the last checkpoint and goes on where the copy stopped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from .carry import carry_over
 from .checkpoint import initial_checkpoint
 from .connect import on_database
-from .copy import CopyScope, copy_collection
+from .copy import CopyResult, CopyScope, copy_collection
 from .counting import count_rows
 from .errors import CopyCanceled, MigrateError, PlanError
 from .finalize import finalize
@@ -23,11 +25,34 @@ from .ownership import exists_and_owned, require_owned, require_repairable
 from .plan import choices_of, plan
 from .repair import repair_collection
 from .rpc import CancelFlag, wait_for
+from .shards import KeyRange, merge_digests, ranges_of, shard_count, split_uppers
 from .target import create_target, drop_target
 from .verify import SourceRead, verify
 
 # The phases reported to `on_phase`, in order (JobCollection statuses of the same names).
 CREATING, COPYING, INDEXING, VERIFYING = "CREATING", "COPYING", "INDEXING", "VERIFYING"
+
+
+@dataclass(frozen=True)
+class ShardPolicy:
+    """When a collection is copied as key ranges (engine/shards.py): more than `shard_rows`
+    rows, one range per `shard_rows` rows, at most `max_shards`."""
+
+    shard_rows: int
+    max_shards: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """What migrate_collection returns instead of a verification when it split the
+    collection: the target is created and empty, `ranges` are to be copied (copy_key_range)
+    and then finished (finish_collection)."""
+
+    ranges: list[KeyRange]
+    source_count: int
+    # The source was loaded for the migration: finish_collection(release_source=True) releases
+    # it again once the ranges are copied.
+    source_loaded_here: bool = False
 
 
 def migrate_collection(
@@ -41,9 +66,10 @@ def migrate_collection(
     source_count_at_start: int | None = None,
     owner: str | None = None,
     maybe_created: bool = False,
+    shards: ShardPolicy | None = None,
     options: Options = DEFAULTS,
     observer: Observer = SILENT,
-) -> VerifyReport:
+) -> VerifyReport | Split:
     """Copy `source_info` into the target collection `spec` and return the verification.
 
     Without `checkpoint` the spec is planned again against the target (PlanError if anything
@@ -78,6 +104,11 @@ def migrate_collection(
     then resumed from the start instead of refused as taken.
     Writes stop with LeaseLost when `observer.lease_left()` says the caller's lease ended.
 
+    `shards`: a collection with more rows than `shards.shard_rows`, whose copy has written
+    nothing yet, is not copied here: the target is created, the source's keys are split into
+    ranges (engine/shards.py) and Split is returned; the source stays loaded for the ranges'
+    copies.
+
     Raises CopyCanceled when `should_cancel` says so, in any phase, within about a second (the
     target collection, which this migration created and which is then incomplete, is dropped
     first); CopyError when the copy fails (the target is kept: resume from the error's
@@ -101,6 +132,7 @@ def migrate_collection(
             raise PlanError(check.problems)
         with on_database(source_client, source_info.db) as src:
             loaded_here = run.ensure_loaded(src, source_info.name, "source")
+            split = None
             try:
                 _flush_quietly(src, source_info.name, run.cancel)
                 count_at_start = source_count_at_start
@@ -120,6 +152,10 @@ def migrate_collection(
                     created = True
                     checkpoint = initial_checkpoint()
                     observer.on_checkpoint(checkpoint)
+                if shards is not None and not (checkpoint or {}).get("rows"):
+                    split = run.split(src, count_at_start, shards)
+                    if split is not None:
+                        return replace(split, source_loaded_here=loaded_here)
                 # A fresh run's target was created just now and holds nothing: plain inserts.
                 # Its 0-row checkpoint is for the run that resumes it.
                 return run.copy_and_check(
@@ -130,7 +166,7 @@ def migrate_collection(
                     count_at_start,
                 )
             finally:
-                if loaded_here:
+                if loaded_here and split is None:
                     # Leave the source as it was found: it was loaded only to be read.
                     src.release_collection(source_info.name)
     except CopyCanceled:
@@ -138,6 +174,91 @@ def migrate_collection(
         # this run or by the run being resumed, and incomplete.
         if (created or resuming) and drop_target(target_client, spec, owner):
             observer.on_target_dropped()
+            observer.on_note(
+                f"migration canceled: incomplete target collection {spec.name} dropped"
+            )
+        raise
+
+
+def copy_key_range(
+    source_client: MilvusClient,
+    target_client: MilvusClient,
+    source_info: CollectionInfo,
+    spec: TargetSpec,
+    key_range: KeyRange,
+    *,
+    checkpoint: dict | None = None,
+    write_intent: dict | None = None,
+    owner: str | None = None,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
+) -> CopyResult:
+    """Copy one key range of a collection that migrate_collection split (Split) into its
+    target, which must exist (and carry `owner`'s mark when given): copy_collection with the
+    range in its scope; `checkpoint`/`write_intent` are the range's own (None: from the start
+    of the range). Returns the CopyResult, whose digests finish_collection merges. Nothing is
+    dropped on CopyCanceled: the collection's cancel drops the target once."""
+    run = _Run(source_info, spec, options, observer)
+    observer.on_phase(COPYING)
+    run.check_cancel("before the range was copied")
+    if owner:
+        require_owned(target_client, spec, owner)
+    with (
+        on_database(source_client, source_info.db) as src,
+        on_database(target_client, spec.db) as dst,
+    ):
+        # Loaded by the split; a source released meanwhile is loaded again (and left so).
+        run.ensure_loaded(src, source_info.name, "source")
+        scope = replace(CopyScope.of(spec), after=key_range.after, upto=key_range.upto)
+        return copy_collection(
+            src,
+            dst,
+            scope,
+            checkpoint=checkpoint,
+            write_intent=write_intent,
+            options=options,
+            observer=observer,
+        )
+
+
+def finish_collection(
+    source_client: MilvusClient,
+    target_client: MilvusClient,
+    source_info: CollectionInfo,
+    spec: TargetSpec,
+    parts: list[tuple[KeyRange, dict | None]],
+    *,
+    copied_rows: int,
+    source_count_at_start: int | None = None,
+    owner: str | None = None,
+    release_source: bool = False,
+    options: Options = DEFAULTS,
+    observer: Observer = SILENT,
+) -> VerifyReport:
+    """After every key range of a split collection was copied: flush, indexes, carry-over,
+    load and verify, as migrate_collection does after its copy, with the ranges' digests
+    merged (`parts`: each range with its digests, in key order); `release_source`: release
+    the source at the end (Split.source_loaded_here). CopyCanceled drops the target (the
+    job's own) like a canceled migrate_collection."""
+    run = _Run(source_info, spec, options, observer)
+    try:
+        run.check_cancel("before building indexes")
+        if owner:
+            require_owned(target_client, spec, owner)
+        with (
+            on_database(source_client, source_info.db) as src,
+            on_database(target_client, spec.db) as dst,
+        ):
+            loaded_here = run.ensure_loaded(src, source_info.name, "source")
+            try:
+                digests = merge_digests(parts)
+                return run.finish(src, dst, copied_rows, digests, source_count_at_start)
+            finally:
+                if loaded_here or release_source:
+                    # Leave the source as it was found: it was loaded only to be read.
+                    src.release_collection(source_info.name)
+    except CopyCanceled:
+        if drop_target(target_client, spec, owner):
             observer.on_note(
                 f"migration canceled: incomplete target collection {spec.name} dropped"
             )
@@ -259,38 +380,74 @@ class _Run:
                 options=options,
                 observer=observer,
             )
-            # The source's side of the verification is read now, while the target builds its
-            # indexes (the source server is idle then): verify reads only the target.
-            ahead = None
-            if result.digests is not None:
-                ahead = SourceRead(src, self.source_info, spec, result.digests, options)
+            return self.finish(src, dst, result.rows, result.digests, count_at_start)
+
+    def finish(
+        self,
+        src: MilvusClient,
+        dst: MilvusClient,
+        copied_rows: int,
+        digests: dict | None,
+        count_at_start: int | None,
+    ) -> VerifyReport:
+        """Flush, build indexes, carry over, load and verify the copied target (`dst` bound to
+        its database) against the digests of the copy."""
+        spec, observer, options = self.spec, self.observer, self.options
+        # The source's side of the verification is read now, while the target builds its
+        # indexes (the source server is idle then): verify reads only the target.
+        ahead = None
+        if digests is not None:
+            ahead = SourceRead(src, self.source_info, spec, digests, options)
+        try:
+            observer.on_phase(INDEXING)
+            self.check_cancel("before building indexes")
+            finalize(dst, spec, options=options, observer=observer)
+            carry_over(src, dst, self.source_info, spec, observer)
+            observer.on_phase(VERIFYING)
+            self.check_cancel("before verifying")
+            target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
             try:
-                observer.on_phase(INDEXING)
-                self.check_cancel("before building indexes")
-                finalize(dst, spec, options=options, observer=observer)
-                carry_over(src, dst, self.source_info, spec, observer)
-                observer.on_phase(VERIFYING)
-                self.check_cancel("before verifying")
-                target_loaded_here = self.ensure_loaded(dst, spec.name, "target")
-                try:
-                    return verify(
-                        src,
-                        dst,
-                        self.source_info,
-                        spec,
-                        source_count_at_start=count_at_start,
-                        copied_rows=result.rows,
-                        copy_digests=result.digests,
-                        source_read=ahead,
-                        options=options,
-                        observer=observer,
-                    )
-                finally:
-                    if target_loaded_here and not options.load:
-                        dst.release_collection(spec.name)
+                return verify(
+                    src,
+                    dst,
+                    self.source_info,
+                    spec,
+                    source_count_at_start=count_at_start,
+                    copied_rows=copied_rows,
+                    copy_digests=digests,
+                    source_read=ahead,
+                    options=options,
+                    observer=observer,
+                )
             finally:
-                if ahead is not None:
-                    ahead.stop()
+                if target_loaded_here and not options.load:
+                    dst.release_collection(spec.name)
+        finally:
+            if ahead is not None:
+                ahead.stop()
+
+    def split(self, src: MilvusClient, count: int, policy: ShardPolicy) -> Split | None:
+        """The collection's key ranges when it is large enough to be split, else None."""
+        wanted = shard_count(count, policy.shard_rows, policy.max_shards)
+        if wanted < 2:
+            return None
+        uppers = split_uppers(
+            src,
+            self.source_info.name,
+            self.spec.primary_field,
+            self.spec.pk_is_varchar,
+            rows=count,
+            shards=wanted,
+            cancel=self.cancel,
+        )
+        if not uppers:
+            return None
+        ranges = ranges_of(uppers)
+        self.observer.on_note(
+            f"{count} rows: copied as {len(ranges)} key ranges of about "
+            f"{count // len(ranges)} rows each"
+        )
+        return Split(ranges=ranges, source_count=count)
 
     def ensure_loaded(self, client: MilvusClient, name: str, role: str) -> bool:
         """Load collection `name` if it is not; True when this call loaded it."""

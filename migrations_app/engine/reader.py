@@ -215,8 +215,10 @@ def scan_keys(
     *,
     partition: str | None = None,
     after: int | str | None = None,
+    upto: int | str | None = None,
 ) -> Iterator[list]:
-    """Lists of keys after `after` (all when None), in increasing order, strongly consistent."""
+    """Lists of keys after `after` (all when None) up to `upto` included (no end when None), in
+    increasing order, strongly consistent."""
     sizer = PageSizer(row_bytes=64 if pk_is_varchar else 16, batch_bytes=KEY_PAGE_BYTES)
     sizer.budget = KEY_PAGE_BYTES  # keys are small: no ramp-up
     for _, keys, _ in read_pages(
@@ -228,6 +230,7 @@ def scan_keys(
         output_fields=[pk_field],
         partition=partition,
         after=after,
+        upto=upto,
     ):
         yield keys
 
@@ -281,6 +284,7 @@ class Reader:
         batch_bytes: int,
         work: list[tuple[str, int | str | None]],
         batch_rows: int | None = None,
+        upto: int | str | None = None,
     ) -> None:
         self.stopping = threading.Event()
         self.src = src.with_cancel(self.stopping.is_set)
@@ -290,6 +294,7 @@ class Reader:
         self.output_fields = output_fields
         self.sizer = PageSizer(row_bytes, batch_bytes, batch_rows)
         self.work = work
+        self.upto = upto
         self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         self.thread = threading.Thread(
             target=self._run, name=f"copy-reader-{collection}", daemon=True
@@ -356,6 +361,7 @@ class Reader:
             output_fields=self.output_fields,
             partition=None if stream == WHOLE_COLLECTION else stream,
             after=last,
+            upto=self.upto,
         ):
             fields_data = list(answer.fields_data)
             for data in fields_data:
