@@ -14,6 +14,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from console.redaction import redact
@@ -211,9 +212,10 @@ class RangeRun(Observer):
         if self.pending_checkpoint is not None:
             changes["checkpoint"] = self.pending_checkpoint
             self.pending_checkpoint = None
-        self.mine.update(**changes)
-        lifecycle.sum_range_rows(self.collection.pk)
-        lifecycle.update_progress(self.job.pk)
+        with transaction.atomic():  # the range's rows, the collection's sum and the bar
+            self.mine.update(**changes)
+            lifecycle.sum_range_rows(self.collection.pk)
+            lifecycle.update_progress(self.job.pk)
 
     def pace(self, rows: int, size: int) -> float:
         """The job's speed cap, booked in Redis across every collection and range of the job."""

@@ -259,6 +259,7 @@ def finish_collection(
                     src.release_collection(source_info.name)
     except CopyCanceled:
         if drop_target(target_client, spec, owner):
+            observer.on_target_dropped()
             observer.on_note(
                 f"migration canceled: incomplete target collection {spec.name} dropped"
             )
