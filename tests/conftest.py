@@ -455,7 +455,10 @@ def job_worker(transactional_db, _worker_pool, worker_env):
     """The session's real Celery worker, idle and with an empty queue at the start of the test
     and left so at its end. Tests using it are transactional: the worker must see what they
     commit. `job_worker.paused()` holds jobs PENDING; `job_worker.logs()` is this test's log."""
+    from tests.workers import drop_held_jobs
+
     yield _worker_pool.serve(worker_env)
+    drop_held_jobs()
     _worker_pool.settle()
 
 

@@ -8,7 +8,8 @@ another checkout) on the same Redis, and a worker must take only its own session
 `WorkerPool` keeps one worker for the whole session (`job_worker`): between tests it purges the
 queue and waits until the worker is idle, and it starts a new one only when a module asks for
 another environment (small batches...) or the last one died. A test that needs a job to wait,
-PENDING, pauses the worker's consumers (`TestWorker.paused`). Tests that kill or restart a
+PENDING, holds the jobs it sends in a queue of their own (`TestWorker.paused`). A test without a
+worker sends its jobs to a queue nobody reads (`unserved_queue`). Tests that kill or restart a
 worker start one of their own (`Worker`, the `own_worker` fixture) while the pool's is paused.
 """
 
@@ -211,6 +212,34 @@ def purge(queue: str = JOB_QUEUE) -> int:
 
 
 UNSERVED_QUEUE = f"{JOB_QUEUE}-unserved"
+HELD_QUEUE = f"{JOB_QUEUE}-held"
+
+
+def hold_jobs() -> None:
+    """Jobs sent from now on (by this process and the processes it starts) wait in HELD_QUEUE."""
+    app.conf.task_default_queue = HELD_QUEUE
+    os.environ[QUEUE_VARIABLE] = HELD_QUEUE
+
+
+def drop_held_jobs() -> None:
+    """Send jobs to JOB_QUEUE again and drop the held ones (a test that ended inside a
+    window)."""
+    use_session_queue()
+    purge(HELD_QUEUE)
+
+
+def release_jobs() -> int:
+    """Send jobs to JOB_QUEUE again and move the held ones there, oldest first; how many."""
+    use_session_queue()
+    moved = 0
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        while channel.client.rpoplpush(HELD_QUEUE, JOB_QUEUE) is not None:
+            moved += 1
+        channel.client.delete(
+            channel.keyprefix_queue % HELD_QUEUE, channel.keyprefix_binding_permanent % HELD_QUEUE
+        )
+    return moved
 
 
 @contextmanager
@@ -263,15 +292,18 @@ class TestWorker:
         )
 
     def pause(self) -> None:
-        """Open a PENDING window: jobs sent now wait in the queue until `resume`."""
-        self.worker.pause()
+        """Open a PENDING window: jobs sent now wait, in a queue the worker does not read,
+        until `resume` moves them into its queue. (Not Celery's cancel_consumer: a message the
+        worker was fetching at that moment was rejected back and, at times, never taken
+        again.)"""
+        hold_jobs()
 
     def resume(self) -> None:
-        self.worker.resume()
+        release_jobs()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """A PENDING window: jobs sent inside it wait in the queue until it ends."""
+        """A PENDING window: jobs sent inside it wait until it ends."""
         self.pause()
         try:
             yield
