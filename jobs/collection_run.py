@@ -526,10 +526,7 @@ class CollectionRun(Observer):
     def pace(self, rows: int, size: int) -> float:
         """The job's speed cap as it is now (a Project Admin may change it while the job runs),
         booked in Redis across every collection of the job."""
-        caps = Job.objects.filter(pk=self.job.pk).values_list(
-            "max_rows_per_second", "max_mb_per_second"
-        )
-        cap = SpeedCap(*(caps.first() or (None, None)))
+        cap = Job.speed_cap_now(self.job.pk)
         if not cap:
             return 0.0
         self.batches += 1

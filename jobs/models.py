@@ -156,6 +156,12 @@ class Job(models.Model):
     def speed_cap(self) -> SpeedCap:
         return SpeedCap(self.max_rows_per_second, self.max_mb_per_second)
 
+    @classmethod
+    def speed_cap_now(cls, job_id: str) -> SpeedCap:
+        """Job `job_id`'s cap as it is now (a Project Admin may change it while the job runs)."""
+        caps = cls.objects.filter(pk=job_id).values_list("max_rows_per_second", "max_mb_per_second")
+        return SpeedCap(*(caps.first() or (None, None)))
+
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATES

@@ -23,7 +23,6 @@ from jobs.collection_run import engine_options, open_fenced
 from jobs.events import log_event
 from jobs.lease import Heartbeat, Lease
 from jobs.models import Job, JobCollection, JobRange
-from jobs.pace import SpeedCap
 from migrations_app.engine.checkpoint import initial_checkpoint
 from migrations_app.engine.errors import CopyCanceled, CopyError, EngineError, LeaseLost
 from migrations_app.engine.migrate import copy_key_range
@@ -219,10 +218,7 @@ class RangeRun(Observer):
 
     def pace(self, rows: int, size: int) -> float:
         """The job's speed cap, booked in Redis across every collection and range of the job."""
-        caps = Job.objects.filter(pk=self.job.pk).values_list(
-            "max_rows_per_second", "max_mb_per_second"
-        )
-        cap = SpeedCap(*(caps.first() or (None, None)))
+        cap = Job.speed_cap_now(self.job.pk)
         if not cap:
             return 0.0
         self.batches += 1
