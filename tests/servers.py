@@ -9,6 +9,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -41,12 +42,56 @@ class LiteServer:
     def answers(self) -> bool:
         return port_open(self.port)
 
+    def freeze(self) -> None:
+        """SIGSTOP the server's process group and return once every process of it is stopped
+        and nothing else listens on its port (gRPC servers bind with SO_REUSEPORT: a second
+        server on the port would answer for the frozen one)."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while not all(state == "T" for state in _group_states(self.proc.pid)):
+            assert time.monotonic() < deadline, f"milvus-lite on port {self.port} did not stop"
+            time.sleep(0.01)
+        listeners = _listeners(self.port)
+        assert listeners == 1, f"{listeners} servers listen on port {self.port}, not only this one"
+
+    def thaw(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
+
+def _group_states(pgid: int) -> list[str]:
+    """The state letter (ps STAT) of every live process of process group `pgid`."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid:
+            states.append(fields[0])
+    return states
+
+
+def _listeners(port: int) -> int:
+    """How many sockets listen on TCP `port` (any address), from /proc/net/tcp{,6}."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
 
 def start_lite_server(base_dir: Path) -> LiteServer:
-    port = free_port()
-    data_dir = Path(base_dir) / f"lite-{port}"
-    proc = start_lite(data_dir, port, log_path=Path(base_dir) / f"lite-{port}.log")
-    return LiteServer(port=port, data_dir=data_dir, proc=proc)
+    """A Milvus Lite server alone on its port: one that finds another server listening there
+    beside it (gRPC binds with SO_REUSEPORT) is stopped and started again on another port."""
+    for _ in range(3):
+        port = free_port()
+        data_dir = Path(base_dir) / f"lite-{port}"
+        proc = start_lite(data_dir, port, log_path=Path(base_dir) / f"lite-{port}.log")
+        if _listeners(port) == 1:
+            return LiteServer(port=port, data_dir=data_dir, proc=proc)
+        stop_process(proc)
+    raise RuntimeError("three Milvus Lite servers in a row shared their port with another server")
 
 
 # Held while a standalone whose embedded etcd binds the default ports (127.0.0.1:2379/2380) runs,

@@ -7,8 +7,6 @@ connections and requests but answers nothing until SIGCONT.
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -41,12 +39,12 @@ class Hang:
         self.frozen = False
 
     def freeze(self) -> None:
-        os.killpg(self.server.proc.pid, signal.SIGSTOP)
+        self.server.freeze()
         self.frozen = True
 
     def release(self) -> None:
         if self.frozen:
-            os.killpg(self.server.proc.pid, signal.SIGCONT)
+            self.server.thaw()
             self.frozen = False
 
 

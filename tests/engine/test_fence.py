@@ -4,8 +4,6 @@ while reads still answer."""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import grpc
@@ -24,9 +22,9 @@ def frozen_server(fresh_lite_factory):
     server = fresh_lite_factory()
     client = connect(server.uri)
     create_simple(client, "c", rows=10)
-    os.killpg(server.proc.pid, signal.SIGSTOP)
+    server.freeze()
     yield client
-    os.killpg(server.proc.pid, signal.SIGCONT)
+    server.thaw()
     client.close()
 
 
