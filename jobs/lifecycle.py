@@ -281,10 +281,16 @@ def claim_range(key_range: JobRange, attempt: int, worker: str) -> bool:
 
 
 def sum_range_rows(collection_id: int) -> int:
-    """The collection's rows copied: the sum of its ranges' (written on the collection)."""
-    total = JobRange.objects.filter(collection_id=collection_id).aggregate(n=Sum("rows"))["n"]
-    JobCollection.objects.filter(pk=collection_id).update(migrated_entities=total or 0)
-    return total or 0
+    """The collection's rows copied and copy rate: the sums of its ranges' (written on the
+    collection; the rate of the ranges copying now). Returns the rows."""
+    sums = JobRange.objects.filter(collection_id=collection_id).aggregate(
+        rows=Sum("rows"), rate=Sum("rows_per_s", filter=Q(status=JobRange.Status.COPYING))
+    )
+    total = sums["rows"] or 0
+    JobCollection.objects.filter(pk=collection_id).update(
+        migrated_entities=total, rows_per_s=round(sums["rate"] or 0, 1)
+    )
+    return total
 
 
 def range_ended(collection_id: int) -> None:
@@ -626,6 +632,7 @@ def _reap_ranges(now: datetime, expired: Q, stale: datetime, counts: dict[str, i
                 status=JobRange.Status.FAILED,
                 attempt=key_range.attempt + 1,
                 ended_at=timezone.now(),
+                rows_per_s=0,
                 error=f"the worker copying it stopped responding {resumes} times",
             ):
                 log_event(
@@ -642,6 +649,7 @@ def _reap_ranges(now: datetime, expired: Q, stale: datetime, counts: dict[str, i
             attempt=key_range.attempt + 1,
             resumes=resumes,
             queued_at=None,
+            rows_per_s=0,
         ):
             rows = (key_range.checkpoint or {}).get("rows", 0)
             log_event(

@@ -387,6 +387,7 @@ class JobRange(models.Model):
     to_key = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     rows = models.BigIntegerField(default=0)  # rows copied (its checkpoint's)
+    rows_per_s = models.FloatField(default=0)  # its copy rate while COPYING, else 0
     checkpoint = models.JSONField(null=True, blank=True)
     write_intent = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")

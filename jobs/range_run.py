@@ -168,7 +168,9 @@ class RangeRun(Observer):
         self.event(f"failed: {message}", level="ERROR")
 
     def _finish(self, status: str, **changes) -> None:
-        self.mine.update(status=status, ended_at=timezone.now(), **changes)
+        with transaction.atomic():  # the range's end and the collection's sums at once
+            self.mine.update(status=status, ended_at=timezone.now(), rows_per_s=0, **changes)
+            lifecycle.sum_range_rows(self.collection.pk)
 
     # --- the engine's Observer ------------------------------------------------------------
 
@@ -207,11 +209,15 @@ class RangeRun(Observer):
         if now - self.last_write < PROGRESS_EVERY:
             return
         self.last_write = now
-        changes: dict = {"rows": progress.rows, "heartbeat_at": timezone.now()}
+        changes: dict = {
+            "rows": progress.rows,
+            "rows_per_s": round(progress.rows_per_s, 1),
+            "heartbeat_at": timezone.now(),
+        }
         if self.pending_checkpoint is not None:
             changes["checkpoint"] = self.pending_checkpoint
             self.pending_checkpoint = None
-        with transaction.atomic():  # the range's rows, the collection's sum and the bar
+        with transaction.atomic():  # the range's figures, the collection's sums and the bar
             self.mine.update(**changes)
             lifecycle.sum_range_rows(self.collection.pk)
             lifecycle.update_progress(self.job.pk)

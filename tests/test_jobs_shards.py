@@ -96,13 +96,24 @@ def test_a_large_collection_is_copied_as_key_ranges_and_verified_once(
     assert again.collections.get().report["source_changed"] is False
 
 
-def test_cancel_during_a_sharded_copy_drops_the_target_once(owner, pair, job_worker):
+def test_cancel_during_a_sharded_copy_drops_the_target_once(owner, pair, job_worker, owner_client):
     source, target, _, target_server = pair
     job = start(owner, source, target, max_rows_per_second=1500)
     wait_until(
         lambda: JobRange.objects.filter(collection__job=job, rows__gt=0).exists(),
         60,
         lambda: f"no range copied anything\n{job_worker.logs()[-2000:]}",
+    )
+    # The collection's copy rate is the sum of its copying ranges' (View Details shows both).
+    wait_until(
+        lambda: JobCollection.objects.filter(job=job, rows_per_s__gt=0).exists(),
+        60,
+        lambda: f"the split collection shows no copy rate\n{job_worker.logs()[-2000:]}",
+    )
+    wait_until(
+        lambda: "rows/s</span>" in owner_client.get(f"/jobs/{job.pk}/").content.decode(),
+        60,
+        lambda: "View Details shows no copying range's rate",
     )
 
     job = service.cancel_job(owner, job)
