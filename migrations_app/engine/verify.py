@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -344,6 +344,20 @@ def _stored_rows(dst: MilvusClient, spec: TargetSpec, cancel) -> int | None:
     return count_rows(dst, spec.name, pk=pk, pk_is_varchar=varchar, should_cancel=cancel)
 
 
+def _on_own_thread(call: Callable[[], Any], name: str) -> Future:
+    """`call()` started on a daemon thread; its Future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 class _HiddenKeys:
     """The rows keyed 2**63-1 each side counts but no query returns (counting.py)."""
 
@@ -446,8 +460,10 @@ class _Reading:
         meanwhile: Callable[[], Any] | None = None,
     ) -> tuple[_Side, _Side, Any]:
         """Both sides' range sums, read at the same time, and what `meanwhile` returned (called
-        on this thread while they are read); `ahead`: the source's, read ahead. `meter` hears
-        the rows read on both sides while they read."""
+        while they are read); `ahead`: the source's, read ahead. `meter` hears the rows read on
+        both sides while they read. A cancel is heard while any of the three waits on a server;
+        `meanwhile` runs on a daemon thread of its own, left behind on a cancel (its pymilvus
+        calls cannot be interrupted: a hung server answers them at their deadline or never)."""
         source_reading = ahead.reading if ahead is not None else self
         with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
             source = ahead.future if ahead is not None else None
@@ -460,13 +476,13 @@ class _Reading:
                     rows = source_reading.read["source"], self.read["target"]
                     meter.tick(*rows, force=force)
 
+            extra = _on_own_thread(meanwhile, "verify-meanwhile") if meanwhile else None
             try:
-                extra = meanwhile() if meanwhile is not None else None
-                self._wait(futures, progress)
+                self._wait([*futures, extra] if extra else futures, progress)
             finally:
                 self.stopping.set()
             progress(force=True)
-        return futures[0].result(), futures[1].result(), extra
+        return futures[0].result(), futures[1].result(), extra.result() if extra else None
 
     def _wait(self, futures, progress: Callable[[], None]) -> None:
         pending = set(futures)
