@@ -26,19 +26,20 @@ target server with cores to spare may take more.
 
 Exactness on resume. A checkpoint is reported after a batch is acknowledged, and a caller may
 not have saved every one, so a killed run may have written any number of batches past the
-checkpoint it is resumed from — but only source rows, in key order, right after the
-checkpoint's key. A resume therefore writes the pages of that uncertain range as upserts,
-which replace a row already there instead of adding a second one: exact on every server.
-Where the range ends: a caller that keeps the write intent (`on_write_intent`, reported before
-every batch with the batch's last key, and saved with the checkpoint) passes it back, and the
-range ends at that key — whatever the target, loaded or not, a resume re-writes at most the
-batch in flight and the few before it the caller had not saved yet. Without an intent (a
-caller that does not keep it), the range is found on the target: when the collection is
-loaded, a strongly consistent scan of its keys past the checkpoint finds the highest one; a
-Milvus collection that is not loaded cannot be queried (nor deleted from by filter: Milvus 2.3
-refuses both), so there every remaining page of an unfinished partition is upserted (measured
-on Milvus 2.3.5: upsert works on an unloaded collection). A write retried after an ambiguous
-failure (timeout, connection lost mid-call) is sent as an upsert too.
+checkpoint it is resumed from — but only source rows of the keys right after the
+checkpoint's key (with several writers, possibly with gaps). A resume therefore writes the
+pages of that uncertain range as upserts, which replace a row already there instead of adding
+a second one: exact on every server. Where the range ends: a caller that keeps the write
+intent (`on_write_intent`, reported before every batch with the batch's last key, and saved
+with the checkpoint) passes it back, and the range ends at that key — whatever the target,
+loaded or not, a resume re-writes at most the batches in flight (one, or `Options.writers`)
+and the few before them the caller had not saved yet. Without an intent (a caller that does
+not keep it), the range is found on the target: when the collection is loaded, a strongly
+consistent scan of its keys past the checkpoint finds the highest one; a Milvus collection that
+is not loaded cannot be queried (nor deleted from by filter: Milvus 2.3 refuses both), so there
+every remaining page of an unfinished partition is upserted (measured on Milvus 2.3.5: upsert
+works on an unloaded collection). A write retried after an ambiguous failure (timeout,
+connection lost mid-call) is sent as an upsert too.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ exactly — on Milvus Lite and on the Milvus 2.3 standalone, where a duplicate w
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from pymilvus import DataType
@@ -23,6 +24,7 @@ from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import verify
 from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple, vector
+from tests.engine.test_cancel import CancelAfter, Hang, measured
 from tests.engine.test_resume import (
     FIELDS,
     WorkerDied,
@@ -155,6 +157,36 @@ def test_it_resumes_a_copy_stopped_with_batches_in_flight(pair, stop):
     assert result.rows == ROWS and result.resumed_rows == saved["rows"]
     assert all_keys(target, "stopped", False) == list(range(ROWS))
     assert stored_rows(target, "stopped") == ROWS
+
+
+def test_it_cancels_promptly_while_the_writes_hang(lite_factory, fresh_lite_factory):
+    target_server = fresh_lite_factory()
+    source, target = connect(lite_factory().uri), connect(target_server.uri)
+    create_simple(source, "hang", rows=1_000)
+    create_simple(target, "hang", index=False)
+    hang = Hang(target_server)
+    cancel = CancelAfter(1.0)
+
+    def freeze_target(checkpoint: dict) -> None:
+        if not hang.frozen:
+            hang.freeze()  # the writes in flight and the next ones get no answer
+            cancel.start()
+
+    try:
+        with measured(cancel) as raised:
+            copy_collection(
+                source,
+                target,
+                scope("hang"),
+                options=W3,
+                observer=Calls(on_checkpoint=freeze_target, should_cancel=cancel),
+            )
+    finally:
+        hang.release()
+
+    assert raised.value.checkpoint["rows"] > 0
+    # The copy waited for its writers: none outlives it.
+    assert not [t for t in threading.enumerate() if t.name.startswith("copy-writer")]
 
 
 def test_it_fails_the_copy_with_the_writers_error(pair):
