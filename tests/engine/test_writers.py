@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 from pymilvus import DataType
@@ -20,8 +21,11 @@ from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.options import Options
 from migrations_app.engine.plan import plan, require_ok
+from migrations_app.engine.reader import Page, Reader
+from migrations_app.engine.rpc import CancelFlag, RpcChannel
 from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import verify
+from migrations_app.engine.writers import BatchWriter, WritePool
 from tests.engine.calls import Calls
 from tests.engine.sample_data import create_simple, vector
 from tests.engine.test_cancel import CancelAfter, Hang, measured
@@ -35,6 +39,7 @@ from tests.engine.test_resume import (
 )
 
 ROWS = 3_000
+STANDALONE_ROWS = 1_500  # on make test's critical path: small
 W3 = Options(batch_bytes=20_000, writers=3)
 
 
@@ -189,6 +194,68 @@ def test_it_cancels_promptly_while_the_writes_hang(lite_factory, fresh_lite_fact
     assert not [t for t in threading.enumerate() if t.name.startswith("copy-writer")]
 
 
+class FirstPageLate(BatchWriter):
+    """A real writer whose write of the page starting at key 0 waits for `gate` first, so the
+    pages after it are written before it."""
+
+    def __init__(self, dst: RpcChannel, gate: threading.Event) -> None:
+        super().__init__(dst, "late", "pk", False)
+        self.gate = gate
+
+    def write(self, page: Page, partition: str | None, rewrite: bool = False) -> None:
+        if page.first_pk == 0:
+            assert self.gate.wait(30)
+        super().write(page, partition, rewrite)
+
+
+def pages_of(source, name: str) -> list[Page]:
+    reader = Reader(
+        RpcChannel(source, "source"),
+        collection=name,
+        pk_field="pk",
+        pk_is_varchar=False,
+        output_fields=FIELDS,
+        row_bytes=100,
+        batch_bytes=8_000,
+        work=[("*", None)],
+    )
+    reader.start()
+    pages = []
+    while (item := reader.get(None)) is not None:
+        if isinstance(item, Page):
+            pages.append(item)
+    reader.stop()
+    return pages
+
+
+def test_it_acknowledges_pages_in_read_order_when_they_are_written_out_of_it(pair):
+    source, target = pair
+    create_simple(source, "late", rows=300)
+    create_simple(target, "late")
+    first, second, third = pages_of(source, "late")[:3]
+    gate = threading.Event()
+    pool = WritePool(FirstPageLate(RpcChannel(target, "target"), gate), 3, CancelFlag(None))
+    try:
+        for page in (first, second, third):
+            assert pool.wait_for_room() == []
+            pool.submit(page, None, False)
+        later = second.rows + third.rows
+        deadline = time.monotonic() + 30
+        while stored_rows(target, "late") < later:  # the two later pages are written
+            assert time.monotonic() < deadline, "the later pages were never written"
+            time.sleep(0.05)
+
+        assert pool.acked() == []  # ... but not acknowledged before the first one
+
+        gate.set()
+        acked = pool.drain()
+    finally:
+        gate.set()
+        pool.close()
+    assert [sent.page.first_pk for sent in acked] == [0, second.first_pk, third.first_pk]
+    assert stored_rows(target, "late") == first.rows + later
+
+
 def test_it_fails_the_copy_with_the_writers_error(pair):
     source, target = pair
     create_simple(source, "bad", rows=1_000)
@@ -220,7 +287,7 @@ def test_it_resumes_three_writers_into_the_standalone_without_duplicates(pair, m
     source, _ = pair
     name = f"writers_{os.getpid()}"
     drop(milvus, name)
-    create_simple(source, name, rows=ROWS)
+    create_simple(source, name, rows=STANDALONE_ROWS)
     create_simple(milvus, name, index=False)
     recorder = Recorder(stop_after=6)
     try:
@@ -239,10 +306,10 @@ def test_it_resumes_three_writers_into_the_standalone_without_duplicates(pair, m
         )
 
         load_for_reading(milvus, name)()
-        assert result.rows == ROWS and result.resumed_rows == saved["rows"]
+        assert result.rows == STANDALONE_ROWS and result.resumed_rows == saved["rows"]
         assert result.upserted_rows >= recorder.checkpoints[-1]["rows"] - saved["rows"]
-        assert stored_rows(milvus, name) == ROWS
-        assert all_keys(milvus, name, False) == list(range(ROWS))
+        assert stored_rows(milvus, name) == STANDALONE_ROWS
+        assert all_keys(milvus, name, False) == list(range(STANDALONE_ROWS))
     finally:
         drop(milvus, name)
         drop(source, name)
