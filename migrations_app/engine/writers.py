@@ -17,10 +17,12 @@ With one writer the page is written on the caller's thread when it is submitted,
 before the pool existed. With more, each is written on a thread of the pool: its calls look at
 the pool's stop flag instead of the caller's `should_cancel` (callbacks stay on the caller's
 thread), and the caller looks at `should_cancel` while it waits for room or for
-acknowledgements. The lease check (fence.py) runs before every write on whichever thread sends
-it (jobs/lease.py's `Lease.left` is safe to ask from another thread: it says 0 past its
-deadline there instead of renewing). The first failed page in read order fails the copy with
-its own error; the others are stopped. Memory: each page in flight holds one insert request.
+acknowledgements. The lease (fence.py) is checked on the caller's thread when a page is handed
+to a writer, and again right before every write on the thread that sends it (jobs/lease.py's
+`Lease.left` is safe to ask from another thread: it says 0 past its deadline there instead of
+renewing, which only the caller's thread does). A failed page fails the copy with its own error,
+the same as with one writer (the earliest in read order of those failed so far); the writes
+still in flight are stopped. Memory: each page in flight holds one insert request.
 """
 
 from __future__ import annotations
@@ -132,6 +134,11 @@ class WritePool:
             self.writer.write(page, partition, upsert)
             future.set_result(None)
         else:
+            # The lease first, here: only the caller's thread may renew a late one
+            # (jobs/lease.py); the writer's thread checks it again right before it sends.
+            fenced = getattr(self.writer.dst.client, "write_deadline", None)
+            if fenced is not None:
+                fenced(f"writing into target collection {self.writer.collection!r}")
             future = self.executor.submit(self.writer.write, page, partition, upsert)
         self.pending.append(Sent(page, upsert, future))
 
