@@ -75,6 +75,7 @@ def engine_options(load_after: bool, cap: SpeedCap | None = None) -> Options:
         batch_bytes=min(batch_bytes, cap_bytes) if cap_bytes else batch_bytes,
         batch_rows=batch_rows,
         load=load_after,
+        writers=settings.MIGRATION_WRITERS,
         call_timeout=float(settings.MIGRATION_CALL_TIMEOUT),
         retry=RetrySchedule(
             attempts=settings.MIGRATION_RETRY_ATTEMPTS,

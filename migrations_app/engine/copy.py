@@ -16,26 +16,30 @@ bench/README.md): the copy runs at the speed of pymilvus' raw insert of the same
 insert loop. The source server's query work (~40 µs a row in Milvus Lite) and the target's
 insert work are the floor; the copy overlaps them.
 
-A reader thread fills a bounded queue that one writer — the caller's thread, so callbacks run
-where the caller lives — empties: memory stays around (QUEUE_DEPTH + 4) × batch_bytes whatever
-the collection size. One writer, because on a 2-core box a second writer measured slower, and
-because in-order writes keep the checkpoint a simple "everything up to this pk is written".
+A reader thread fills a bounded queue that the caller's thread (so callbacks run where the
+caller lives) empties into the writers (writers.py): by default one, writing on the caller's
+thread; with `Options.writers` = W, up to W batches in flight at once, acknowledged in read
+order so the checkpoint stays a simple "everything up to this pk is written". Memory stays
+around (QUEUE_DEPTH + W + 3) × batch_bytes whatever the collection size. One writer by default,
+because on a 2-core box more writers measured no faster (bench/README.md, bench/writers.py): a
+target server with cores to spare may take more.
 
 Exactness on resume. A checkpoint is reported after a batch is acknowledged, and a caller may
 not have saved every one, so a killed run may have written any number of batches past the
-checkpoint it is resumed from — but only source rows, in key order, right after the
-checkpoint's key. A resume therefore writes the pages of that uncertain range as upserts,
-which replace a row already there instead of adding a second one: exact on every server.
-Where the range ends: a caller that keeps the write intent (`on_write_intent`, reported before
-every batch with the batch's last key, and saved with the checkpoint) passes it back, and the
-range ends at that key — whatever the target, loaded or not, a resume re-writes at most the
-batch in flight and the few before it the caller had not saved yet. Without an intent (a
-caller that does not keep it), the range is found on the target: when the collection is
-loaded, a strongly consistent scan of its keys past the checkpoint finds the highest one; a
-Milvus collection that is not loaded cannot be queried (nor deleted from by filter: Milvus 2.3
-refuses both), so there every remaining page of an unfinished partition is upserted (measured
-on Milvus 2.3.5: upsert works on an unloaded collection). A write retried after an ambiguous
-failure (timeout, connection lost mid-call) is sent as an upsert too.
+checkpoint it is resumed from — but only source rows of the keys right after the
+checkpoint's key (with several writers, possibly with gaps). A resume therefore writes the
+pages of that uncertain range as upserts, which replace a row already there instead of adding
+a second one: exact on every server. Where the range ends: a caller that keeps the write
+intent (`on_write_intent`, reported before every batch with the batch's last key, and saved
+with the checkpoint) passes it back, and the range ends at that key — whatever the target,
+loaded or not, a resume re-writes at most the batches in flight (one, or `Options.writers`)
+and the few before them the caller had not saved yet. Without an intent (a caller that does
+not keep it), the range is found on the target: when the collection is loaded, a strongly
+consistent scan of its keys past the checkpoint finds the highest one; a Milvus collection that
+is not loaded cannot be queried (nor deleted from by filter: Milvus 2.3 refuses both), so there
+every remaining page of an unfinished partition is upserted (measured on Milvus 2.3.5: upsert
+works on an unloaded collection). A write retried after an ambiguous failure (timeout,
+connection lost mid-call) is sent as an upsert too.
 """
 
 from __future__ import annotations
@@ -45,22 +49,19 @@ from dataclasses import dataclass, field
 
 from pymilvus import DataType, MilvusClient
 
-from .capabilities import capabilities
 from .checkpoint import CopyState, initial_checkpoint
 from .errors import CopyCanceled, CopyError
 from .model import CopyProgress, TargetSpec
 from .options import DEFAULTS, SILENT, Observer, Options
 from .reader import (
     WHOLE_COLLECTION,
-    Page,
     Reader,
     StreamDone,
-    page_keys,
     scan_keys,
     schema_row_bytes,
 )
-from .rewrite import delete_keys, rewrite_request
-from .rpc import CancelFlag, RetryNotes, RpcChannel, StatusError, pause
+from .rpc import CancelFlag, RetryNotes, RpcChannel, pause
+from .writers import BatchWriter, Sent, WritePool
 
 
 class _Unbounded:
@@ -136,10 +137,13 @@ def copy_collection(
     Before every batch: `observer.pace(rows, bytes)`, waited out (a speed cap; batches are at
     most `options.batch_rows` rows). After every written batch:
     `observer.on_checkpoint(checkpoint)` with a JSON-safe dict, then `on_progress(CopyProgress)`,
-    then `should_cancel()`. A call being retried after a transient error is reported by
-    `on_retry(RetryNote)` (then `on_retry(None)` once calls go through). `should_cancel` is also asked (at most
-    twice a second) while waiting for the source, the target or a retry: when it returns True,
-    CopyCanceled is raised within about a second. Passing a checkpoint (any one this copy
+    then `should_cancel()`. With `options.writers` above 1, up to that many batches are in
+    flight at once (writers.py); checkpoints still follow the batches in read order, each
+    reported once it and every batch before it are written. A call being retried after a
+    transient error is reported by `on_retry(RetryNote)` (then `on_retry(None)` once calls go
+    through). `should_cancel` is also asked (at most twice a second) while waiting for the
+    source, the target or a retry: when it returns True, CopyCanceled is raised within about a
+    second. Passing a checkpoint (any one this copy
     reported, or `initial_checkpoint()`) resumes right after it, rewriting what a killed run may
     have written past it as upserts (see the module docstring): no row is lost or duplicated.
     `write_intent`: the last intent `on_write_intent` reported before the checkpoint's run
@@ -193,8 +197,9 @@ def copy_collection(
             work=[(s, _start_of(state, s, scope)) for s in state.streams if s not in state.done],
             upto=scope.upto,
         )
-        writer = _Writer(dst, scope)
-        return _run(reader, writer, state, cancel, uncertain, observer)
+        writer = BatchWriter(dst, scope.target_collection, pk_field, scope.pk_is_varchar)
+        pool = WritePool(writer, options.writers, cancel)
+        return _run(reader, pool, state, cancel, uncertain, observer)
     except CopyCanceled as error:
         error.checkpoint = _last_checkpoint(state, checkpoint)
         rows = state.rows if state is not None else 0
@@ -223,7 +228,7 @@ def _last_checkpoint(state: CopyState | None, given: dict | None) -> dict:
 
 def _run(
     reader: Reader,
-    writer: _Writer,
+    pool: WritePool,
     state: CopyState,
     cancel: CancelFlag,
     uncertain: dict,
@@ -232,27 +237,15 @@ def _run(
     resumed_rows = state.rows
     started = time.monotonic()
     written_rows = upserted_rows = 0
-    reader.start()
-    try:
-        while True:
-            item = reader.get(cancel)
-            if item is None:
-                break
-            if isinstance(item, StreamDone):
-                state.finish(item.stream)
-                observer.on_checkpoint(state.checkpoint())
-                continue
-            page = item
-            bound = uncertain.get(page.stream)
-            upsert = bound is UNBOUNDED or (bound is not None and page.first_pk <= bound)
-            wait = observer.pace(page.rows, page.bytes)
-            if wait > 0:
-                pause(wait, cancel, "copy", reader.src.options.cancel_poll)
-            observer.on_write_intent({"stream": page.stream, "last_pk": page.last_pk})
-            writer.write(page, None if page.stream == WHOLE_COLLECTION else page.stream, upsert)
+
+    def acknowledge(sent: list[Sent]) -> None:
+        """Pages written, in read order: the checkpoint moves over each, then progress."""
+        nonlocal written_rows, upserted_rows
+        for batch in sent:
+            page = batch.page
             state.advance(page)
             written_rows += page.rows
-            upserted_rows += page.rows if upsert else 0
+            upserted_rows += page.rows if batch.upsert else 0
             observer.on_checkpoint(state.checkpoint())
             elapsed = time.monotonic() - started
             observer.on_progress(
@@ -266,8 +259,35 @@ def _run(
             )
             if cancel.now():
                 raise CopyCanceled("canceled")
+
+    reader.start()
+    try:
+        while True:
+            item = reader.get(cancel)
+            if item is None:
+                break
+            if isinstance(item, StreamDone):
+                # Every page of the stream is written before it is done, and before a page of
+                # the next stream is sent (a write intent names one stream).
+                acknowledge(pool.drain())
+                state.finish(item.stream)
+                observer.on_checkpoint(state.checkpoint())
+                continue
+            page = item
+            bound = uncertain.get(page.stream)
+            upsert = bound is UNBOUNDED or (bound is not None and page.first_pk <= bound)
+            acknowledge(pool.wait_for_room())
+            wait = observer.pace(page.rows, page.bytes)
+            if wait > 0:
+                pause(wait, cancel, "copy", reader.src.options.cancel_poll)
+            # The intent covers every page in flight: they are all of this stream, in order.
+            observer.on_write_intent({"stream": page.stream, "last_pk": page.last_pk})
+            pool.submit(page, None if page.stream == WHOLE_COLLECTION else page.stream, upsert)
+            acknowledge(pool.acked())
+        acknowledge(pool.drain())
         cancel.now()  # the last word on retries (none pending) reaches the observer
     finally:
+        pool.close()
         reader.stop()
     return CopyResult(
         rows=state.rows,
@@ -355,64 +375,3 @@ def _check_partitions(client: MilvusClient, collection: str, names: list[str], r
             f"{role} collection {collection!r} has no partition "
             + ", ".join(repr(name) for name in missing)
         )
-
-
-class _Writer:
-    """Writes pages into the target: inserts, or rewrites (rewrite.py: upsert, or delete the
-    keys then insert where the target has no Upsert) where a killed run may have written
-    already; a retry after an ambiguous failure is a rewrite."""
-
-    def __init__(self, dst: RpcChannel, scope: CopyScope) -> None:
-        self.dst = dst
-        self.collection = scope.target_collection
-        self.scope = scope
-        self.upsert = capabilities(dst.client).upsert
-
-    def write(self, page: Page, partition: str | None, rewrite: bool = False) -> None:
-        name = partition or ""
-        where = f"target collection {self.collection!r}" + (f" partition {name!r}" if name else "")
-        what = f"writing into {where}"
-        keys = (
-            None
-            if self.upsert
-            else page_keys(page.fields_data, self.scope.pk_field, self.scope.pk_is_varchar)
-        )
-        request = rewrite_request(
-            self.collection, name, page.fields_data, page.rows, rewrite and self.upsert
-        )
-        # The request holds its own copy: let the query answer go now, not after the write.
-        page.fields_data = []
-
-        def delete_first() -> None:
-            delete_keys(
-                self.dst,
-                what,
-                self.collection,
-                name,
-                keys,
-                self.scope.pk_field,
-                self.scope.pk_is_varchar,
-            )
-
-        def again():
-            # After a failure the server may have applied: rewrite the same rows.
-            if self.upsert:
-                return rewrite_request(self.collection, name, request.fields_data, page.rows, True)
-            delete_first()
-            return request
-
-        try:
-            if rewrite and self.upsert:
-                method, retry = "Upsert", None
-            else:
-                if rewrite:
-                    delete_first()
-                method, retry = "Insert", ("Upsert" if self.upsert else "Insert", again)
-            answer = self.dst.call(what, method, request, ambiguous_retry=retry)
-        except StatusError as error:
-            raise CopyError(f"writing into {where} failed: {error.reason}") from error
-        written = getattr(answer, "insert_cnt", 0) or getattr(answer, "upsert_cnt", 0)
-        if written and written != page.rows:
-            raise CopyError(
-                f"writing into {where}: the server stored {written} of {page.rows} rows"
-            )

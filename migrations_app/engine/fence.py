@@ -7,7 +7,7 @@ alter — and gives that call a gRPC deadline no later than the end of its lease
 sends after its lease ended (a worker frozen between the check and the call, then woken) is
 refused by gRPC itself before it leaves, and a request sent in time is finished or abandoned by
 the time the lease ends. The successor waits a whole call deadline longer (the reaper's margin)
-and re-writes the one batch the stale run may have had in flight (the write intent).
+and re-writes the batches the stale run may have had in flight (up to its write intent).
 
 `FencedClient` wraps a MilvusClient with that check and gives every call a deadline
 (`call_timeout`; `wait_timeout` for the calls that wait on the server: flush, index build, load).

@@ -47,7 +47,8 @@ class Options:
     of every call; a job's reaper waits that long past a lease's end, see fence.py).
     wait_timeout: the deadline of the calls that wait on the server (flush, index build, load).
     cancel_poll: seconds between looks at the cancel flag while a call, a back-off or a
-    server-side wait (flush, index build, load) runs.
+    server-side wait (flush, index build, load) runs. writers: batches a copy may have in
+    flight to the target at once (writers.py; 1: written one by one on the caller's thread).
     """
 
     batch_bytes: int = DEFAULT_BATCH_BYTES
@@ -58,6 +59,7 @@ class Options:
     call_timeout: float = 300.0
     wait_timeout: float = 3600.0
     cancel_poll: float = 0.2
+    writers: int = 1
 
 
 DEFAULTS = Options()

@@ -40,7 +40,8 @@ MAX_REQUEST_BYTES = 48 * 1024 * 1024
 SERVER_QUERY_WINDOW = 16_384
 RAMP_UP_START = 16  # the first page's budget is the batch's budget divided by this
 RAMP_UP_FACTOR = 2  # each page's budget is at most this many times the previous one's
-# One page waiting is enough to keep the single writer busy; each more costs a batch of RAM.
+# One page waiting is enough to keep the writers busy (the reader is the slower side, see
+# bench/writers.py); each more costs a batch of RAM.
 QUEUE_DEPTH = 1
 # The stream name used when the whole collection is read without partition names; it is not
 # a valid partition name, so it never clashes with one.

@@ -186,6 +186,20 @@ def test_it_requires_the_collection_argument(servers):
     assert "the following arguments are required: --collection" in done.stderr
 
 
+def test_it_copies_with_several_writers(servers):
+    source, target = servers
+    where = ("--source", source.uri, "--target", target.uri, "--collection", "docs")
+
+    refused = run("copy", *where, "--writers", "0")
+    done = run(
+        "copy", *where, "--target-collection", "docs_w", "--writers", "3", "--batch-bytes", "2000"
+    )
+
+    assert refused.returncode == 2 and "--writers must be at least 1" in refused.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("VERIFIED: default.docs → default.docs_w: source 30 rows")
+
+
 @pytest.mark.standalone
 def test_it_reports_a_wrong_password(servers, standalone):
     _, target = servers
