@@ -1,17 +1,20 @@
-"""Benchmark: one collection copy with W = 1, 2, 4 batches in flight to the target (writers.py).
+"""Benchmark: one collection copy with W = 1, 2, 4 batches in flight to the target (writers.py),
+or K queries at once on the source (readers.py).
 
     .venv/bin/python -m bench.writers                      # 100,000 rows × 128-d, Lite → Lite
     .venv/bin/python -m bench.writers --standalone         # Lite → the Milvus 2.3 standalone
     .venv/bin/python -m bench.writers --writers 1,4 --rounds 5
     .venv/bin/python -m bench.writers --batch-bytes 2097152   # smaller batches, more of them
+    .venv/bin/python -m bench.writers --writers 1 --readers 1,2,4 --source-standalone
 
 A Milvus Lite source (bench.migrate's collection: INT64 key, FLOAT_VECTOR, VARCHAR, INT64, two
 dynamic keys) copied by `copy_collection` (default batch size) into a fresh target collection
 (`plan` + `create_target`, not timed) on a second Milvus Lite server, or with --standalone on
-the Milvus 2.3 standalone of the test suite (tests/servers.py). Each round runs every W once,
-in an order that rotates from round to round; each copy's target is dropped after it. Printed:
-each run, then per W the medians of the wall time of the copy, rows/s and the CPU-seconds each
-process spent meanwhile — the client (this process: the copy's reader, writers and caller
+the Milvus 2.3 standalone of the test suite (tests/servers.py); --source-standalone puts the
+source on the standalone and the target on Milvus Lite. Each round runs every (K, W) once, in
+an order that rotates from round to round; each copy's target is dropped after it. Printed:
+each run, then per (K, W) the medians of the wall time of the copy, rows/s and the CPU-seconds
+each process spent meanwhile — the client (this process: the copy's reading, writing and caller
 threads), the source server and the target server; "busy cores" = all CPU-seconds / wall
 seconds. Every run's digests must equal the first run's (the same rows were written).
 """
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="rows (100,000)")
     parser.add_argument("--dim", type=int, default=128, help="vector dimension (128)")
     parser.add_argument("--writers", default="1,2,4", help="W values, comma-separated (1,2,4)")
+    parser.add_argument("--readers", default="1", help="K values, comma-separated (1)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     parser.add_argument(
         "--batch-bytes", type=int, default=None, help="batch size (the engine's default, 16 MB)"
@@ -60,30 +64,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--standalone", action="store_true", help="the target on the Milvus 2.3 standalone"
     )
+    parser.add_argument(
+        "--source-standalone",
+        action="store_true",
+        help="the source on the Milvus 2.3 standalone, the target on Milvus Lite",
+    )
     args = parser.parse_args(argv)
-    counts = [int(w) for w in args.writers.split(",")]
+    counts = [(int(k), int(w)) for k in args.readers.split(",") for w in args.writers.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-writers-") as tmp:
         servers = []
         try:
             lite = start_lite_server(Path(tmp))
             servers.append(lite)
-            source = MilvusClient(lite.uri)
-            print(f"building the source: {args.rows:,} rows × {args.dim}-d ...", flush=True)
-            _build_source(source, args.rows, args.dim, keep=False)
-            if args.standalone:
+            clients = {"lite": (MilvusClient(lite.uri), psutil.Process(lite.proc.pid))}
+            if args.standalone or args.source_standalone:
                 print("starting the Milvus standalone ...", flush=True)
                 standalone = start_standalone()
                 servers.append(standalone)
-                target = MilvusClient(standalone.uri, token=standalone.token)
-                target_proc = psutil.Process(standalone.server.server_proc.pid)
+                clients["standalone"] = (
+                    MilvusClient(standalone.uri, token=standalone.token),
+                    psutil.Process(standalone.server.server_proc.pid),
+                )
+            if args.source_standalone:
+                (source, source_proc), (target, target_proc) = (
+                    clients["standalone"],
+                    clients["lite"],
+                )
+                kind = "Milvus 2.3 standalone → Milvus Lite"
+            elif args.standalone:
+                (source, source_proc), (target, target_proc) = (
+                    clients["lite"],
+                    clients["standalone"],
+                )
                 kind = "Milvus Lite → Milvus 2.3 standalone"
             else:
+                source, source_proc = clients["lite"]
                 target_lite = start_lite_server(Path(tmp))
                 servers.append(target_lite)
                 target = MilvusClient(target_lite.uri)
                 target_proc = psutil.Process(target_lite.proc.pid)
                 kind = "Milvus Lite → Milvus Lite"
-            processes = {"source": psutil.Process(lite.proc.pid), "target": target_proc}
+            print(f"building the source: {args.rows:,} rows × {args.dim}-d ...", flush=True)
+            if source.has_collection(SOURCE):
+                source.drop_collection(SOURCE)
+            _build_source(source, args.rows, args.dim, keep=False)
+            processes = {"source": source_proc, "target": target_proc}
             options = Options(batch_bytes=args.batch_bytes or DEFAULTS.batch_bytes)
             runs = _rounds(source, target, processes, counts, args.rounds, args.rows, options)
         finally:
@@ -95,32 +120,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rounds(
-    source, target, processes, counts: list[int], rounds: int, rows: int, options: Options
+    source,
+    target,
+    processes,
+    counts: list[tuple[int, int]],
+    rounds: int,
+    rows: int,
+    options: Options,
 ) -> list[dict]:
     info = describe_collection(source, SOURCE)
     runs: list[dict] = []
     digests = None
     for number in range(rounds):
         shift = number % len(counts)
-        for writers in counts[shift:] + counts[:shift]:
-            name = f"bench_w{writers}_r{number}"
+        for readers, writers in counts[shift:] + counts[:shift]:
+            label = f"K={readers} W={writers}"
+            name = f"bench_k{readers}_w{writers}_r{number}"
             spec = plan(info, SchemaChoices(target_name=name), target).spec
             create_target(target, spec)
             before = _cpu(processes)
             started = time.perf_counter()
             result = copy_collection(
-                source, target, CopyScope.of(spec), options=replace(options, writers=writers)
+                source,
+                target,
+                CopyScope.of(spec),
+                options=replace(options, writers=writers, readers=readers),
             )
             wall = time.perf_counter() - started
             after = _cpu(processes)
             target.drop_collection(name)
             if result.rows != rows or (digests is not None and result.digests != digests):
-                raise SystemExit(f"W={writers}: the copy wrote other rows than the first run")
+                raise SystemExit(f"{label}: the copy wrote other rows than the first run")
             digests = result.digests
             cpu = {role: after[role] - before[role] for role in ROLES}
-            runs.append({"writers": writers, "wall": wall, "cpu": cpu})
+            runs.append({"counts": (readers, writers), "wall": wall, "cpu": cpu})
             print(
-                f"round {number + 1} W={writers}: {wall:6.2f} s, {rows / wall:8,.0f} rows/s, "
+                f"round {number + 1} {label}: {wall:6.2f} s, {rows / wall:8,.0f} rows/s, "
                 + ", ".join(f"{role} {cpu[role]:.1f}" for role in ROLES)
                 + " CPU-s",
                 flush=True,
@@ -143,22 +178,26 @@ def _cpu(processes: dict[str, psutil.Process]) -> dict[str, float]:
     return figures
 
 
-def _summary(runs: list[dict], counts: list[int], rows: int, dim: int, kind: str) -> None:
+def _summary(
+    runs: list[dict], counts: list[tuple[int, int]], rows: int, dim: int, kind: str
+) -> None:
     print()
     print(
         f"rows {rows:,} × {dim}-d, {kind}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end; medians of "
         f"{len(runs) // len(counts)} rounds"
     )
-    header = f"{'W':>3}{'wall s':>9}{'rows/s':>10}" + "".join(f"{r + ' CPU-s':>14}" for r in ROLES)
+    header = f"{'K':>3}{'W':>3}{'wall s':>9}{'rows/s':>10}" + "".join(
+        f"{r + ' CPU-s':>14}" for r in ROLES
+    )
     print(header + f"{'busy cores':>12}")
-    for writers in counts:
-        mine = [run for run in runs if run["writers"] == writers]
+    for readers, writers in counts:
+        mine = [run for run in runs if run["counts"] == (readers, writers)]
         wall = statistics.median(run["wall"] for run in mine)
         cpu = {role: statistics.median(run["cpu"][role] for run in mine) for role in ROLES}
         busy = statistics.median(sum(run["cpu"].values()) / run["wall"] for run in mine)
         print(
-            f"{writers:3}{wall:9.2f}{rows / wall:10,.0f}"
+            f"{readers:3}{writers:3}{wall:9.2f}{rows / wall:10,.0f}"
             + "".join(f"{cpu[role]:14.1f}" for role in ROLES)
             + f"{busy:12.2f}"
         )

@@ -403,6 +403,10 @@ MIGRATION_BATCH_BYTES = env_int("MIGRATION_BATCH_BYTES", 0, minimum=0)
 # Copy batches in flight to the target at once (the engine's writers.py): 1 writes them one by
 # one; more may help a target with cores to spare (bench/writers.py measured none on 2 cores).
 MIGRATION_WRITERS = env_int("MIGRATION_WRITERS", 1, minimum=1)
+# Queries a copy runs on the source at once (the engine's readers.py), their pages still written
+# in key order: 1 reads page after page; more may help a source with cores to spare
+# (bench/writers.py --readers measured none on 2 cores).
+MIGRATION_READERS = env_int("MIGRATION_READERS", 1, minimum=1)
 # A copy stopped by a server error the engine's own retries did not outlast (a server that
 # restarted, came back with the collection released) resumes from its checkpoint this often.
 MIGRATION_COPY_RESUMES = env_int("MIGRATION_COPY_RESUMES", 2, minimum=0)

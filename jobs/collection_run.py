@@ -76,6 +76,7 @@ def engine_options(load_after: bool, cap: SpeedCap | None = None) -> Options:
         batch_rows=batch_rows,
         load=load_after,
         writers=settings.MIGRATION_WRITERS,
+        readers=settings.MIGRATION_READERS,
         call_timeout=float(settings.MIGRATION_CALL_TIMEOUT),
         retry=RetrySchedule(
             attempts=settings.MIGRATION_RETRY_ATTEMPTS,

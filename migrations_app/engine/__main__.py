@@ -3,7 +3,7 @@
     python -m migrations_app.engine copy --source URI [--source-token T] --target URI
         [--target-token T] --collection NAME [--db DB] [--target-db DB]
         [--target-collection NAME] [--load] [--json] [--batch-bytes N] [--writers N]
-        [--state-dir DIR] [--restart]
+        [--readers N] [--state-dir DIR] [--restart]
 
 The same command run again after a kill or a failure resumes the copy from its checkpoint,
 kept in a state file in --state-dir (default ./.migration-state; see cli_state.py); --restart
@@ -78,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"batches in flight to the target at once (default: {DEFAULTS.writers})",
     )
     copy.add_argument(
+        "--readers",
+        type=int,
+        default=DEFAULTS.readers,
+        help=f"queries running on the source at once (default: {DEFAULTS.readers})",
+    )
+    copy.add_argument(
         "--state-dir",
         default=DEFAULT_STATE_DIR,
         help=f"where the copy keeps its checkpoint to resume (default: ./{DEFAULT_STATE_DIR})",
@@ -92,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--batch-bytes must be a positive number of bytes")
     if args.writers < 1:
         parser.error("--writers must be at least 1")
+    if args.readers < 1:
+        parser.error("--readers must be at least 1")
     # pymilvus logs every failed call with a traceback; this CLI prints the clear reason instead.
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -191,7 +199,12 @@ def _run(args, argv, source, target, state_file: StateFile, saved: CopyRunState 
                 source_count_at_start=state.source_count_at_start,
                 owner=state.owner,
                 maybe_created=saved is not None and state.checkpoint is None,
-                options=Options(load=args.load, batch_bytes=args.batch_bytes, writers=args.writers),
+                options=Options(
+                    load=args.load,
+                    batch_bytes=args.batch_bytes,
+                    writers=args.writers,
+                    readers=args.readers,
+                ),
                 observer=keeper,
             )
         except (EngineError, KeyboardInterrupt) as error:

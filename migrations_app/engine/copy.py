@@ -1,7 +1,8 @@
 """Copy the rows of one collection into an existing target collection: exact, fast, resumable.
 
 How it reads: reader.py (keyset pages in primary-key order, sized in bytes, ramped up, checked
-to continue strictly after the last key). How it talks to servers: rpc.py (retries, cancel).
+to continue strictly after the last key), on a thread of readers.py — with `Options.readers` =
+K, up to K queries at once, their pages still handed over in key order. How it talks to servers: rpc.py (retries, cancel).
 
 How it writes. The query answer is already the columnar `FieldData` an insert request takes, so
 the rows go from the source's answer into the target's insert request without ever becoming
@@ -20,7 +21,7 @@ A reader thread fills a bounded queue that the caller's thread (so callbacks run
 caller lives) empties into the writers (writers.py): by default one, writing on the caller's
 thread; with `Options.writers` = W, up to W batches in flight at once, acknowledged in read
 order so the checkpoint stays a simple "everything up to this pk is written". Memory stays
-around (QUEUE_DEPTH + W + 3) × batch_bytes whatever the collection size. One writer by default,
+around (QUEUE_DEPTH + K + W + 3) × batch_bytes whatever the collection size. One writer by default,
 because on a 2-core box more writers measured no faster (bench/README.md, bench/writers.py): a
 target server with cores to spare may take more.
 
@@ -53,13 +54,8 @@ from .checkpoint import CopyState, initial_checkpoint
 from .errors import CopyCanceled, CopyError
 from .model import CopyProgress, TargetSpec
 from .options import DEFAULTS, SILENT, Observer, Options
-from .reader import (
-    WHOLE_COLLECTION,
-    Reader,
-    StreamDone,
-    scan_keys,
-    schema_row_bytes,
-)
+from .reader import WHOLE_COLLECTION, StreamDone, scan_keys, schema_row_bytes
+from .readers import Reader
 from .rpc import CancelFlag, RetryNotes, RpcChannel, pause
 from .writers import BatchWriter, Sent, WritePool
 
@@ -196,6 +192,7 @@ def copy_collection(
             batch_rows=options.batch_rows,
             work=[(s, _start_of(state, s, scope)) for s in state.streams if s not in state.done],
             upto=scope.upto,
+            readers=options.readers,
         )
         writer = BatchWriter(dst, scope.target_collection, pk_field, scope.pk_is_varchar)
         pool = WritePool(writer, options.writers, cancel)

@@ -49,6 +49,8 @@ class Options:
     cancel_poll: seconds between looks at the cancel flag while a call, a back-off or a
     server-side wait (flush, index build, load) runs. writers: batches a copy may have in
     flight to the target at once (writers.py; 1: written one by one on the caller's thread).
+    readers: queries a copy may have running on the source at once (readers.py; 1: one after
+    the other); pages reach the writers in key order either way.
     """
 
     batch_bytes: int = DEFAULT_BATCH_BYTES
@@ -60,6 +62,7 @@ class Options:
     wait_timeout: float = 3600.0
     cancel_poll: float = 0.2
     writers: int = 1
+    readers: int = 1
 
 
 DEFAULTS = Options()

@@ -1,4 +1,5 @@
-"""Reading a collection in primary-key order: pages sized in bytes, checked, and handed over.
+"""Reading a collection in primary-key order: pages sized in bytes and checked (readers.py hands
+them over to the writers, read by one query at a time or several).
 
 How it reads. Keyset paging: `pk > last` plus a limit, with the `iterator` query flag, which
 makes both Milvus (2.3+) and Milvus Lite return a page sorted by primary key (without it Milvus
@@ -18,8 +19,6 @@ gRPC's 64 MB limit whatever the dimension.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,8 +26,7 @@ from pymilvus import DataType
 from pymilvus.client.prepare import Prepare
 from pymilvus.grpc_gen import common_pb2
 
-from .digest import row_hashes
-from .errors import CopyCanceled, CopyError
+from .errors import CopyError
 from .filters import pk_range_filter
 from .rpc import AnswerTooLarge, RpcChannel, StatusError
 
@@ -40,9 +38,6 @@ MAX_REQUEST_BYTES = 48 * 1024 * 1024
 SERVER_QUERY_WINDOW = 16_384
 RAMP_UP_START = 16  # the first page's budget is the batch's budget divided by this
 RAMP_UP_FACTOR = 2  # each page's budget is at most this many times the previous one's
-# One page waiting is enough to keep the writers busy (the reader is the slower side, see
-# bench/writers.py); each more costs a batch of RAM.
-QUEUE_DEPTH = 1
 # The stream name used when the whole collection is read without partition names; it is not
 # a valid partition name, so it never clashes with one.
 WHOLE_COLLECTION = "*"
@@ -204,8 +199,8 @@ def read_pages(
         sizer.accepted(len(keys), size, full=len(keys) >= limit)
         last = keys[-1]
         yield answer, keys, size
-        if len(keys) < limit:
-            return
+        if len(keys) < limit or (upto is not None and last == upto):
+            return  # a short page is the end; so is the range's last key
 
 
 def scan_keys(
@@ -264,125 +259,3 @@ def schema_row_bytes(schema: dict, read_fields: list[str], dynamic: bool) -> int
     if dynamic:
         total += _VARIABLE_GUESS
     return max(total, 16)
-
-
-class Reader:
-    """Reads pages of the given streams on a daemon thread and hands them over through a
-    bounded queue: Page, StreamDone after each stream, None at the end, or the error.
-
-    The thread never calls the caller's callbacks; its queries are canceled by `stop()`.
-    """
-
-    def __init__(
-        self,
-        src: RpcChannel,
-        *,
-        collection: str,
-        pk_field: str,
-        pk_is_varchar: bool,
-        output_fields: list[str],
-        row_bytes: int,
-        batch_bytes: int,
-        work: list[tuple[str, int | str | None]],
-        batch_rows: int | None = None,
-        upto: int | str | None = None,
-    ) -> None:
-        self.stopping = threading.Event()
-        self.src = src.with_cancel(self.stopping.is_set)
-        self.collection = collection
-        self.pk_field = pk_field
-        self.pk_is_varchar = pk_is_varchar
-        self.output_fields = output_fields
-        self.sizer = PageSizer(row_bytes, batch_bytes, batch_rows)
-        self.work = work
-        self.upto = upto
-        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-        self.thread = threading.Thread(
-            target=self._run, name=f"copy-reader-{collection}", daemon=True
-        )
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def get(self, cancel) -> object:
-        """The next item; re-raises a reader failure; CopyCanceled when `cancel()` says so while
-        waiting (a slow query on the source does not hold the caller)."""
-        while True:
-            try:
-                item = self.queue.get(timeout=self.src.options.cancel_poll)
-            except queue.Empty:
-                if cancel is not None and cancel():
-                    raise CopyCanceled(f"reading {self.collection!r} canceled") from None
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            return item
-
-    def stop(self) -> None:
-        """Stop the thread: its running query is canceled; it is not waited for beyond that."""
-        self.stopping.set()
-        while self.thread.is_alive():
-            try:  # unblock a reader waiting on a full queue
-                self.queue.get_nowait()
-            except queue.Empty:
-                pass
-            self.thread.join(timeout=0.05)
-
-    def _put(self, item) -> bool:
-        while not self.stopping.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            for stream, last in self.work:
-                if not self._read_stream(stream, last):
-                    return
-                if not self._put(StreamDone(stream)):
-                    return
-            self._put(None)
-        except CopyCanceled:
-            return  # stop() was called: nobody waits for this thread's items any more
-        except CopyError as error:
-            self._put(error)
-        except Exception as error:  # anything unexpected still reaches the caller's thread
-            self._put(CopyError(f"reading {self.collection!r} failed: {error!r}"))
-
-    def _read_stream(self, stream: str, last: int | str | None) -> bool:
-        for answer, keys, size in read_pages(
-            self.src,
-            self.sizer,
-            collection=self.collection,
-            pk_field=self.pk_field,
-            pk_is_varchar=self.pk_is_varchar,
-            output_fields=self.output_fields,
-            partition=None if stream == WHOLE_COLLECTION else stream,
-            after=last,
-            upto=self.upto,
-        ):
-            fields_data = list(answer.fields_data)
-            for data in fields_data:
-                # Field ids are the source's; the target matches fields by name.
-                data.ClearField("field_id")
-            page = Page(
-                stream=stream,
-                fields_data=fields_data,
-                rows=len(keys),
-                bytes=size,
-                first_pk=keys[0],
-                last_pk=keys[-1],
-                # Hashed here, on the reader's thread, while the writer waits for the target.
-                digest=sum(row_hashes(fields_data, len(keys), stream, self.output_fields)),
-            )
-            # Drop this page's references before the next query: it belongs to the writer now.
-            del answer, fields_data, keys
-            if not self._put(page):
-                return False
-            del page
-            if self.stopping.is_set():
-                return False
-        return True

@@ -186,16 +186,17 @@ def test_it_requires_the_collection_argument(servers):
     assert "the following arguments are required: --collection" in done.stderr
 
 
-def test_it_copies_with_several_writers(servers):
+def test_it_copies_with_several_readers_and_writers(servers):
     source, target = servers
     where = ("--source", source.uri, "--target", target.uri, "--collection", "docs")
+    several = ("--writers", "3", "--readers", "2", "--batch-bytes", "2000")
 
     refused = run("copy", *where, "--writers", "0")
-    done = run(
-        "copy", *where, "--target-collection", "docs_w", "--writers", "3", "--batch-bytes", "2000"
-    )
+    no_readers = run("copy", *where, "--readers", "0")
+    done = run("copy", *where, "--target-collection", "docs_w", *several)
 
     assert refused.returncode == 2 and "--writers must be at least 1" in refused.stderr
+    assert no_readers.returncode == 2 and "--readers must be at least 1" in no_readers.stderr
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("VERIFIED: default.docs → default.docs_w: source 30 rows")
 

@@ -21,7 +21,8 @@ from migrations_app.engine.finalize import finalize
 from migrations_app.engine.model import SchemaChoices
 from migrations_app.engine.options import Options
 from migrations_app.engine.plan import plan, require_ok
-from migrations_app.engine.reader import Page, Reader
+from migrations_app.engine.reader import Page
+from migrations_app.engine.readers import Reader
 from migrations_app.engine.rpc import CancelFlag, RpcChannel
 from migrations_app.engine.target import create_target
 from migrations_app.engine.verify import verify
