@@ -168,7 +168,7 @@ def read_stream(
     last = page.last_pk
     yield page
     del page
-    if sizer.window is None and sizer.limit() <= SERVER_QUERY_WINDOW:
+    if sizer.window is None:
         sizer.window = SERVER_QUERY_WINDOW  # not learned: stay within any server's window
 
     def fetch(chunk: Chunk) -> list[Page]:
