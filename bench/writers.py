@@ -40,7 +40,7 @@ if str(REPO) not in sys.path:
 from bench.migrate import SOURCE, _build_source  # noqa: E402
 from migrations_app.engine.catalog import describe_collection  # noqa: E402
 from migrations_app.engine.copy import CopyScope, copy_collection  # noqa: E402
-from migrations_app.engine.digest import MODULUS  # noqa: E402
+from migrations_app.engine.digest import MODULUS, CopyDigests  # noqa: E402
 from migrations_app.engine.model import SchemaChoices  # noqa: E402
 from migrations_app.engine.options import DEFAULTS, Options  # noqa: E402
 from migrations_app.engine.plan import plan  # noqa: E402
@@ -169,13 +169,11 @@ def _rounds(
 def _whole(digests: dict) -> dict:
     """Rows and digest of each stream, whatever its range bounds (they follow the pages, and
     K readers read other pages than one): range digests add up modulo 2**128."""
+    saved = CopyDigests(saved=digests)
     whole = {}
-    for stream, ranges in digests["streams"].items():
-        parts = [(rows, hexa) for _, rows, hexa in ranges["closed"]] + [tuple(ranges["open"])]
-        whole[stream] = (
-            sum(rows for rows, _ in parts),
-            sum(int(hexa, 16) for _, hexa in parts) % MODULUS,
-        )
+    for stream in saved.streams:
+        ranges = saved.sums(stream)
+        whole[stream] = (sum(ranges.rows), sum(ranges.sums) % MODULUS)
     return whole
 
 

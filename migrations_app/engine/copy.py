@@ -2,7 +2,8 @@
 
 How it reads: reader.py (keyset pages in primary-key order, sized in bytes, ramped up, checked
 to continue strictly after the last key), on a thread of readers.py — with `Options.readers` =
-K, up to K queries at once, their pages still handed over in key order. How it talks to servers: rpc.py (retries, cancel).
+K, up to K queries at once, their pages still handed over in key order. How it talks to
+servers: rpc.py (retries, cancel).
 
 How it writes. The query answer is already the columnar `FieldData` an insert request takes, so
 the rows go from the source's answer into the target's insert request without ever becoming
@@ -21,9 +22,9 @@ A reader thread fills a bounded queue that the caller's thread (so callbacks run
 caller lives) empties into the writers (writers.py): by default one, writing on the caller's
 thread; with `Options.writers` = W, up to W batches in flight at once, acknowledged in read
 order so the checkpoint stays a simple "everything up to this pk is written". Memory stays
-around (QUEUE_DEPTH + K + W + 3) × batch_bytes whatever the collection size. One writer by default,
-because on a 2-core box more writers measured no faster (bench/README.md, bench/writers.py): a
-target server with cores to spare may take more.
+around (QUEUE_DEPTH + K + W + 3) × batch_bytes whatever the collection size. One reader and one
+writer by default, because on a 2-core box more measured no faster in the common case
+(bench/README.md, bench/writers.py): servers with cores to spare may take more.
 
 Exactness on resume. A checkpoint is reported after a batch is acknowledged, and a caller may
 not have saved every one, so a killed run may have written any number of batches past the
@@ -158,6 +159,8 @@ def copy_collection(
             raise CopyError(f"batch_bytes must be positive, got {options.batch_bytes}")
         if options.batch_rows is not None and options.batch_rows <= 0:
             raise CopyError(f"batch_rows must be positive, got {options.batch_rows}")
+        if options.readers < 1:
+            raise CopyError(f"readers must be at least 1, got {options.readers}")
         if pk_field not in read_fields:
             raise CopyError(f"read_fields must include the primary key field {pk_field!r}")
         notes = RetryNotes(observer)

@@ -141,7 +141,7 @@ def read_stream(
     closed = threading.Event()
     outer = channel.cancel
     fetching = channel.with_cancel(lambda: closed.is_set() or bool(outer and outer()))
-    where_rows = dict(
+    stream_args = dict(
         collection=collection,
         pk_field=pk_field,
         pk_is_varchar=pk_is_varchar,
@@ -150,7 +150,7 @@ def read_stream(
     )
 
     def tail(start: int | str | None) -> Iterator[Page]:
-        for answer, keys, size in read_pages(channel, sizer, after=start, upto=upto, **where_rows):
+        for answer, keys, size in read_pages(channel, sizer, after=start, upto=upto, **stream_args):
             page = make_page(answer, keys, size)
             del answer, keys
             yield page
@@ -179,7 +179,7 @@ def read_stream(
                 chunk_sizer(sizer, chunk.rows),
                 after=chunk.after,
                 upto=chunk.upto,
-                **where_rows,
+                **stream_args,
             )
         ]
 

@@ -77,6 +77,25 @@ def test_it_raises_a_failed_fetch_in_its_turn():
     assert handed == [1]
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (Options(readers=0), "readers must be at least 1, got 0"),
+        (Options(writers=0), "writers must be at least 1, got 0"),
+    ],
+)
+def test_it_refuses_fewer_than_one_reader_or_writer(pair, options, message):
+    source, target = pair
+    create_simple(source, "none", rows=10)
+    create_simple(target, "none")
+
+    with pytest.raises(CopyError) as refused:
+        copy_collection(source, target, scope("none"), options=options)
+
+    assert refused.value.message == message
+    assert stored_rows(target, "none") == 0
+
+
 def test_it_copies_every_key_once_with_three_readers_and_the_digests_verify(pair):
     source, target = pair
     create_simple(source, "r", rows=ROWS)
